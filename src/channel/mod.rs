@@ -1,0 +1,318 @@
+//! Rendezvous channels: many senders, many receivers, no buffer. A send
+//! completes only when a receiver takes the value.
+
+mod chan;
+mod error;
+
+pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+
+use std::fmt;
+
+use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
+use crate::op::state::OpState;
+use crate::op::Op;
+use crate::sync::{Arc, Ordering};
+use chan::{Chan, Side};
+
+/// Creates a rendezvous channel. Both ends are `Clone`, and `Send + Sync`
+/// when `T: Send`, so fibers on any scheduler and plain threads can share it.
+///
+/// ```
+/// selvedge::run(|| {
+///     let (tx, rx) = selvedge::channel();
+///     selvedge::spawn(move || {
+///         for i in 0..3 {
+///             tx.send(i).unwrap();
+///         }
+///     });
+///     let got: Vec<i32> = rx.into_iter().collect();
+///     assert_eq!(got, [0, 1, 2]);
+/// });
+/// ```
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(Chan::new());
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The sending end of a [`channel`].
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving end of a [`channel`].
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.disconnect(Side::Send);
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.disconnect(Side::Recv);
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, blocking until a receiver takes it. Fails, handing
+    /// the value back, once every receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_op(value).perform()
+    }
+
+    /// The operation of sending `value`, to use in a choice.
+    pub fn send_op(&self, value: T) -> SendOp<'_, T> {
+        SendOp {
+            chan: &self.chan,
+            value: Some(value),
+        }
+    }
+
+    /// Sends only if a receiver is waiting right now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut slot = Some(value);
+        if self.chan.try_now(Side::Send, &mut slot) {
+            match slot {
+                None => Ok(()),
+                Some(v) => Err(TrySendError::Disconnected(v)),
+            }
+        } else {
+            Err(TrySendError::Full(slot.expect("value kept when nothing matched")))
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value, blocking until a sender offers one. Fails once
+    /// every sender is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_op().perform()
+    }
+
+    /// The operation of receiving, to use in a choice.
+    pub fn recv_op(&self) -> RecvOp<'_, T> {
+        RecvOp {
+            chan: &self.chan,
+            slot: None,
+        }
+    }
+
+    /// The operation of receiving, owning the receiver (for reply channels
+    /// that travel inside operations, as in CML).
+    pub fn into_recv_op(self) -> IntoRecvOp<T> {
+        IntoRecvOp {
+            receiver: self,
+            slot: None,
+        }
+    }
+
+    /// Receives only if a sender is waiting right now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut slot = None;
+        if self.chan.try_now(Side::Recv, &mut slot) {
+            slot.ok_or(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// A blocking iterator over received values, ending when every sender
+    /// is gone.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { receiver: self }
+    }
+}
+
+
+macro_rules! channel_leaf {
+    ($ty:ty, $side:expr, $chan:ident, $slot:ident) => {
+        impl<T> Leaf for $ty {
+            fn try_now(&mut self) -> bool {
+                self.$chan.try_now($side, &mut self.$slot)
+            }
+            fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+                self.$chan.register($side, &mut self.$slot, cx, idx)
+            }
+            fn unregister(&mut self, op: &OpState) {
+                self.$chan.unregister($side, op);
+            }
+        }
+    };
+}
+
+/// Sending on a channel: see [`Sender::send_op`].
+pub struct SendOp<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+}
+
+/// Receiving from a channel: see [`Receiver::recv_op`].
+pub struct RecvOp<'a, T> {
+    chan: &'a Chan<T>,
+    slot: Option<T>,
+}
+
+/// Receiving from a channel it owns: see [`Receiver::into_recv_op`].
+pub struct IntoRecvOp<T> {
+    receiver: Receiver<T>,
+    slot: Option<T>,
+}
+
+channel_leaf!(SendOp<'_, T>, Side::Send, chan, value);
+channel_leaf!(RecvOp<'_, T>, Side::Recv, chan, slot);
+
+impl<T> Leaf for IntoRecvOp<T> {
+    fn try_now(&mut self) -> bool {
+        self.receiver.chan.try_now(Side::Recv, &mut self.slot)
+    }
+    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+        self.receiver.chan.register(Side::Recv, &mut self.slot, cx, idx)
+    }
+    fn unregister(&mut self, op: &OpState) {
+        self.receiver.chan.unregister(Side::Recv, op);
+    }
+}
+
+impl<T> Op for SendOp<'_, T> {
+    type Output = Result<(), SendError<T>>;
+    fn __prepare(&mut self) {}
+    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        leaves.push(self);
+    }
+    fn __complete(self, _winner: usize) -> Self::Output {
+        // Taken by a receiver, or still ours because every receiver is gone.
+        match self.value {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        }
+    }
+}
+
+impl<T> Op for RecvOp<'_, T> {
+    type Output = Result<T, RecvError>;
+    fn __prepare(&mut self) {}
+    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        leaves.push(self);
+    }
+    fn __complete(self, _winner: usize) -> Self::Output {
+        self.slot.ok_or(RecvError)
+    }
+}
+
+impl<T> Op for IntoRecvOp<T> {
+    type Output = Result<T, RecvError>;
+    fn __prepare(&mut self) {}
+    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        leaves.push(self);
+    }
+    fn __complete(mut self, _winner: usize) -> Self::Output {
+        self.slot.take().ok_or(RecvError)
+    }
+}
+
+impl<T> fmt::Debug for SendOp<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendOp")
+    }
+}
+
+impl<T> fmt::Debug for RecvOp<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecvOp")
+    }
+}
+
+impl<T> fmt::Debug for IntoRecvOp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IntoRecvOp")
+    }
+}
+
+/// A blocking iterator over a [`Receiver`]; see [`Receiver::iter`].
+pub struct Iter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Iter")
+    }
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+/// An owning blocking iterator; see `IntoIterator for Receiver`.
+pub struct IntoIter<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> fmt::Debug for IntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IntoIter")
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { receiver: self }
+    }
+}

@@ -1,0 +1,153 @@
+//! Fibers: `spawn`, `JoinHandle`, `yield_now`, `sleep`, and the stack pool.
+
+pub(crate) mod slot;
+pub(crate) mod stack_pool;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use crate::op::leaf::LeafList;
+use crate::op::signal::{Signal, SignalWait};
+use crate::op::Op;
+use crate::runtime::context;
+use crate::runtime::rethrow_teardown;
+use crate::sync::{lock, Arc, Mutex};
+use slot::Start;
+
+struct JoinInner<T> {
+    done: Signal,
+    result: Mutex<Option<std::thread::Result<T>>>,
+}
+
+/// Starts a fiber running `f` on the current fiber's scheduler.
+///
+/// The fiber never leaves this thread, so `f` need not be `Send`. `spawn`
+/// returns before the fiber runs; fibers spawned by one fiber first run in
+/// the order they were spawned. Dropping the handle detaches the fiber.
+///
+/// # Panics
+///
+/// Outside a runtime (call it from inside [`run`](crate::run)).
+///
+/// ```
+/// use std::rc::Rc; // not Send: fine, fibers stay on their thread
+/// selvedge::run(|| {
+///     let shared = Rc::new(5);
+///     let s = shared.clone();
+///     let h = selvedge::spawn(move || *s * 2);
+///     assert_eq!(h.join().unwrap(), 10);
+/// });
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let inner = Arc::new(JoinInner {
+        done: Signal::new(),
+        result: Mutex::new(None),
+    });
+    let theirs = inner.clone();
+    let body = Box::new(move |start: Start| {
+        let result = match start {
+            Start::Run => panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown),
+            Start::Failed(message) => {
+                eprintln!("{message}");
+                Err(Box::new(message) as Box<dyn std::any::Any + Send>)
+            }
+        };
+        *lock(&theirs.result) = Some(result);
+        theirs.done.fire();
+    });
+    context::with_scheduler(|s| s.spawn(body)).expect(
+        "selvedge::spawn called outside a runtime: start fibers from inside selvedge::run",
+    );
+    JoinHandle {
+        inner,
+        _not_send: PhantomData,
+    }
+}
+
+/// Owns the right to wait for a fiber and take its result.
+pub struct JoinHandle<T> {
+    inner: Arc<JoinInner<T>>,
+    // `JoinHandle<T>` is `Send` exactly when `T: Send`, through `inner`.
+    _not_send: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the fiber to finish; `Err(payload)` if it panicked.
+    pub fn join(mut self) -> std::thread::Result<T> {
+        self.join_op().perform()
+    }
+
+    /// The operation of waiting for the fiber, to use in a choice.
+    ///
+    /// # Panics
+    ///
+    /// Performing it after an earlier `join_op` took the result.
+    pub fn join_op(&mut self) -> JoinOp<'_, T> {
+        JoinOp {
+            wait: SignalWait {
+                signal: &self.inner.done,
+            },
+            inner: &self.inner,
+        }
+    }
+
+    /// True once the fiber has finished (returned or panicked).
+    pub fn is_finished(&self) -> bool {
+        self.inner.done.is_fired()
+    }
+}
+
+/// Waiting for a fiber: see [`JoinHandle::join_op`].
+pub struct JoinOp<'a, T> {
+    wait: SignalWait<&'a Signal>,
+    inner: &'a JoinInner<T>,
+}
+
+impl<T> fmt::Debug for JoinOp<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JoinOp")
+    }
+}
+
+impl<T> Op for JoinOp<'_, T> {
+    type Output = std::thread::Result<T>;
+    fn __prepare(&mut self) {}
+    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        leaves.push(&mut self.wait);
+    }
+    fn __complete(self, _winner: usize) -> std::thread::Result<T> {
+        lock(&self.inner.result)
+            .take()
+            .expect("selvedge: the fiber's result was already taken by an earlier join_op")
+    }
+}
+
+/// Lets every other runnable fiber run once before the caller continues.
+/// Outside a fiber, yields the OS thread.
+pub fn yield_now() {
+    if context::in_fiber() {
+        context::with_scheduler(|s| s.yield_current());
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Suspends the calling fiber (or thread) for at least `d`; the same as
+/// `after(d).perform()`.
+pub fn sleep(d: Duration) {
+    crate::timer::after(d).perform();
+}

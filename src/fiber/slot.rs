@@ -1,0 +1,54 @@
+//! One fiber as its scheduler stores it: not started (just a closure),
+//! suspended (a coroutine with its stack), or running.
+
+use std::fmt;
+
+use corosensei::stack::DefaultStack;
+use corosensei::Coroutine;
+
+use crate::runtime::context::FiberYielder;
+
+/// How a fiber's body is entered for the first time.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// Run the user's function.
+    Run,
+    /// No stack could be had: record this error as the fiber's panic.
+    Failed(String),
+}
+
+/// The body of a fiber, boxed until it first runs.
+pub(crate) type Body = Box<dyn FnOnce(Start)>;
+
+pub(crate) type FiberCoroutine = Coroutine<(), (), (), DefaultStack>;
+
+pub(crate) enum FiberState {
+    Unstarted(Body),
+    Suspended {
+        coroutine: FiberCoroutine,
+        yielder: *const FiberYielder,
+    },
+    Running,
+}
+
+/// A fiber's entry in its scheduler's table.
+pub(crate) struct FiberSlot {
+    pub(crate) generation: u32,
+    pub(crate) state: FiberState,
+    /// The batch this fiber's not-yet-started children are queued in.
+    pub(crate) open_batch: Option<u64>,
+}
+
+impl fmt::Debug for FiberSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            FiberState::Unstarted(_) => "unstarted",
+            FiberState::Suspended { .. } => "suspended",
+            FiberState::Running => "running",
+        };
+        f.debug_struct("FiberSlot")
+            .field("generation", &self.generation)
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,0 +1,66 @@
+//! # selvedge
+//!
+//! Concurrent ML on stackful fibers. Fibers are lightweight threads (on
+//! [`corosensei`] coroutines) run by a scheduler per OS thread; they talk
+//! over rendezvous [`channel`]s, and every blocking step is a first-class
+//! [`Op`]eration you can combine ([`Op::wrap`], [`choice`], [`guard`],
+//! [`with_nack`]) before you [`perform`](Op::perform) it or [`select!`] on it.
+//!
+//! ```
+//! use selvedge::{channel, select, spawn};
+//! use std::time::Duration;
+//!
+//! selvedge::run(|| {
+//!     let (tx, rx) = channel();
+//!     spawn(move || tx.send("hello from a fiber").unwrap());
+//!     select! {
+//!         msg = rx.recv_op() => assert_eq!(msg, Ok("hello from a fiber")),
+//!         () = selvedge::after(Duration::from_secs(1)) => panic!("timed out"),
+//!     }
+//! });
+//! ```
+//!
+//! Fibers never migrate between threads, so they may hold `!Send` data.
+//! Operations performed outside any fiber block the calling OS thread, so
+//! plain threads and fibers share channels freely. See `docs/design.md` for
+//! the scheduler turn, the commit protocol and the stack pool.
+//!
+//! Fiber handles are `!Send` when their output is: a fiber's result can only
+//! cross threads if it may.
+//!
+//! ```compile_fail
+//! let h = selvedge::run(|| selvedge::spawn(|| std::rc::Rc::new(1)));
+//! std::thread::spawn(move || drop(h)); // JoinHandle<Rc<_>> is not Send
+//! ```
+
+mod channel;
+mod condition;
+mod fiber;
+mod macros;
+mod op;
+mod runtime;
+mod sync;
+mod timer;
+mod waker;
+
+pub use channel::{
+    channel, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp, SendError, SendOp, Sender,
+    TryRecvError, TrySendError,
+};
+pub use condition::{Condition, WaitOp};
+pub use fiber::stack_pool::DEFAULT_STACK_SIZE;
+pub use fiber::{sleep, spawn, yield_now, JoinHandle, JoinOp};
+pub use op::{
+    always, choice, guard, never, with_nack, Always, BoxOp, Choice, Guard, Nack, Never, Op, Or,
+    WithNack, Wrap,
+};
+pub use runtime::run;
+pub use runtime::scheduler::POLL_INTERVAL;
+pub use timer::{after, at, Timeout};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Items that appear in the hidden methods of [`Op`](crate::Op); not API.
+    pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, WakeTokenBox};
+    pub use crate::op::state::OpState;
+}

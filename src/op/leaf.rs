@@ -1,0 +1,130 @@
+//! The leaf interface: what every primitive operation (a channel end, a
+//! timer, a signal) implements so `perform` can try, register and cancel it.
+
+use crate::op::state::OpState;
+use crate::waker::WakeToken;
+use std::time::Instant;
+
+/// What registering a leaf achieved.
+#[derive(Debug)]
+pub enum Registered {
+    /// Queued; the perform must wait.
+    Waiting,
+    /// This leaf committed the perform itself (it found a partner while
+    /// registering); the partner, if any, must be woken.
+    Committed(Option<WakeTokenBox>),
+    /// Another party committed the perform while we were registering.
+    CommittedByOther,
+}
+
+/// Opaque wrapper so the hidden API does not expose crate-private types.
+#[derive(Debug)]
+pub struct WakeTokenBox(pub(crate) WakeToken);
+
+/// Per-perform context handed to leaves while they register.
+#[derive(Debug)]
+pub struct RegisterCx<'a> {
+    pub(crate) op: &'a OpState,
+    pub(crate) deadline: Option<(Instant, usize)>,
+}
+
+impl RegisterCx<'_> {
+    /// A timer leaf asks to be woken at `at`; only the earliest deadline of a
+    /// perform needs a real timer.
+    pub(crate) fn offer_deadline(&mut self, at: Instant, idx: usize) {
+        match self.deadline {
+            Some((d, _)) if d <= at => {}
+            _ => self.deadline = Some((at, idx)),
+        }
+    }
+}
+
+/// A primitive operation inside a perform.
+///
+/// Implementations keep their result (a received value, a returned send
+/// value) in themselves; the typed `Op::__complete` reads it afterwards.
+pub trait Leaf {
+    /// Fast path: commit now if ready, without publishing anything. Returns
+    /// `true` when this leaf committed.
+    fn try_now(&mut self) -> bool;
+    /// Publishes interest, committing at once if a partner is already there.
+    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered;
+    /// Withdraws the interest published by `register` (no-op if a partner
+    /// already removed it).
+    fn unregister(&mut self, op: &OpState);
+}
+
+const INLINE: usize = 8;
+
+/// The flattened leaves of one perform, in tree order. Holds up to eight
+/// leaves without allocating.
+pub struct LeafList<'s> {
+    inline: [Option<&'s mut dyn Leaf>; INLINE],
+    len: usize,
+    spill: Vec<&'s mut dyn Leaf>,
+}
+
+impl std::fmt::Debug for LeafList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafList").field("len", &self.len).finish()
+    }
+}
+
+impl<'s> LeafList<'s> {
+    pub(crate) fn new() -> Self {
+        LeafList {
+            inline: Default::default(),
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    /// Appends one leaf.
+    #[inline]
+    pub fn push(&mut self, leaf: &'s mut dyn Leaf) {
+        if self.len < INLINE {
+            self.inline[self.len] = Some(leaf);
+        } else {
+            self.spill.push(leaf);
+        }
+        self.len += 1;
+    }
+
+    /// Number of leaves pushed so far.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no leaf was pushed.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub(crate) fn get(&mut self, i: usize) -> &mut dyn Leaf {
+        if i < INLINE {
+            match &mut self.inline[i] {
+                Some(l) => &mut **l,
+                None => unreachable!("leaf index out of range"),
+            }
+        } else {
+            &mut *self.spill[i - INLINE]
+        }
+    }
+}
+
+/// Commits our own perform to `idx` (a leaf found itself ready while
+/// registering). If another party got there first, says so instead.
+pub(crate) fn commit_own(op: &OpState, idx: usize) -> Registered {
+    use crate::op::state::TryClaim;
+    match op.try_claim() {
+        TryClaim::Claimed(c) => {
+            c.commit_own(idx);
+            Registered::Committed(None)
+        }
+        // Busy: another party holds the claim and will commit it.
+        TryClaim::Synced | TryClaim::Busy => Registered::CommittedByOther,
+    }
+}

@@ -1,0 +1,182 @@
+//! `perform`: try every leaf in random order, else register on all and wait
+//! for exactly one to commit, then withdraw from the others.
+
+use std::time::Instant;
+
+use crate::op::leaf::{LeafList, RegisterCx, Registered};
+use crate::op::state::OpState;
+use crate::op::Op;
+use crate::runtime::context;
+use crate::timer::TimerHandle;
+use crate::waker::Waker;
+
+/// Performs `op`, blocking the fiber (or thread) until one leaf commits.
+pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
+    op.__prepare();
+    let winner = {
+        let mut leaves = LeafList::new();
+        op.__leaves(&mut leaves);
+        commit_one(&mut leaves)
+    };
+    op.__complete(winner)
+}
+
+/// Performs `op` only if some leaf is ready now.
+pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
+    op.__prepare();
+    let winner = {
+        let mut leaves = LeafList::new();
+        op.__leaves(&mut leaves);
+        let order = Order::shuffled(leaves.len());
+        let found = order.iter().find(|&i| leaves.get(i).try_now());
+        found
+    };
+    winner.map(|w| op.__complete(w))
+}
+
+fn commit_one(leaves: &mut LeafList<'_>) -> usize {
+    let order = Order::shuffled(leaves.len());
+    for i in order.iter() {
+        if leaves.get(i).try_now() {
+            return i;
+        }
+    }
+
+    let op = OpState::new(Waker::current());
+    let mut cx = RegisterCx {
+        op: &op,
+        deadline: None,
+    };
+    let mut guard = Withdraw {
+        leaves,
+        order: &order,
+        registered: 0,
+        winner: None,
+        timer: None,
+        op: &op,
+    };
+    let mut committed = None;
+    for (pos, i) in order.iter().enumerate() {
+        match guard.leaves.get(i).register(&mut cx, i) {
+            Registered::Waiting => guard.registered = pos + 1,
+            Registered::Committed(partner) => {
+                committed = Some(i);
+                guard.registered = pos;
+                if let Some(p) = partner {
+                    p.0.wake();
+                }
+                break;
+            }
+            Registered::CommittedByOther => break,
+        }
+    }
+    let winner = match committed {
+        Some(i) => i,
+        None => {
+            wait(&op, cx.deadline, &mut guard.timer);
+            op.winner()
+        }
+    };
+    guard.winner = Some(winner);
+    drop(guard);
+    winner
+}
+
+/// Blocks until `op` is committed, arming one timer for the earliest deadline.
+fn wait(op: &OpState, deadline: Option<(Instant, usize)>, timer: &mut Option<TimerHandle>) {
+    if context::in_fiber() {
+        if !op.is_synced() {
+            if let Some((at, idx)) = deadline {
+                *timer = Some(context::insert_timer(at, op, idx));
+            }
+            while !op.is_synced() {
+                context::suspend();
+            }
+        }
+        return;
+    }
+    loop {
+        if op.is_synced() {
+            return;
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some((at, idx)) => {
+                let now = Instant::now();
+                if now >= at {
+                    if let Some(claim) = op.claim() {
+                        claim.commit_own(idx);
+                    }
+                    // Else another party committed first; the loop sees it.
+                } else {
+                    std::thread::park_timeout(at - now);
+                }
+            }
+        }
+    }
+}
+
+/// Withdraws every registered leaf but the winner, also when unwinding (a
+/// fiber torn down mid-perform), so no queue keeps a pointer to this frame.
+struct Withdraw<'a, 's> {
+    leaves: &'a mut LeafList<'s>,
+    order: &'a Order,
+    registered: usize,
+    winner: Option<usize>,
+    timer: Option<TimerHandle>,
+    op: &'a OpState,
+}
+
+impl Drop for Withdraw<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.timer.take() {
+            context::cancel_timer(t);
+        }
+        for i in self.order.iter().take(self.registered) {
+            if Some(i) != self.winner {
+                self.leaves.get(i).unregister(self.op);
+            }
+        }
+    }
+}
+
+/// A random permutation of leaf indices, inline for small choices.
+struct Order {
+    inline: [u32; 8],
+    spill: Vec<u32>,
+    len: usize,
+}
+
+impl Order {
+    fn shuffled(len: usize) -> Order {
+        let mut o = Order {
+            inline: [0, 1, 2, 3, 4, 5, 6, 7],
+            spill: Vec::new(),
+            len,
+        };
+        if len > 8 {
+            o.spill = (0..len as u32).collect();
+        }
+        let slice: &mut [u32] = if len > 8 {
+            &mut o.spill
+        } else {
+            &mut o.inline[..len]
+        };
+        if len > 1 {
+            for i in (1..len).rev() {
+                let j = (context::random() % (i as u64 + 1)) as usize;
+                slice.swap(i, j);
+            }
+        }
+        o
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let slice = if self.len > 8 {
+            &self.spill[..]
+        } else {
+            &self.inline[..self.len]
+        };
+        slice.iter().map(|&i| i as usize)
+    }
+}

@@ -1,0 +1,97 @@
+//! A one-shot broadcast: once fired, every waiter (now and later) is ready.
+//! The building block of `Condition`, `Nack` and fiber join.
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
+use crate::op::state::OpState;
+use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+
+struct Waiter {
+    op: *const OpState,
+    idx: usize,
+}
+
+/// A one-shot, thread-safe broadcast event.
+pub(crate) struct Signal {
+    fired: AtomicBool,
+    waiters: Mutex<Vec<Waiter>>,
+}
+
+// SAFETY: the raw `OpState` pointers in `waiters` are only dereferenced under
+// the `waiters` lock, and every perform removes its entries (under that lock)
+// before its frame ends; `OpState` itself is `Sync`.
+unsafe impl Send for Signal {}
+// SAFETY: see `Send`; all shared mutation goes through the lock or atomics.
+unsafe impl Sync for Signal {}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal").field("fired", &self.is_fired()).finish()
+    }
+}
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Signal {
+            fired: AtomicBool::new(false),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    /// Fires the signal, waking every waiter. `true` only for the first call.
+    pub(crate) fn fire(&self) -> bool {
+        let mut waiters = lock(&self.waiters);
+        if self.fired.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.fired.store(true, Ordering::Release);
+        for w in waiters.drain(..) {
+            // SAFETY: the entry is still in the list and we hold its lock, so
+            // its perform has not withdrawn and its `OpState` is alive.
+            let op = unsafe { &*w.op };
+            if let Some(claim) = op.claim() {
+                claim.commit(w.idx).wake();
+            }
+        }
+        true
+    }
+}
+
+/// The leaf that waits for a signal; generic over how the signal is held
+/// (borrowed by `Condition::wait_op`, shared by `Nack`).
+pub(crate) struct SignalWait<S> {
+    pub(crate) signal: S,
+}
+
+impl<S> fmt::Debug for SignalWait<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignalWait")
+    }
+}
+
+impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
+    fn try_now(&mut self) -> bool {
+        self.signal.is_fired()
+    }
+
+    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+        let mut waiters = lock(&self.signal.waiters);
+        if self.signal.fired.load(Ordering::Relaxed) {
+            drop(waiters);
+            return commit_own(cx.op, idx);
+        }
+        waiters.push(Waiter { op: cx.op, idx });
+        Registered::Waiting
+    }
+
+    fn unregister(&mut self, op: &OpState) {
+        let mut waiters = lock(&self.signal.waiters);
+        waiters.retain(|w| !std::ptr::eq(w.op, op));
+    }
+}

@@ -1,0 +1,131 @@
+//! The commit point of one perform: an atomic WAITING → CLAIMED → SYNCED state.
+//!
+//! This is the Parallel CML protocol (Reppy, Russo, Xiao, ICFP 2009). Every
+//! perform that blocks publishes one `OpState`; every party that wants to
+//! complete it (a channel partner, a timer, a signal, a disconnect) must first
+//! move it from WAITING to CLAIMED with one compare-and-swap, so exactly one
+//! party ever commits it. CLAIMED is held only for a few instructions, never
+//! across a lock acquisition, so a party that holds no claim of its own may
+//! spin on it; a party that holds its own state CLAIMED must not (two such
+//! parties would wait on each other), so it backs off instead.
+
+use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering};
+use crate::waker::{WakeToken, Waker};
+
+const WAITING: u8 = 0;
+const CLAIMED: u8 = 1;
+const SYNCED: u8 = 2;
+
+/// The shared state of one blocked perform (hidden API: named by `Leaf`). Lives on the performer's stack;
+/// every reference to it from a queue is removed before that frame ends.
+#[derive(Debug)]
+pub struct OpState {
+    state: AtomicU8,
+    winner: AtomicUsize,
+    waker: Waker,
+}
+
+/// What a claim attempt found.
+#[derive(Debug)]
+pub(crate) enum TryClaim<'a> {
+    /// We hold the claim and must commit or release it.
+    Claimed(Claim<'a>),
+    /// Another party committed this perform already.
+    Synced,
+    /// Another party holds the claim right now.
+    Busy,
+}
+
+impl OpState {
+    pub(crate) fn new(waker: Waker) -> Self {
+        OpState {
+            state: AtomicU8::new(WAITING),
+            winner: AtomicUsize::new(usize::MAX),
+            waker,
+        }
+    }
+
+    /// True once some party has committed this perform; the winner is then readable.
+    #[inline]
+    pub(crate) fn is_synced(&self) -> bool {
+        self.state.load(Ordering::Acquire) == SYNCED
+    }
+
+    /// The index of the leaf that committed; meaningful only after `is_synced`.
+    #[inline]
+    pub(crate) fn winner(&self) -> usize {
+        self.winner.load(Ordering::Acquire)
+    }
+
+    /// One claim attempt, for a party that holds a claim of its own.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> TryClaim<'_> {
+        match self
+            .state
+            .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => TryClaim::Claimed(Claim { op: self }),
+            Err(SYNCED) => TryClaim::Synced,
+            Err(_) => TryClaim::Busy,
+        }
+    }
+
+    /// Claims the state for a party that holds no claim of its own, waiting
+    /// out a short claim held by someone else. `None`: already committed.
+    #[inline]
+    pub(crate) fn claim(&self) -> Option<Claim<'_>> {
+        loop {
+            match self.try_claim() {
+                TryClaim::Claimed(c) => return Some(c),
+                TryClaim::Synced => return None,
+                TryClaim::Busy => spin_loop(),
+            }
+        }
+    }
+}
+
+/// Exclusive right to commit one `OpState`. Dropping it without committing
+/// puts the state back to WAITING, so nobody is left waiting on a lost claim.
+#[derive(Debug)]
+#[must_use = "a claim must be committed or released"]
+pub(crate) struct Claim<'a> {
+    op: &'a OpState,
+}
+
+impl<'a> Claim<'a> {
+    /// Commits the perform to leaf `idx` on behalf of another party and
+    /// returns the token that wakes its owner. The token is taken before the
+    /// state turns SYNCED: after that store the owner may return and free it.
+    #[inline]
+    pub(crate) fn commit(self, idx: usize) -> WakeToken {
+        let token = self.op.waker.token();
+        self.finish(idx);
+        token
+    }
+
+    /// Commits our own perform to leaf `idx`; nobody needs waking.
+    #[inline]
+    pub(crate) fn commit_own(self, idx: usize) {
+        self.finish(idx);
+    }
+
+    /// Gives the claim back, leaving the perform WAITING.
+    #[inline]
+    pub(crate) fn release(self) {
+        drop(self);
+    }
+
+    #[inline]
+    fn finish(self, idx: usize) {
+        let op = self.op;
+        std::mem::forget(self);
+        op.winner.store(idx, Ordering::Relaxed);
+        op.state.store(SYNCED, Ordering::Release);
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.op.state.store(WAITING, Ordering::Release);
+    }
+}

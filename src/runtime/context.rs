@@ -1,0 +1,148 @@
+//! Thread-local state: the scheduler of this thread, the running fiber and
+//! its yielder. Everything that asks "where am I running?" goes through here.
+
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+use std::time::Instant;
+
+use corosensei::Yielder;
+
+use crate::op::state::OpState;
+use crate::runtime::scheduler::Scheduler;
+use crate::runtime::Shared;
+use crate::timer::{TimerHandle, TimerTarget};
+use crate::waker::FiberKey;
+
+pub(crate) type FiberYielder = Yielder<(), ()>;
+
+thread_local! {
+    static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
+    static FIBER: Cell<Option<FiberKey>> = const { Cell::new(None) };
+    static YIELDER: Cell<*const FiberYielder> = const { Cell::new(ptr::null()) };
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Installs `sched` as this thread's scheduler until the guard drops.
+pub(crate) fn enter(sched: &Scheduler) -> EnterGuard {
+    SCHEDULER.with(|s| {
+        assert!(
+            s.get().is_null(),
+            "selvedge: a runtime is already running on this thread; \
+             use selvedge::spawn to start more fibers instead of nesting run()"
+        );
+        s.set(sched);
+    });
+    EnterGuard(())
+}
+
+/// Uninstalls the thread's scheduler on drop.
+#[derive(Debug)]
+pub(crate) struct EnterGuard(());
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        SCHEDULER.with(|s| s.set(ptr::null()));
+        FIBER.with(|f| f.set(None));
+    }
+}
+
+/// Runs `f` with this thread's scheduler, if there is one.
+#[inline]
+pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> Option<R> {
+    let p = SCHEDULER.with(Cell::get);
+    // SAFETY: `SCHEDULER` is non-null only between `enter` and the drop of
+    // its guard, during which the scheduler lives on the stack of `run`
+    // below every fiber and every scheduler call.
+    (!p.is_null()).then(|| f(unsafe { &*p }))
+}
+
+pub(crate) fn in_runtime() -> bool {
+    !SCHEDULER.with(Cell::get).is_null()
+}
+
+#[inline]
+pub(crate) fn in_fiber() -> bool {
+    FIBER.with(Cell::get).is_some()
+}
+
+#[inline]
+pub(crate) fn current_key() -> Option<FiberKey> {
+    FIBER.with(Cell::get)
+}
+
+/// The running fiber and its scheduler's shared half.
+#[inline]
+pub(crate) fn current_fiber() -> Option<(NonNull<Shared>, FiberKey)> {
+    let key = FIBER.with(Cell::get)?;
+    with_scheduler(|s| (s.shared_ptr(), key))
+}
+
+#[inline]
+pub(crate) fn is_current_home(home: NonNull<Shared>) -> bool {
+    with_scheduler(|s| s.shared_ptr() == home).unwrap_or(false)
+}
+
+/// Marks the running fiber as the one `suspend` switches away from.
+#[inline]
+pub(crate) fn set_running(key: Option<FiberKey>, yielder: *const FiberYielder) {
+    FIBER.with(|f| f.set(key));
+    if !yielder.is_null() {
+        YIELDER.with(|y| y.set(yielder));
+    }
+}
+
+#[inline]
+pub(crate) fn current_yielder() -> *const FiberYielder {
+    YIELDER.with(Cell::get)
+}
+
+/// Switches from the running fiber back to its scheduler. The fiber runs
+/// again only once something puts it back on the run queue.
+#[inline]
+pub(crate) fn suspend() {
+    let y = YIELDER.with(Cell::get);
+    assert!(!y.is_null() && in_fiber(), "suspend outside a fiber");
+    // SAFETY: the scheduler (or the fiber body, on first run) sets `YIELDER`
+    // to the running fiber's yielder before any of its code runs; the
+    // yielder lives on that fiber's stack, which is alive while it runs.
+    unsafe { (*y).suspend(()) };
+}
+
+/// Puts a fiber of this thread's scheduler back on its run queue.
+#[inline]
+pub(crate) fn wake_local(key: FiberKey) {
+    with_scheduler(|s| s.wake(key));
+}
+
+pub(crate) fn insert_timer(at: Instant, op: &OpState, idx: usize) -> TimerHandle {
+    with_scheduler(|s| s.insert_timer(at, TimerTarget { op, idx }))
+        .expect("timer armed outside a runtime")
+}
+
+pub(crate) fn cancel_timer(handle: TimerHandle) {
+    with_scheduler(|s| s.cancel_timer(handle));
+}
+
+/// A fast thread-local pseudo-random number (xorshift64*), for choice order.
+#[inline]
+pub(crate) fn random() -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            // Seed from the address of a stack slot and the clock: distinct
+            // per thread and per run, which is all fairness needs.
+            let local = 0u8;
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            x = (&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15;
+            x |= 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}

@@ -1,0 +1,274 @@
+//! One scheduler: the fibers of one OS thread and the turn that runs them.
+//!
+//! The loop: pick a runnable fiber and resume it until it suspends; every
+//! `POLL_INTERVAL` runs fire due timers and poll descriptors without
+//! blocking; when nothing is runnable, block in the poller until the next
+//! timer deadline, an I/O event, or a remote wake.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Instant;
+
+use corosensei::{Coroutine, CoroutineResult};
+use polling::Events;
+use slab::Slab;
+
+use crate::fiber::slot::{Body, FiberSlot, FiberState, Start};
+use crate::fiber::stack_pool::StackPool;
+use crate::runtime::context::{self, FiberYielder};
+use crate::runtime::run_queue::RunQueue;
+use crate::runtime::Shared;
+use crate::timer::{TimerHandle, TimerHeap, TimerTarget};
+use crate::waker::FiberKey;
+
+/// Timers and descriptors are checked at least once every this many fiber
+/// runs, so a busy run queue never starves I/O or deadlines.
+pub const POLL_INTERVAL: u32 = 61;
+
+/// The per-thread scheduler. Lives on the stack of `run`; reached through
+/// `context`. Fields are `RefCell`s borrowed only for short, non-reentrant
+/// sections, never across a fiber switch.
+pub(crate) struct Scheduler {
+    shared: Arc<Shared>,
+    fibers: RefCell<Slab<FiberSlot>>,
+    queue: RefCell<RunQueue>,
+    timers: RefCell<TimerHeap>,
+    stacks: RefCell<StackPool>,
+    inbox: RefCell<Vec<FiberKey>>,
+    events: RefCell<Events>,
+    next_generation: Cell<u32>,
+    tearing_down: Cell<bool>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("fibers", &self.fibers.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    pub(crate) fn new(stack_size: usize) -> io::Result<Scheduler> {
+        Ok(Scheduler {
+            shared: Arc::new(Shared::new()?),
+            fibers: RefCell::new(Slab::new()),
+            queue: RefCell::new(RunQueue::default()),
+            timers: RefCell::new(TimerHeap::default()),
+            stacks: RefCell::new(StackPool::new(stack_size)),
+            inbox: RefCell::new(Vec::new()),
+            events: RefCell::new(Events::new()),
+            next_generation: Cell::new(0),
+            tearing_down: Cell::new(false),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn shared_ptr(&self) -> NonNull<Shared> {
+        NonNull::from(&*self.shared)
+    }
+
+    pub(crate) fn is_tearing_down(&self) -> bool {
+        self.tearing_down.get()
+    }
+
+    /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
+    /// fresh children; otherwise it goes to the back of the ready queue.
+    pub(crate) fn spawn(&self, body: Body) -> FiberKey {
+        let generation = self.next_generation.get().wrapping_add(1);
+        self.next_generation.set(generation);
+        let mut fibers = self.fibers.borrow_mut();
+        let index = fibers.insert(FiberSlot {
+            generation,
+            state: FiberState::Unstarted(body),
+            open_batch: None,
+        });
+        let key = FiberKey {
+            index: u32::try_from(index).expect("more than 2^32 fibers"),
+            generation,
+        };
+        let mut queue = self.queue.borrow_mut();
+        match context::current_key().and_then(|p| fibers.get_mut(p.index as usize)) {
+            Some(parent) => queue.push_fresh(&mut parent.open_batch, key),
+            None => queue.push_ready(key),
+        }
+        key
+    }
+
+    /// A fiber of this scheduler became runnable because the running code
+    /// (a fiber or a timer) committed its perform.
+    #[inline]
+    pub(crate) fn wake(&self, key: FiberKey) {
+        self.queue.borrow_mut().wake(key);
+    }
+
+    /// The running fiber goes behind every other runnable fiber.
+    pub(crate) fn yield_current(&self) {
+        if let Some(key) = context::current_key() {
+            self.queue.borrow_mut().push_ready(key);
+            context::suspend();
+        }
+    }
+
+    pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
+        self.timers.borrow_mut().insert(at, target)
+    }
+
+    pub(crate) fn cancel_timer(&self, handle: TimerHandle) {
+        self.timers.borrow_mut().cancel(handle);
+    }
+
+    /// Runs fibers until `done()` holds (checked between fiber runs).
+    pub(crate) fn run_until(&self, done: impl Fn() -> bool) -> io::Result<()> {
+        let mut runs_since_poll = 0;
+        while !done() {
+            if self.shared.has_inbox() {
+                self.drain_inbox();
+            }
+            let next = self.queue.borrow_mut().pick();
+            match next {
+                Some(key) => {
+                    self.run_fiber(key);
+                    runs_since_poll += 1;
+                    if runs_since_poll >= POLL_INTERVAL {
+                        runs_since_poll = 0;
+                        self.fire_timers();
+                    }
+                }
+                None => {
+                    runs_since_poll = 0;
+                    if !self.fire_timers() {
+                        self.block()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_inbox(&self) {
+        let mut inbox = self.inbox.borrow_mut();
+        self.shared.drain_inbox(&mut inbox);
+        let mut queue = self.queue.borrow_mut();
+        for key in inbox.drain(..) {
+            queue.push_ready(key);
+        }
+    }
+
+    /// Commits the performs whose deadline passed. True if any fiber woke.
+    fn fire_timers(&self) -> bool {
+        if self.timers.borrow().len() == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        let mut woke = false;
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            let Some(t) = due else { break };
+            // SAFETY: a timer is cancelled by its perform (on this thread)
+            // before the perform's frame ends, and fires only on this thread
+            // between fiber runs, so the `OpState` it names is alive.
+            let op = unsafe { &*t.op };
+            if let Some(claim) = op.claim() {
+                claim.commit(t.idx).wake();
+                woke = true;
+            }
+        }
+        woke
+    }
+
+    /// Nothing is runnable: sleep until the next deadline or a wake.
+    fn block(&self) -> io::Result<()> {
+        let deadline = self.timers.borrow().next_deadline();
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        self.shared.sleep(&mut events, deadline)?;
+        drop(events);
+        self.fire_timers();
+        Ok(())
+    }
+
+    fn run_fiber(&self, key: FiberKey) {
+        let state = {
+            let mut fibers = self.fibers.borrow_mut();
+            match fibers.get_mut(key.index as usize) {
+                Some(f) if f.generation == key.generation => {
+                    std::mem::replace(&mut f.state, FiberState::Running)
+                }
+                _ => return, // a late wake for a fiber that is gone
+            }
+        };
+        let (mut coroutine, yielder) = match state {
+            FiberState::Suspended { coroutine, yielder } => (coroutine, yielder),
+            FiberState::Unstarted(body) => {
+                let stack = self.stacks.borrow_mut().get();
+                match stack {
+                    Ok(stack) => {
+                        let co = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
+                            context::set_running(context::current_key(), y);
+                            body(Start::Run);
+                        });
+                        (co, std::ptr::null())
+                    }
+                    Err(message) => {
+                        self.fibers.borrow_mut().remove(key.index as usize);
+                        body(Start::Failed(message));
+                        return;
+                    }
+                }
+            }
+            FiberState::Running => panic!("selvedge: fiber {key:?} resumed while running"),
+        };
+        context::set_running(Some(key), yielder);
+        let result = coroutine.resume(());
+        context::set_running(None, std::ptr::null());
+        match result {
+            CoroutineResult::Yield(()) => {
+                let yielder = context::current_yielder();
+                if let Some(f) = self.fibers.borrow_mut().get_mut(key.index as usize) {
+                    f.state = FiberState::Suspended { coroutine, yielder };
+                }
+            }
+            CoroutineResult::Return(()) => {
+                self.fibers.borrow_mut().remove(key.index as usize);
+                self.stacks.borrow_mut().put(coroutine.into_stack());
+            }
+        }
+    }
+
+    /// Drops every remaining fiber, unwinding the stacks of started ones so
+    /// their destructors run (and their performs withdraw from queues).
+    pub(crate) fn teardown(&self) {
+        self.tearing_down.set(true);
+        loop {
+            let next = {
+                let mut fibers = self.fibers.borrow_mut();
+                let first = fibers.iter().next().map(|(i, f)| (i, f.generation));
+                first.map(|(i, generation)| (i, generation, fibers.remove(i)))
+            };
+            let Some((index, generation, slot)) = next else {
+                break;
+            };
+            let key = FiberKey {
+                index: index as u32,
+                generation,
+            };
+            let yielder = match &slot.state {
+                FiberState::Suspended { yielder, .. } => *yielder,
+                _ => std::ptr::null(),
+            };
+            context::set_running(Some(key), yielder);
+            drop(slot);
+            context::set_running(None, std::ptr::null());
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}

@@ -1,0 +1,88 @@
+//! The part of a scheduler other threads may touch: its remote inbox and its
+//! wake FD (the poller's `notify`).
+//!
+//! Lost-wakeup freedom is a Dekker handshake on two SeqCst flags: a waker
+//! publishes `has_inbox` then reads `sleeping`; the scheduler publishes
+//! `sleeping` then reads `has_inbox`. In every interleaving at least one of
+//! them sees the other's store, so either the waker notifies or the scheduler
+//! does not sleep; `notify` is sticky, so a notify that lands just before the
+//! scheduler blocks still wakes it.
+
+use std::fmt;
+use std::io;
+use std::time::Instant;
+
+use polling::{Events, Poller};
+
+use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+use crate::waker::FiberKey;
+
+/// Shared, thread-safe half of one scheduler.
+pub(crate) struct Shared {
+    inbox: Mutex<Vec<FiberKey>>,
+    has_inbox: AtomicBool,
+    sleeping: AtomicBool,
+    pub(crate) poller: Poller,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new() -> io::Result<Shared> {
+        Ok(Shared {
+            inbox: Mutex::new(Vec::new()),
+            has_inbox: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            poller: Poller::new()?,
+        })
+    }
+
+    /// Resumes fiber `key` from another thread.
+    pub(crate) fn wake_remote(&self, key: FiberKey) {
+        lock(&self.inbox).push(key);
+        self.has_inbox.store(true, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            // A failed notify leaves the scheduler asleep until its next
+            // timer or I/O event; the eventfd write cannot fail in practice.
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Cheap check, done before every pick.
+    #[inline]
+    pub(crate) fn has_inbox(&self) -> bool {
+        self.has_inbox.load(Ordering::Acquire)
+    }
+
+    /// Moves the inbox into `into` (a reused buffer).
+    pub(crate) fn drain_inbox(&self, into: &mut Vec<FiberKey>) {
+        let mut inbox = lock(&self.inbox);
+        self.has_inbox.store(false, Ordering::Relaxed);
+        std::mem::swap(&mut *inbox, into);
+    }
+
+    /// Blocks in the poller until `deadline`, an I/O event or a remote wake,
+    /// unless a remote wake is already pending.
+    pub(crate) fn sleep(&self, events: &mut Events, deadline: Option<Instant>) -> io::Result<()> {
+        self.sleeping.store(true, Ordering::SeqCst);
+        let result = if self.has_inbox.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            match deadline {
+                Some(d) => self.poller.wait_deadline(events, d).map(drop),
+                None => self.poller.wait(events, None).map(drop),
+            }
+        };
+        self.sleeping.store(false, Ordering::SeqCst);
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            r => r,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The one source of atomics, locks and `Arc`: `std` normally, `loom` under `--cfg loom`.
+//!
+//! Lock-free code imports only from here so the model checker in `loom-tests/`
+//! sees every synchronising access.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    Arc, Mutex, MutexGuard,
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    Arc, Mutex, MutexGuard,
+};
+
+/// Tells the CPU (or loom's scheduler) that this thread is waiting for another.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// Locks `m`, ignoring poisoning: every critical section in this crate leaves
+/// its data consistent before anything that can panic runs.
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(not(loom))]
+    {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    #[cfg(loom)]
+    {
+        m.lock().unwrap()
+    }
+}

@@ -1,0 +1,100 @@
+//! Who to wake when a perform commits: a fiber on some scheduler, or a parked OS thread.
+//!
+//! This sits below both the operation protocol and the runtime: the protocol
+//! only asks for a `WakeToken` and calls `wake`, never the scheduler itself.
+
+use std::fmt;
+use std::ptr::NonNull;
+use std::thread::Thread;
+
+use crate::runtime::{context, Shared};
+use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
+
+/// Identifies a fiber within its scheduler: a slab index and a generation,
+/// so a late wake for a finished fiber can be recognised and ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FiberKey {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// The party a blocked perform belongs to.
+pub(crate) enum Waker {
+    /// A fiber; `home` points into the `Arc<Shared>` of its scheduler, which
+    /// outlives every fiber parked on it (the scheduler drops its fibers, and
+    /// so unregisters their performs, before it drops `Shared`).
+    Fiber { home: NonNull<Shared>, key: FiberKey },
+    /// A plain OS thread blocked in `perform`.
+    Thread(Thread),
+}
+
+// SAFETY: `home` is only dereferenced while the perform that owns this waker
+// is registered somewhere (see `Waker::Fiber`), and `Shared` is `Sync`.
+unsafe impl Send for Waker {}
+// SAFETY: as above; `Waker` has no interior mutability of its own.
+unsafe impl Sync for Waker {}
+
+impl fmt::Debug for Waker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Waker::Fiber { key, .. } => f.debug_tuple("Fiber").field(key).finish(),
+            Waker::Thread(t) => f.debug_tuple("Thread").field(&t.id()).finish(),
+        }
+    }
+}
+
+/// A wake that can be delivered after the locks that found it are released.
+#[derive(Debug)]
+pub(crate) enum WakeToken {
+    /// A fiber on the calling thread's own scheduler: no atomics, no syscall.
+    Local(FiberKey),
+    /// A fiber on another scheduler: goes through its inbox.
+    Remote(Arc<Shared>, FiberKey),
+    /// A plain thread.
+    Thread(Thread),
+}
+
+impl Waker {
+    /// The waker for whoever is running now.
+    pub(crate) fn current() -> Waker {
+        match context::current_fiber() {
+            Some((home, key)) => Waker::Fiber { home, key },
+            None => Waker::Thread(std::thread::current()),
+        }
+    }
+
+    /// Makes a token; called while the perform is still registered.
+    #[inline]
+    pub(crate) fn token(&self) -> WakeToken {
+        match self {
+            Waker::Fiber { home, key } => {
+                if context::is_current_home(*home) {
+                    WakeToken::Local(*key)
+                } else {
+                    // SAFETY: the perform owning this waker is still
+                    // registered, so its scheduler's `Arc<Shared>` is alive
+                    // (see `Waker::Fiber`); we add one strong count for the
+                    // token before anything can drop it.
+                    let shared = unsafe {
+                        Arc::increment_strong_count(home.as_ptr());
+                        Arc::from_raw(home.as_ptr())
+                    };
+                    WakeToken::Remote(shared, *key)
+                }
+            }
+            Waker::Thread(t) => WakeToken::Thread(t.clone()),
+        }
+    }
+}
+
+impl WakeToken {
+    /// Delivers the wake.
+    #[inline]
+    pub(crate) fn wake(self) {
+        match self {
+            WakeToken::Local(key) => context::wake_local(key),
+            WakeToken::Remote(shared, key) => shared.wake_remote(key),
+            WakeToken::Thread(t) => t.unpark(),
+        }
+    }
+}
