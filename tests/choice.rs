@@ -1,0 +1,186 @@
+//! Operations and choice: exactly one commit, fairness, wrap, flattening,
+//! self-match, always/never, boxed, try_perform.
+
+use selvedge::{after, always, channel, choice, never, run, spawn, yield_now, Op};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+#[test]
+fn a_choice_commits_exactly_one_branch_and_runs_one_wrap() {
+    run(|| {
+        let (tx1, rx1) = channel();
+        let (tx2, rx2) = channel();
+        spawn(move || tx1.send(1).unwrap());
+        spawn(move || tx2.send(2).unwrap());
+        yield_now(); // both senders now wait
+        let wraps = Cell::new(0);
+        let first = rx1
+            .recv_op()
+            .wrap(|v| {
+                wraps.set(wraps.get() + 1);
+                v.unwrap()
+            })
+            .or(rx2.recv_op().wrap(|v| {
+                wraps.set(wraps.get() + 1);
+                v.unwrap()
+            }))
+            .perform();
+        assert_eq!(wraps.get(), 1);
+        // The other sender is still waiting: its value was not taken.
+        let second = if first == 1 { rx2.recv() } else { rx1.recv() }.unwrap();
+        assert_eq!(first + second, 3);
+    });
+}
+
+#[test]
+fn ready_branches_are_chosen_uniformly_even_when_nested() {
+    let mut counts = [0u32; 4];
+    for _ in 0..4000 {
+        // Nested `or`s are flattened: all four leaves equally likely.
+        let i = always(0)
+            .or(always(1).or(always(2).or(always(3))))
+            .perform();
+        counts[i] += 1;
+    }
+    for c in counts {
+        assert!((800..1200).contains(&c), "skewed: {counts:?}");
+    }
+}
+
+#[test]
+fn an_always_ready_branch_does_not_starve_a_ready_channel() {
+    run(|| {
+        let (tx, rx) = channel();
+        spawn(move || while tx.send(()).is_ok() {});
+        let mut from_channel = 0;
+        for _ in 0..200 {
+            if rx.recv_op().wrap(|_| true).or(always(false)).perform() {
+                from_channel += 1;
+            }
+            yield_now();
+        }
+        assert!(from_channel > 40, "channel chosen only {from_channel}/200 times");
+    });
+}
+
+#[test]
+fn a_choice_never_matches_against_itself() {
+    run(|| {
+        let (tx, rx) = channel::<u32>();
+        let (tx2, rx2) = (tx.clone(), rx.clone());
+        // {send c, recv c} alone must block, not pair with itself: only the
+        // other fiber's send can complete it.
+        let h = spawn(move || {
+            tx.send_op(1)
+                .wrap(|r| r.map(|()| None).unwrap())
+                .or(rx.recv_op().wrap(|r| Some(r.unwrap())))
+                .perform()
+        });
+        for _ in 0..5 {
+            yield_now();
+        }
+        assert!(!h.is_finished(), "the choice paired its own send and receive");
+        tx2.send(7).unwrap_or_else(|_| panic!("send failed"));
+        let got = h.join().unwrap();
+        // Either it received our 7, or it sent its 1 to... nobody else
+        // receives, so it must have received.
+        assert_eq!(got, Some(7));
+        drop(rx2);
+    });
+}
+
+#[test]
+fn choice_over_a_vec_of_operations() {
+    run(|| {
+        let chans: Vec<_> = (0..10).map(|_| channel::<usize>()).collect();
+        let tx = chans[6].0.clone();
+        spawn(move || tx.send(6).unwrap());
+        let got = choice(chans.iter().map(|(_, rx)| rx.recv_op())).perform();
+        assert_eq!(got, Ok(6));
+    });
+}
+
+#[test]
+fn empty_choice_and_never_block_until_another_branch() {
+    run(|| {
+        let none: Vec<selvedge::Never<u8>> = Vec::new();
+        assert_eq!(choice(none).try_perform(), None);
+        assert_eq!(never::<u8>().try_perform(), None);
+        let v = never()
+            .or(after(Duration::from_millis(1)).wrap(|()| 3))
+            .perform();
+        assert_eq!(v, 3);
+    });
+}
+
+#[test]
+fn try_perform_has_no_effect_when_nothing_is_ready() {
+    run(|| {
+        let (tx, rx) = channel::<u8>();
+        let wrapped = Cell::new(false);
+        assert!(rx.recv_op().wrap(|_| wrapped.set(true)).try_perform().is_none());
+        assert!(!wrapped.get());
+        let h = spawn(move || tx.send(4));
+        yield_now();
+        assert_eq!(rx.recv_op().try_perform(), Some(Ok(4)));
+        h.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn boxed_operations_of_different_shapes_share_a_vec() {
+    run(|| {
+        let (tx, rx) = channel::<&str>();
+        spawn(move || tx.send("chan").unwrap());
+        let ops: Vec<selvedge::BoxOp<'_, String>> = vec![
+            rx.recv_op().wrap(|r| r.unwrap().to_string()).boxed(),
+            after(Duration::from_secs(5)).wrap(|()| "timeout".to_string()).boxed(),
+            never().boxed(),
+        ];
+        assert_eq!(choice(ops).perform(), "chan");
+    });
+}
+
+#[test]
+fn crossed_choices_match_on_exactly_one_channel() {
+    for _ in 0..200 {
+        run(|| {
+            let (a_tx, a_rx) = channel::<&str>();
+            let (b_tx, b_rx) = channel::<&str>();
+            let left = spawn(move || {
+                a_tx.send_op("a")
+                    .wrap(|r| r.map(|()| "sent a").unwrap())
+                    .or(b_rx.recv_op().wrap(|r| r.unwrap()))
+                    .perform()
+            });
+            let right = spawn(move || {
+                a_rx.recv_op()
+                    .wrap(|r| r.unwrap())
+                    .or(b_tx.send_op("b").wrap(|r| r.map(|()| "sent b").unwrap()))
+                    .perform()
+            });
+            let (l, r) = (left.join().unwrap(), right.join().unwrap());
+            assert!(
+                (l, r) == ("sent a", "a") || (l, r) == ("b", "sent b"),
+                "half-committed: {l} / {r}"
+            );
+        });
+    }
+}
+
+#[test]
+fn wrap_runs_in_the_performing_fiber_after_commit() {
+    run(|| {
+        let here = Rc::new(Cell::new(0));
+        let h = here.clone();
+        let (tx, rx) = channel();
+        spawn(move || tx.send(1).unwrap());
+        let v = rx.recv_op().wrap(move |r| {
+            h.set(h.get() + 1); // an Rc: runs on this fiber's thread
+            r.unwrap() * 10
+        });
+        assert_eq!(v.perform(), 10);
+        assert_eq!(here.get(), 1);
+    });
+}

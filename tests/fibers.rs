@@ -1,0 +1,180 @@
+//! Fibers: spawn, join, scheduling order, yield_now, sleep, !Send data.
+
+use selvedge::{channel, run, sleep, spawn, yield_now, Op};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+#[test]
+fn run_returns_mains_value_and_may_borrow() {
+    let words = vec!["a", "b"];
+    let n = run(|| words.len());
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn join_returns_the_fibers_value() {
+    let v = run(|| spawn(|| 40 + 2).join().unwrap());
+    assert_eq!(v, 42);
+}
+
+#[test]
+fn spawn_returns_before_the_fiber_runs() {
+    run(|| {
+        let ran = Rc::new(RefCell::new(false));
+        let r = ran.clone();
+        let h = spawn(move || *r.borrow_mut() = true);
+        assert!(!*ran.borrow());
+        assert!(!h.is_finished());
+        h.join().unwrap();
+        assert!(*ran.borrow());
+    });
+}
+
+#[test]
+fn children_first_run_in_spawn_order() {
+    let order = run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = (0..10)
+            .map(|i| {
+                let log = log.clone();
+                spawn(move || log.borrow_mut().push(i))
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(order, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn yield_now_lets_every_other_runnable_fiber_run_once() {
+    let log = run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                let log = log.clone();
+                spawn(move || {
+                    for round in 0..3 {
+                        log.borrow_mut().push(format!("{name}{round}"));
+                        yield_now();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(
+        log,
+        ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
+    );
+}
+
+#[test]
+fn a_fiber_spinning_on_yield_does_not_starve_others() {
+    run(|| {
+        let done = Rc::new(RefCell::new(false));
+        let d = done.clone();
+        let spinner = spawn(move || {
+            let mut spins = 0u64;
+            while !*d.borrow() {
+                yield_now();
+                spins += 1;
+            }
+            spins
+        });
+        let worker = spawn(move || {
+            for _ in 0..100 {
+                yield_now();
+            }
+            *done.borrow_mut() = true;
+        });
+        worker.join().unwrap();
+        assert!(spinner.join().unwrap() >= 100);
+    });
+}
+
+#[test]
+fn fibers_hold_non_send_data() {
+    let total = run(|| {
+        let cell = Rc::new(RefCell::new(0));
+        let hs: Vec<_> = (1..=10)
+            .map(|i| {
+                let c = cell.clone();
+                spawn(move || *c.borrow_mut() += i)
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = *cell.borrow();
+        v
+    });
+    assert_eq!(total, 55);
+}
+
+#[test]
+fn sleep_in_a_fiber_lets_others_run() {
+    run(|| {
+        let (tx, rx) = channel();
+        let sleeper = spawn(move || {
+            sleep(Duration::from_millis(20));
+            tx.send("slept").unwrap();
+        });
+        let busy = spawn(|| (0..1000).map(|_| yield_now()).count());
+        assert_eq!(busy.join().unwrap(), 1000);
+        assert!(!sleeper.is_finished());
+        assert_eq!(rx.recv(), Ok("slept"));
+    });
+}
+
+#[test]
+fn join_op_composes_with_other_operations() {
+    run(|| {
+        let mut h = spawn(|| 7);
+        let (_tx, rx) = channel::<i32>();
+        let got = h
+            .join_op()
+            .wrap(|r| r.unwrap())
+            .or(rx.recv_op().wrap(|_| -1))
+            .perform();
+        assert_eq!(got, 7);
+    });
+}
+
+#[test]
+fn nested_spawns_many_levels_deep() {
+    fn depth(n: u32) -> u32 {
+        if n == 0 {
+            0
+        } else {
+            spawn(move || depth(n - 1)).join().unwrap() + 1
+        }
+    }
+    assert_eq!(run(|| depth(200)), 200);
+}
+
+#[test]
+#[should_panic(expected = "outside a runtime")]
+fn spawn_outside_a_runtime_panics_with_a_clear_message() {
+    let _ = spawn(|| ());
+}
+
+#[test]
+#[should_panic(expected = "inside a running selvedge runtime")]
+fn run_inside_a_fiber_panics_with_a_clear_message() {
+    run(|| run(|| ()));
+}
+
+#[test]
+fn runtimes_run_one_after_another_on_one_thread() {
+    for i in 0..20 {
+        assert_eq!(run(move || spawn(move || i * 2).join().unwrap()), i * 2);
+    }
+}

@@ -1,0 +1,72 @@
+//! Teardown: run returns as soon as main returns; leftover fibers are
+//! unwound, destructors run, and their queue entries are withdrawn.
+
+use selvedge::{after, channel, run, spawn, yield_now, Condition, Op};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Count(Arc<AtomicUsize>);
+impl Drop for Count {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn leftover_fibers_are_unwound_with_destructors_run() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let v = run(move || {
+        let (_tx, rx) = channel::<()>();
+        let c = Condition::new();
+        for i in 0..30 {
+            let guard = Count(d.clone());
+            let rx = rx.clone();
+            let c = c.clone();
+            spawn(move || {
+                let _g = guard;
+                match i % 3 {
+                    0 => drop(rx.recv()),
+                    1 => c.wait(),
+                    _ => after(Duration::from_secs(3600)).perform(),
+                }
+            });
+        }
+        // And some that never started.
+        for _ in 0..10 {
+            let guard = Count(d.clone());
+            spawn(move || drop(guard));
+        }
+        yield_now();
+        "main done"
+    });
+    assert_eq!(v, "main done");
+    assert_eq!(drops.load(Ordering::SeqCst), 40);
+}
+
+#[test]
+fn a_channel_shared_with_a_thread_survives_teardown_of_blocked_fibers() {
+    // Fibers blocked on a channel the thread still holds are torn down; their
+    // entries must be withdrawn so the thread's later send does not touch
+    // freed stacks: it finds no receiver and fails cleanly.
+    let (tx, rx) = channel::<u32>();
+    run(move || {
+        for _ in 0..4 {
+            let rx = rx.clone();
+            spawn(move || drop(rx.recv()));
+        }
+        yield_now();
+    });
+    assert!(tx.try_send(1).is_err());
+}
+
+#[test]
+fn run_does_not_wait_for_sleeping_fibers() {
+    let start = std::time::Instant::now();
+    run(|| {
+        spawn(|| selvedge::sleep(Duration::from_secs(3600)));
+        yield_now();
+    });
+    assert!(start.elapsed() < Duration::from_secs(60));
+}

@@ -1,0 +1,103 @@
+//! Timers: never early, deadline order, cancellation of losers, bounded memory.
+
+use selvedge::{after, at, channel, run, sleep, spawn, Op};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn sleep_never_wakes_early() {
+    run(|| {
+        for ms in [1, 3, 7, 15] {
+            let start = Instant::now();
+            sleep(Duration::from_millis(ms));
+            assert!(start.elapsed() >= Duration::from_millis(ms));
+        }
+    });
+}
+
+#[test]
+fn fibers_wake_in_deadline_order() {
+    let order = run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = [30u64, 10, 20, 0, 25, 5]
+            .into_iter()
+            .map(|ms| {
+                let log = log.clone();
+                spawn(move || {
+                    sleep(Duration::from_millis(ms));
+                    log.borrow_mut().push(ms);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(order, [0, 5, 10, 20, 25, 30]);
+}
+
+#[test]
+fn at_a_past_instant_is_ready_at_once() {
+    run(|| {
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(at(past).try_perform(), Some(()));
+        assert_eq!(after(Duration::ZERO).try_perform(), Some(()));
+        assert_eq!(after(Duration::from_secs(60)).try_perform(), None);
+    });
+}
+
+#[test]
+fn a_receive_beats_a_long_timeout_and_the_timer_is_cancelled() {
+    run(|| {
+        let (tx, rx) = channel();
+        spawn(move || {
+            for i in 0..10_000 {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut sum = 0u64;
+        for _ in 0..10_000 {
+            sum += rx
+                .recv_op()
+                .wrap(|r| r.unwrap())
+                .or(after(Duration::from_secs(3600)).wrap(|()| panic!("timed out")))
+                .perform();
+        }
+        assert_eq!(sum, (0..10_000).sum());
+    });
+}
+
+#[test]
+fn a_timeout_beats_a_silent_channel() {
+    run(|| {
+        let (_tx, rx) = channel::<u8>();
+        let start = Instant::now();
+        let r = rx
+            .recv_op()
+            .wrap(|_| "message")
+            .or(after(Duration::from_millis(10)).wrap(|()| "timeout"))
+            .perform();
+        assert_eq!(r, "timeout");
+        assert!(start.elapsed() >= Duration::from_millis(10));
+    });
+}
+
+#[test]
+fn the_earliest_of_several_timers_in_one_choice_wins() {
+    run(|| {
+        let v = after(Duration::from_millis(30))
+            .wrap(|()| 30)
+            .or(after(Duration::from_millis(5)).wrap(|()| 5))
+            .or(after(Duration::from_millis(15)).wrap(|()| 15))
+            .perform();
+        assert_eq!(v, 5);
+    });
+}
+
+#[test]
+fn timers_work_outside_any_runtime() {
+    let start = Instant::now();
+    sleep(Duration::from_millis(5));
+    assert!(start.elapsed() >= Duration::from_millis(5));
+}
