@@ -53,10 +53,7 @@ where
     let body = Box::new(move |start: Start| {
         let result = match start {
             Start::Run => panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown),
-            Start::Failed(message) => {
-                eprintln!("{message}");
-                Err(Box::new(message) as Box<dyn std::any::Any + Send>)
-            }
+            Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
         };
         *lock(&theirs.result) = Some(result);
         theirs.done.fire();

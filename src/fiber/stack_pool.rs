@@ -18,6 +18,7 @@ pub(crate) struct StackPool {
     size: usize,
     idle: Vec<DefaultStack>,
     live: usize,
+    reported: bool,
 }
 
 impl fmt::Debug for StackPool {
@@ -36,6 +37,7 @@ impl StackPool {
             size,
             idle: Vec::new(),
             live: 0,
+            reported: false,
         }
     }
 
@@ -47,6 +49,12 @@ impl StackPool {
         };
         self.live += 1;
         Ok(stack)
+    }
+
+    /// True the first time only: the error is printed once per scheduler
+    /// (a detached fiber has nobody to hand it to), and returned every time.
+    pub(crate) fn first_failure(&mut self) -> bool {
+        !std::mem::replace(&mut self.reported, true)
     }
 
     pub(crate) fn put(&mut self, stack: DefaultStack) {

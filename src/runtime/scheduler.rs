@@ -214,6 +214,9 @@ impl Scheduler {
                         (co, std::ptr::null())
                     }
                     Err(message) => {
+                        if self.stacks.borrow_mut().first_failure() {
+                            eprintln!("{message}");
+                        }
                         self.fibers.borrow_mut().remove(key.index as usize);
                         body(Start::Failed(message));
                         return;

@@ -1,0 +1,90 @@
+//! The hot paths allocate nothing in steady state: a rendezvous between two
+//! fibers, a two-way choice of channel operations, a fiber switch.
+
+use selvedge::{channel, run, spawn, yield_now, Op};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+}
+
+#[test]
+fn steady_state_hot_paths_do_not_allocate() {
+    run(|| {
+        // Ping-pong over rendezvous channels.
+        let (ping_tx, ping_rx) = channel::<u64>();
+        let (pong_tx, pong_rx) = channel::<u64>();
+        let echo = spawn(move || {
+            for v in &ping_rx {
+                pong_tx.send(v).unwrap();
+            }
+        });
+        let round = |n: u64| {
+            for i in 0..n {
+                ping_tx.send(i).unwrap();
+                assert_eq!(pong_rx.recv().unwrap(), i);
+            }
+        };
+        round(1000); // warm up queues and pools
+        let ((), n) = counted(|| round(10_000));
+        assert_eq!(n, 0, "ping-pong allocated {n} times");
+
+        // A two-way choice of channel receives.
+        let (a_tx, a_rx) = channel::<u64>();
+        let (b_tx, b_rx) = channel::<u64>();
+        let feeder = spawn(move || {
+            for i in 0..22_000u64 {
+                let tx = if i % 2 == 0 { &a_tx } else { &b_tx };
+                tx.send(i).unwrap();
+            }
+        });
+        let pick = |n: usize| {
+            for _ in 0..n {
+                a_rx.recv_op().or(b_rx.recv_op()).perform().unwrap();
+            }
+        };
+        pick(2_000);
+        let ((), n) = counted(|| pick(20_000));
+        assert_eq!(n, 0, "choice allocated {n} times");
+        feeder.join().unwrap();
+
+        // Fiber switches.
+        let other = spawn(|| (0..11_000).for_each(|_| yield_now()));
+        (0..1_000).for_each(|_| yield_now());
+        let ((), n) = counted(|| (0..10_000).for_each(|_| yield_now()));
+        assert_eq!(n, 0, "yield_now allocated {n} times");
+        other.join().unwrap();
+        drop(ping_tx);
+        echo.join().unwrap();
+    });
+}

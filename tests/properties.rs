@@ -1,0 +1,257 @@
+//! quickcheck properties: conservation of values across fibers and threads,
+//! exactly-one commit of a choice, timer order.
+
+use quickcheck::{Arbitrary, Gen, QuickCheck};
+use selvedge::{after, always, channel, choice, never, run, spawn, BoxOp, Op, Receiver, Sender};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+struct Producer {
+    on_thread: bool,
+    /// For each value, the channels (indices) it is offered on at once.
+    offers: Vec<Vec<usize>>,
+}
+
+#[derive(Clone, Debug)]
+struct Program {
+    channels: usize,
+    producers: Vec<Producer>,
+    consumers: Vec<(bool, bool)>, // (on a plain thread, races a timeout)
+}
+
+impl Arbitrary for Program {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let channels = 1 + usize::arbitrary(g) % 3;
+        let producers = (0..1 + usize::arbitrary(g) % 5)
+            .map(|_| Producer {
+                on_thread: bool::arbitrary(g),
+                offers: (0..usize::arbitrary(g) % 12)
+                    .map(|_| {
+                        let mut chans: Vec<usize> = (0..channels).filter(|_| bool::arbitrary(g)).collect();
+                        if chans.is_empty() {
+                            chans.push(usize::arbitrary(g) % channels);
+                        }
+                        chans
+                    })
+                    .collect(),
+            })
+            .collect();
+        let consumers = (0..1 + usize::arbitrary(g) % 4)
+            .map(|_| (bool::arbitrary(g), bool::arbitrary(g)))
+            .collect();
+        Program {
+            channels,
+            producers,
+            consumers,
+        }
+    }
+}
+
+fn produce(id: usize, p: &Producer, txs: &[Sender<u64>]) {
+    for (n, chans) in p.offers.iter().enumerate() {
+        let value = (id * 1000 + n) as u64;
+        // Offering one value on several channels at once: exactly one takes it.
+        let r = choice(chans.iter().map(|&c| txs[c].send_op(value))).perform();
+        r.expect("consumers outlive producers");
+    }
+}
+
+fn consume(rxs: &[Receiver<u64>], race_timeout: bool) -> Vec<u64> {
+    let mut open: Vec<usize> = (0..rxs.len()).collect();
+    let mut got = Vec::new();
+    while !open.is_empty() {
+        let recvs = choice(open.iter().map(|&c| rxs[c].recv_op().wrap(move |r| (c, r))).map(Op::boxed));
+        let step: Option<(usize, Result<u64, selvedge::RecvError>)> = if race_timeout {
+            recvs
+                .wrap(Some)
+                .or(after(Duration::from_micros(50)).wrap(|()| None))
+                .perform()
+        } else {
+            Some(recvs.perform())
+        };
+        match step {
+            Some((_, Ok(v))) => got.push(v),
+            Some((c, Err(_))) => open.retain(|&o| o != c),
+            None => {}
+        }
+    }
+    got
+}
+
+fn conserves(prog: Program) -> bool {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..prog.channels).map(|_| channel::<u64>()).unzip();
+    let mut expected: Vec<u64> = prog
+        .producers
+        .iter()
+        .enumerate()
+        .flat_map(|(id, p)| (0..p.offers.len()).map(move |n| (id * 1000 + n) as u64))
+        .collect();
+    let mut threads = Vec::new();
+    let mut fiber_producers = Vec::new();
+    for (id, p) in prog.producers.iter().enumerate() {
+        let txs = txs.clone();
+        let p = p.clone();
+        if p.on_thread {
+            threads.push(std::thread::spawn(move || {
+                produce(id, &p, &txs);
+                Vec::new()
+            }));
+        } else {
+            fiber_producers.push((id, p, txs));
+        }
+    }
+    let mut fiber_consumers = Vec::new();
+    for &(on_thread, race) in &prog.consumers {
+        let rxs = rxs.clone();
+        if on_thread {
+            threads.push(std::thread::spawn(move || consume(&rxs, race)));
+        } else {
+            fiber_consumers.push((rxs, race));
+        }
+    }
+    drop((txs, rxs));
+    let mut got: Vec<u64> = run(move || {
+        // `run` returns when main does, so main joins every fiber it spawns.
+        let producers: Vec<_> = fiber_producers
+            .into_iter()
+            .map(|(id, p, txs)| spawn(move || produce(id, &p, &txs)))
+            .collect();
+        let consumers: Vec<_> = fiber_consumers
+            .into_iter()
+            .map(|(rxs, race)| spawn(move || consume(&rxs, race)))
+            .collect();
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        consumers.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    for t in threads {
+        got.extend(t.join().unwrap());
+    }
+    got.sort_unstable();
+    expected.sort_unstable();
+    got == expected
+}
+
+#[test]
+fn every_value_is_received_exactly_once() {
+    QuickCheck::new().tests(150).quickcheck(conserves as fn(Program) -> bool);
+}
+
+#[derive(Clone, Debug)]
+enum Tree {
+    Ready(u8),
+    Never,
+    Or(Box<Tree>, Box<Tree>),
+    Choice(Vec<Tree>),
+}
+
+impl Arbitrary for Tree {
+    fn arbitrary(g: &mut Gen) -> Self {
+        fn build(g: &mut Gen, depth: u32) -> Tree {
+            match u8::arbitrary(g) % if depth == 0 { 2 } else { 4 } {
+                0 => Tree::Ready(u8::arbitrary(g)),
+                1 => Tree::Never,
+                2 => Tree::Or(Box::new(build(g, depth - 1)), Box::new(build(g, depth - 1))),
+                _ => Tree::Choice((0..u8::arbitrary(g) % 4).map(|_| build(g, depth - 1)).collect()),
+            }
+        }
+        build(g, 3)
+    }
+}
+
+impl Tree {
+    fn op<'a>(&self, wraps: &'a Cell<u32>) -> BoxOp<'a, u8> {
+        match self {
+            Tree::Ready(v) => always(*v)
+                .wrap(move |v| {
+                    wraps.set(wraps.get() + 1);
+                    v
+                })
+                .boxed(),
+            Tree::Never => never().boxed(),
+            Tree::Or(a, b) => a.op(wraps).or(b.op(wraps)).boxed(),
+            Tree::Choice(ts) => choice(ts.iter().map(|t| t.op(wraps))).boxed(),
+        }
+    }
+    fn ready_values(&self, out: &mut Vec<u8>) {
+        match self {
+            Tree::Ready(v) => out.push(*v),
+            Tree::Never => {}
+            Tree::Or(a, b) => {
+                a.ready_values(out);
+                b.ready_values(out);
+            }
+            Tree::Choice(ts) => ts.iter().for_each(|t| t.ready_values(out)),
+        }
+    }
+}
+
+fn commits_exactly_one(tree: Tree) -> bool {
+    let wraps = Cell::new(0);
+    let mut ready = Vec::new();
+    tree.ready_values(&mut ready);
+    let result = tree.op(&wraps).try_perform();
+    match result {
+        Some(v) => wraps.get() == 1 && ready.contains(&v),
+        None => wraps.get() == 0 && ready.is_empty(),
+    }
+}
+
+#[test]
+fn a_choice_commits_exactly_one_branch_and_runs_exactly_one_wrap() {
+    QuickCheck::new().tests(500).quickcheck(commits_exactly_one as fn(Tree) -> bool);
+}
+
+fn timers_in_order(delays: Vec<u8>) -> bool {
+    let delays: Vec<u64> = delays.into_iter().take(20).map(|d| u64::from(d % 25)).collect();
+    let woke = run(move || {
+        let start = Instant::now();
+        let hs: Vec<_> = delays
+            .iter()
+            .map(|&d| {
+                spawn(move || {
+                    let deadline = start + Duration::from_millis(d);
+                    selvedge::at(deadline).perform();
+                    (d, Instant::now() >= deadline)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    woke.iter().all(|&(_, on_time)| on_time)
+}
+
+fn wake_order_follows_deadlines(delays: Vec<u8>) -> bool {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let delays: Vec<u64> = delays.into_iter().take(20).map(|d| u64::from(d % 25)).collect();
+    let order = run(move || {
+        let start = Instant::now();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = delays
+            .iter()
+            .map(|&d| {
+                let log = log.clone();
+                spawn(move || {
+                    selvedge::at(start + Duration::from_millis(d)).perform();
+                    log.borrow_mut().push(d);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = log.borrow().clone();
+        v
+    });
+    order.windows(2).all(|w| w[0] <= w[1])
+}
+
+#[test]
+fn timers_never_fire_early() {
+    QuickCheck::new().tests(30).quickcheck(timers_in_order as fn(Vec<u8>) -> bool);
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    QuickCheck::new().tests(30).quickcheck(wake_order_follows_deadlines as fn(Vec<u8>) -> bool);
+}
+
