@@ -64,3 +64,8 @@ pub mod __private {
     pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, WakeTokenBox};
     pub use crate::op::state::OpState;
 }
+
+/// The README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

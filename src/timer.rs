@@ -42,7 +42,9 @@ pub(crate) struct TimerHeap {
 
 impl fmt::Debug for TimerHeap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimerHeap").field("len", &self.heap.len()).finish()
+        f.debug_struct("TimerHeap")
+            .field("len", &self.heap.len())
+            .finish()
     }
 }
 
@@ -189,7 +191,12 @@ impl Timeout {
 
 impl Leaf for Timeout {
     fn try_now(&mut self) -> bool {
-        self.deadline() <= Instant::now()
+        let deadline = self.deadline();
+        if deadline > Instant::now() {
+            return false;
+        }
+        crate::runtime::context::expire_in_order(deadline);
+        true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         let deadline = self.deadline();

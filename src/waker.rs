@@ -23,7 +23,10 @@ pub(crate) enum Waker {
     /// A fiber; `home` points into the `Arc<Shared>` of its scheduler, which
     /// outlives every fiber parked on it (the scheduler drops its fibers, and
     /// so unregisters their performs, before it drops `Shared`).
-    Fiber { home: NonNull<Shared>, key: FiberKey },
+    Fiber {
+        home: NonNull<Shared>,
+        key: FiberKey,
+    },
     /// A plain OS thread blocked in `perform`.
     Thread(Thread),
 }

@@ -17,7 +17,10 @@ fn send_completes_only_when_a_receiver_takes_the_value() {
         for _ in 0..10 {
             yield_now();
         }
-        assert!(!*sent.borrow(), "a rendezvous send finished with no receiver");
+        assert!(
+            !*sent.borrow(),
+            "a rendezvous send finished with no receiver"
+        );
         assert_eq!(rx.recv(), Ok(5));
         h.join().unwrap();
         assert!(*sent.borrow());
@@ -114,7 +117,10 @@ fn dropping_the_last_sender_releases_blocked_receivers() {
         let tx2 = tx.clone();
         drop(tx);
         yield_now();
-        assert!(receivers.iter().all(|h| !h.is_finished()), "one sender is still alive");
+        assert!(
+            receivers.iter().all(|h| !h.is_finished()),
+            "one sender is still alive"
+        );
         drop(tx2);
         for h in receivers {
             assert_eq!(h.join().unwrap(), Err(RecvError));

@@ -60,7 +60,10 @@ fn an_always_ready_branch_does_not_starve_a_ready_channel() {
             }
             yield_now();
         }
-        assert!(from_channel > 40, "channel chosen only {from_channel}/200 times");
+        assert!(
+            from_channel > 40,
+            "channel chosen only {from_channel}/200 times"
+        );
     });
 }
 
@@ -80,7 +83,10 @@ fn a_choice_never_matches_against_itself() {
         for _ in 0..5 {
             yield_now();
         }
-        assert!(!h.is_finished(), "the choice paired its own send and receive");
+        assert!(
+            !h.is_finished(),
+            "the choice paired its own send and receive"
+        );
         tx2.send(7).unwrap_or_else(|_| panic!("send failed"));
         let got = h.join().unwrap();
         // Either it received our 7, or it sent its 1 to... nobody else
@@ -119,7 +125,11 @@ fn try_perform_has_no_effect_when_nothing_is_ready() {
     run(|| {
         let (tx, rx) = channel::<u8>();
         let wrapped = Cell::new(false);
-        assert!(rx.recv_op().wrap(|_| wrapped.set(true)).try_perform().is_none());
+        assert!(rx
+            .recv_op()
+            .wrap(|_| wrapped.set(true))
+            .try_perform()
+            .is_none());
         assert!(!wrapped.get());
         let h = spawn(move || tx.send(4));
         yield_now();
@@ -135,7 +145,9 @@ fn boxed_operations_of_different_shapes_share_a_vec() {
         spawn(move || tx.send("chan").unwrap());
         let ops: Vec<selvedge::BoxOp<'_, String>> = vec![
             rx.recv_op().wrap(|r| r.unwrap().to_string()).boxed(),
-            after(Duration::from_secs(5)).wrap(|()| "timeout".to_string()).boxed(),
+            after(Duration::from_secs(5))
+                .wrap(|()| "timeout".to_string())
+                .boxed(),
             never().boxed(),
         ];
         assert_eq!(choice(ops).perform(), "chan");

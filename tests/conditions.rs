@@ -39,11 +39,19 @@ fn waiting_on_a_signaled_condition_returns_at_once() {
 fn wait_op_loses_to_a_timeout_then_wins_later() {
     run(|| {
         let c = Condition::new();
-        let r = c.wait_op().wrap(|()| "signaled").or(after(Duration::from_millis(2)).wrap(|()| "timeout")).perform();
+        let r = c
+            .wait_op()
+            .wrap(|()| "signaled")
+            .or(after(Duration::from_millis(2)).wrap(|()| "timeout"))
+            .perform();
         assert_eq!(r, "timeout");
         let c2 = c.clone();
         spawn(move || c2.signal());
-        let r = c.wait_op().wrap(|()| "signaled").or(after(Duration::from_secs(60)).wrap(|()| "timeout")).perform();
+        let r = c
+            .wait_op()
+            .wrap(|()| "signaled")
+            .or(after(Duration::from_secs(60)).wrap(|()| "timeout"))
+            .perform();
         assert_eq!(r, "signaled");
     });
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 #[test]
 fn run_returns_mains_value_and_may_borrow() {
-    let words = vec!["a", "b"];
+    let words = String::from("ab");
     let n = run(|| words.len());
     assert_eq!(n, 2);
 }
@@ -72,10 +72,7 @@ fn yield_now_lets_every_other_runnable_fiber_run_once() {
         let v = log.borrow().clone();
         v
     });
-    assert_eq!(
-        log,
-        ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
-    );
+    assert_eq!(log, ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
 }
 
 #[test]

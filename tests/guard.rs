@@ -22,10 +22,11 @@ fn guard_runs_at_each_perform_not_at_construction() {
 #[test]
 fn guard_is_not_run_when_dropped() {
     let calls = Cell::new(0);
-    drop(guard(|| {
+    let unused = guard(|| {
         calls.set(1);
         always(())
-    }));
+    });
+    let _ = unused;
     assert_eq!(calls.get(), 0);
 }
 

@@ -16,7 +16,10 @@ fn capture(slot: &Rc<RefCell<Option<Nack>>>) -> impl FnOnce(Nack) -> selvedge::N
 fn nack_fires_when_another_branch_wins() {
     let slot = Rc::new(RefCell::new(None));
     assert_eq!(with_nack(capture(&slot)).or(always(1)).perform(), 1);
-    let nack = slot.borrow_mut().take().expect("with_nack ran at perform time");
+    let nack = slot
+        .borrow_mut()
+        .take()
+        .expect("with_nack ran at perform time");
     assert!(nack.is_ready());
     nack.perform();
 }
@@ -72,7 +75,10 @@ fn a_server_abandons_a_request_on_nack() {
         let server = spawn(move || {
             let mut abandoned = 0;
             for (n, reply, nack) in &req_rx {
-                let delivered = reply.send_op(n * 2).wrap(|r| r.is_ok()).or(nack.wrap(|()| false));
+                let delivered = reply
+                    .send_op(n * 2)
+                    .wrap(|r| r.is_ok())
+                    .or(nack.wrap(|()| false));
                 if !delivered.perform() {
                     abandoned += 1;
                 }
@@ -102,6 +108,9 @@ fn a_server_abandons_a_request_on_nack() {
         assert_eq!(w, 10);
         drop(req_tx);
         let abandoned = server.join().unwrap();
-        assert!(v == 42 && abandoned == 0 || v == 0 && abandoned == 1, "v={v} abandoned={abandoned}");
+        assert!(
+            v == 42 && abandoned == 0 || v == 0 && abandoned == 1,
+            "v={v} abandoned={abandoned}"
+        );
     });
 }

@@ -8,7 +8,10 @@ fn a_fiber_panic_is_handed_to_join() {
         let n = std::hint::black_box(7);
         let h = spawn(move || -> u32 { panic!("boom {n}") });
         let err = h.join().unwrap_err();
-        assert_eq!(err.downcast_ref::<String>().map(String::as_str), Some("boom 7"));
+        assert_eq!(
+            err.downcast_ref::<String>().map(String::as_str),
+            Some("boom 7")
+        );
     });
 }
 
@@ -50,7 +53,10 @@ fn a_panic_in_main_resumes_out_of_run_after_teardown() {
     });
     let err = result.unwrap_err();
     assert_eq!(err.downcast_ref::<&str>(), Some(&"main failed"));
-    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst), "parked fiber not unwound");
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "parked fiber not unwound"
+    );
 }
 
 #[test]

@@ -28,7 +28,8 @@ impl Arbitrary for Program {
                 on_thread: bool::arbitrary(g),
                 offers: (0..usize::arbitrary(g) % 12)
                     .map(|_| {
-                        let mut chans: Vec<usize> = (0..channels).filter(|_| bool::arbitrary(g)).collect();
+                        let mut chans: Vec<usize> =
+                            (0..channels).filter(|_| bool::arbitrary(g)).collect();
                         if chans.is_empty() {
                             chans.push(usize::arbitrary(g) % channels);
                         }
@@ -61,7 +62,11 @@ fn consume(rxs: &[Receiver<u64>], race_timeout: bool) -> Vec<u64> {
     let mut open: Vec<usize> = (0..rxs.len()).collect();
     let mut got = Vec::new();
     while !open.is_empty() {
-        let recvs = choice(open.iter().map(|&c| rxs[c].recv_op().wrap(move |r| (c, r))).map(Op::boxed));
+        let recvs = choice(
+            open.iter()
+                .map(|&c| rxs[c].recv_op().wrap(move |r| (c, r)))
+                .map(Op::boxed),
+        );
         let step: Option<(usize, Result<u64, selvedge::RecvError>)> = if race_timeout {
             recvs
                 .wrap(Some)
@@ -122,7 +127,10 @@ fn conserves(prog: Program) -> bool {
             .map(|(rxs, race)| spawn(move || consume(&rxs, race)))
             .collect();
         producers.into_iter().for_each(|h| h.join().unwrap());
-        consumers.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        consumers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     for t in threads {
         got.extend(t.join().unwrap());
@@ -134,7 +142,9 @@ fn conserves(prog: Program) -> bool {
 
 #[test]
 fn every_value_is_received_exactly_once() {
-    QuickCheck::new().tests(150).quickcheck(conserves as fn(Program) -> bool);
+    QuickCheck::new()
+        .tests(150)
+        .quickcheck(conserves as fn(Program) -> bool);
 }
 
 #[derive(Clone, Debug)]
@@ -152,7 +162,11 @@ impl Arbitrary for Tree {
                 0 => Tree::Ready(u8::arbitrary(g)),
                 1 => Tree::Never,
                 2 => Tree::Or(Box::new(build(g, depth - 1)), Box::new(build(g, depth - 1))),
-                _ => Tree::Choice((0..u8::arbitrary(g) % 4).map(|_| build(g, depth - 1)).collect()),
+                _ => Tree::Choice(
+                    (0..u8::arbitrary(g) % 4)
+                        .map(|_| build(g, depth - 1))
+                        .collect(),
+                ),
             }
         }
         build(g, 3)
@@ -199,11 +213,17 @@ fn commits_exactly_one(tree: Tree) -> bool {
 
 #[test]
 fn a_choice_commits_exactly_one_branch_and_runs_exactly_one_wrap() {
-    QuickCheck::new().tests(500).quickcheck(commits_exactly_one as fn(Tree) -> bool);
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(commits_exactly_one as fn(Tree) -> bool);
 }
 
 fn timers_in_order(delays: Vec<u8>) -> bool {
-    let delays: Vec<u64> = delays.into_iter().take(20).map(|d| u64::from(d % 25)).collect();
+    let delays: Vec<u64> = delays
+        .into_iter()
+        .take(20)
+        .map(|d| u64::from(d % 25))
+        .collect();
     let woke = run(move || {
         let start = Instant::now();
         let hs: Vec<_> = delays
@@ -216,7 +236,9 @@ fn timers_in_order(delays: Vec<u8>) -> bool {
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
     });
     woke.iter().all(|&(_, on_time)| on_time)
 }
@@ -224,7 +246,11 @@ fn timers_in_order(delays: Vec<u8>) -> bool {
 fn wake_order_follows_deadlines(delays: Vec<u8>) -> bool {
     use std::cell::RefCell;
     use std::rc::Rc;
-    let delays: Vec<u64> = delays.into_iter().take(20).map(|d| u64::from(d % 25)).collect();
+    let delays: Vec<u64> = delays
+        .into_iter()
+        .take(20)
+        .map(|d| u64::from(d % 25))
+        .collect();
     let order = run(move || {
         let start = Instant::now();
         let log = Rc::new(RefCell::new(Vec::new()));
@@ -247,11 +273,14 @@ fn wake_order_follows_deadlines(delays: Vec<u8>) -> bool {
 
 #[test]
 fn timers_never_fire_early() {
-    QuickCheck::new().tests(30).quickcheck(timers_in_order as fn(Vec<u8>) -> bool);
+    QuickCheck::new()
+        .tests(30)
+        .quickcheck(timers_in_order as fn(Vec<u8>) -> bool);
 }
 
 #[test]
 fn timers_fire_in_deadline_order() {
-    QuickCheck::new().tests(30).quickcheck(wake_order_follows_deadlines as fn(Vec<u8>) -> bool);
+    QuickCheck::new()
+        .tests(30)
+        .quickcheck(wake_order_follows_deadlines as fn(Vec<u8>) -> bool);
 }
-

@@ -27,7 +27,9 @@ fn leftover_fibers_are_unwound_with_destructors_run() {
             spawn(move || {
                 let _g = guard;
                 match i % 3 {
-                    0 => drop(rx.recv()),
+                    0 => {
+                        let _ = rx.recv();
+                    }
                     1 => c.wait(),
                     _ => after(Duration::from_secs(3600)).perform(),
                 }
@@ -54,7 +56,9 @@ fn a_channel_shared_with_a_thread_survives_teardown_of_blocked_fibers() {
     run(move || {
         for _ in 0..4 {
             let rx = rx.clone();
-            spawn(move || drop(rx.recv()));
+            spawn(move || {
+                let _ = rx.recv();
+            });
         }
         yield_now();
     });

@@ -45,10 +45,18 @@ fn a_thread_feeds_fibers_and_fibers_answer_it() {
 #[test]
 fn a_thread_performs_a_choice_with_a_timeout() {
     let (tx, rx) = channel::<u8>();
-    let r = rx.recv_op().wrap(|_| "msg").or(after(Duration::from_millis(5)).wrap(|()| "timeout")).perform();
+    let r = rx
+        .recv_op()
+        .wrap(|_| "msg")
+        .or(after(Duration::from_millis(5)).wrap(|()| "timeout"))
+        .perform();
     assert_eq!(r, "timeout");
     let t = std::thread::spawn(move || tx.send(1));
-    let r = rx.recv_op().wrap(|r| r.map(|_| "msg").unwrap()).or(after(Duration::from_secs(60)).wrap(|()| "timeout")).perform();
+    let r = rx
+        .recv_op()
+        .wrap(|r| r.map(|_| "msg").unwrap())
+        .or(after(Duration::from_secs(60)).wrap(|()| "timeout"))
+        .perform();
     assert_eq!(r, "msg");
     t.join().unwrap().unwrap();
 }
@@ -75,7 +83,10 @@ fn runtimes_on_two_threads_talk_over_one_channel() {
             })
             .collect();
         drop(rx);
-        consumers.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        consumers
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum::<u64>()
     });
     producer.join().unwrap();
     assert_eq!(sum, (0..1000).sum());

@@ -101,3 +101,57 @@ fn timers_work_outside_any_runtime() {
     sleep(Duration::from_millis(5));
     assert!(start.elapsed() >= Duration::from_millis(5));
 }
+
+/// Regression: a fiber whose deadline had already passed when it first ran
+/// took the fast path and finished before an earlier-deadline sleeper whose
+/// timer had not been fired yet.
+#[test]
+fn an_already_expired_deadline_does_not_overtake_an_earlier_pending_one() {
+    let log = run(|| {
+        let start = Instant::now();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let a = spawn(move || {
+            at(start + Duration::from_millis(5)).perform();
+            l.borrow_mut().push("a@5ms");
+        });
+        selvedge::yield_now(); // `a` arms its timer
+        std::thread::sleep(Duration::from_millis(20)); // scheduler blocked past both deadlines
+        let l = log.clone();
+        let b = spawn(move || {
+            at(start + Duration::from_millis(10)).perform();
+            l.borrow_mut().push("b@10ms");
+        });
+        b.join().unwrap();
+        a.join().unwrap();
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(log, ["a@5ms", "b@10ms"]);
+}
+
+/// Many timers due in one scheduler pass wake in deadline order (timer wakes
+/// go to the ready FIFO, never the hand-off slot a fairness pick overtakes).
+#[test]
+fn timers_due_together_wake_in_deadline_order() {
+    let order = run(|| {
+        let start = Instant::now();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = (0..40u64)
+            .rev()
+            .map(|ms| {
+                let log = log.clone();
+                spawn(move || {
+                    at(start + Duration::from_millis(ms / 4)).perform();
+                    log.borrow_mut().push(ms / 4);
+                })
+            })
+            .collect();
+        selvedge::yield_now(); // every fiber arms its timer
+        std::thread::sleep(Duration::from_millis(15)); // all become due at once
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = log.borrow().clone();
+        v
+    });
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+}

@@ -114,7 +114,9 @@ impl<T> Sender<T> {
                 Some(v) => Err(TrySendError::Disconnected(v)),
             }
         } else {
-            Err(TrySendError::Full(slot.expect("value kept when nothing matched")))
+            Err(TrySendError::Full(
+                slot.expect("value kept when nothing matched"),
+            ))
         }
     }
 }
@@ -160,7 +162,6 @@ impl<T> Receiver<T> {
     }
 }
 
-
 macro_rules! channel_leaf {
     ($ty:ty, $side:expr, $chan:ident, $slot:ident) => {
         impl<T> Leaf for $ty {
@@ -203,7 +204,9 @@ impl<T> Leaf for IntoRecvOp<T> {
         self.receiver.chan.try_now(Side::Recv, &mut self.slot)
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        self.receiver.chan.register(Side::Recv, &mut self.slot, cx, idx)
+        self.receiver
+            .chan
+            .register(Side::Recv, &mut self.slot, cx, idx)
     }
     fn unregister(&mut self, op: &OpState) {
         self.receiver.chan.unregister(Side::Recv, op);

@@ -58,9 +58,8 @@ where
         *lock(&theirs.result) = Some(result);
         theirs.done.fire();
     });
-    context::with_scheduler(|s| s.spawn(body)).expect(
-        "selvedge::spawn called outside a runtime: start fibers from inside selvedge::run",
-    );
+    context::with_scheduler(|s| s.spawn(body))
+        .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
     JoinHandle {
         inner,
         _not_send: PhantomData,

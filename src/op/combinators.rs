@@ -23,7 +23,9 @@ impl<O, F> Wrap<O, F> {
 
 impl<O: fmt::Debug, F> fmt::Debug for Wrap<O, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wrap").field("op", &self.op).finish_non_exhaustive()
+        f.debug_struct("Wrap")
+            .field("op", &self.op)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +120,11 @@ impl<O: Op> Op for Choice<O> {
     fn __complete(self, winner: usize) -> O::Output {
         let child = self.ends.partition_point(|&end| end <= winner);
         let begin = if child == 0 { 0 } else { self.ends[child - 1] };
-        let op = self.ops.into_iter().nth(child).expect("winner is one of the choice's leaves");
+        let op = self
+            .ops
+            .into_iter()
+            .nth(child)
+            .expect("winner is one of the choice's leaves");
         op.__complete(winner - begin)
     }
 }

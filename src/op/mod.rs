@@ -13,7 +13,9 @@ mod perform;
 pub(crate) mod signal;
 pub(crate) mod state;
 
-pub use combinators::{always, choice, guard, never, Always, BoxOp, Choice, Guard, Never, Or, Wrap};
+pub use combinators::{
+    always, choice, guard, never, Always, BoxOp, Choice, Guard, Never, Or, Wrap,
+};
 pub use nack::{with_nack, Nack, WithNack};
 
 use leaf::LeafList;

@@ -28,7 +28,9 @@ unsafe impl Sync for Signal {}
 
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signal").field("fired", &self.is_fired()).finish()
+        f.debug_struct("Signal")
+            .field("fired", &self.is_fired())
+            .finish()
     }
 }
 

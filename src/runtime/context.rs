@@ -119,6 +119,19 @@ pub(crate) fn insert_timer(at: Instant, op: &OpState, idx: usize) -> TimerHandle
         .expect("timer armed outside a runtime")
 }
 
+/// Called by a fiber whose deadline `at` has passed before it could sleep:
+/// fires the earlier deadlines still pending and, if any fiber woke, yields
+/// behind them, so deadlines are observed in order.
+pub(crate) fn expire_in_order(at: Instant) {
+    if !in_fiber() {
+        return;
+    }
+    let woke = with_scheduler(|s| s.fire_timers_until(at)).unwrap_or(false);
+    if woke {
+        with_scheduler(|s| s.yield_current());
+    }
+}
+
 pub(crate) fn cancel_timer(handle: TimerHandle) {
     with_scheduler(|s| s.cancel_timer(handle));
 }

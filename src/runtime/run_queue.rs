@@ -94,7 +94,11 @@ impl RunQueue {
         self.picks += 1;
         if self.picks >= FAIRNESS {
             self.picks = 0;
-            let bottom = self.batches.first().and_then(|b| b.fibers.front()).map(|q| q.seq);
+            let bottom = self
+                .batches
+                .first()
+                .and_then(|b| b.fibers.front())
+                .map(|q| q.seq);
             let ready = self.ready.front().map(|q| q.seq);
             match (ready, bottom) {
                 (Some(r), Some(b)) if b < r => return self.pop_batch(0),

@@ -99,10 +99,16 @@ impl Scheduler {
     }
 
     /// A fiber of this scheduler became runnable because the running code
-    /// (a fiber or a timer) committed its perform.
+    /// committed its perform. Woken by a fiber (its rendezvous partner), it
+    /// takes the hand-off slot; woken by a timer, it queues in deadline order.
     #[inline]
     pub(crate) fn wake(&self, key: FiberKey) {
-        self.queue.borrow_mut().wake(key);
+        let mut queue = self.queue.borrow_mut();
+        if context::in_fiber() {
+            queue.wake(key);
+        } else {
+            queue.push_ready(key);
+        }
     }
 
     /// The running fiber goes behind every other runnable fiber.
@@ -163,10 +169,15 @@ impl Scheduler {
         if self.timers.borrow().len() == 0 {
             return false;
         }
-        let now = Instant::now();
+        self.fire_timers_until(Instant::now())
+    }
+
+    /// Commits the performs with a deadline at or before `limit` (which must
+    /// not be in the future), in deadline order. True if any fiber woke.
+    pub(crate) fn fire_timers_until(&self, limit: Instant) -> bool {
         let mut woke = false;
         loop {
-            let due = self.timers.borrow_mut().pop_due(now);
+            let due = self.timers.borrow_mut().pop_due(limit);
             let Some(t) = due else { break };
             // SAFETY: a timer is cancelled by its perform (on this thread)
             // before the perform's frame ends, and fires only on this thread
