@@ -24,8 +24,9 @@ pub(crate) type FiberCoroutine = Coroutine<(), (), (), DefaultStack>;
 
 pub(crate) enum FiberState {
     Unstarted(Body),
+    /// Boxed so a switch moves one pointer in and out of the fiber table.
     Suspended {
-        coroutine: FiberCoroutine,
+        coroutine: Box<FiberCoroutine>,
         yielder: *const FiberYielder,
     },
     Running,

@@ -54,9 +54,9 @@ pub trait Leaf {
     fn unregister(&mut self, op: &OpState);
 }
 
-const INLINE: usize = 8;
+const INLINE: usize = 4;
 
-/// The flattened leaves of one perform, in tree order. Holds up to eight
+/// The flattened leaves of one perform, in tree order. Holds up to four
 /// leaves without allocating.
 pub struct LeafList<'s> {
     inline: [Option<&'s mut dyn Leaf>; INLINE],

@@ -140,43 +140,60 @@ impl Drop for Withdraw<'_, '_> {
     }
 }
 
-/// A random permutation of leaf indices, inline for small choices.
-struct Order {
-    inline: [u32; 8],
-    spill: Vec<u32>,
-    len: usize,
+/// A random permutation of leaf indices. Up to eight fit in one `u64` (a
+/// byte each), so the common case lives in a register.
+enum Order {
+    Inline { perm: u64, len: usize },
+    Spill(Vec<u32>),
 }
 
+const IDENTITY: u64 = 0x0706_0504_0302_0100;
+
 impl Order {
+    #[inline]
     fn shuffled(len: usize) -> Order {
-        let mut o = Order {
-            inline: [0, 1, 2, 3, 4, 5, 6, 7],
-            spill: Vec::new(),
-            len,
-        };
         if len > 8 {
-            o.spill = (0..len as u32).collect();
-        }
-        let slice: &mut [u32] = if len > 8 {
-            &mut o.spill
-        } else {
-            &mut o.inline[..len]
-        };
-        if len > 1 {
+            let mut v: Vec<u32> = (0..len as u32).collect();
             for i in (1..len).rev() {
                 let j = (context::random() % (i as u64 + 1)) as usize;
-                slice.swap(i, j);
+                v.swap(i, j);
             }
+            return Order::Spill(v);
         }
-        o
+        let mut perm = IDENTITY;
+        for i in (1..len).rev() {
+            let j = (context::random() % (i as u64 + 1)) as usize;
+            let (bi, bj) = ((perm >> (8 * i)) & 0xff, (perm >> (8 * j)) & 0xff);
+            perm &= !((0xff << (8 * i)) | (0xff << (8 * j)));
+            perm |= (bi << (8 * j)) | (bj << (8 * i));
+        }
+        Order::Inline { perm, len }
     }
 
+    #[inline]
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let slice = if self.len > 8 {
-            &self.spill[..]
-        } else {
-            &self.inline[..self.len]
+        let (perm, inline_len, spill) = match self {
+            Order::Inline { perm, len } => (*perm, *len, &[][..]),
+            Order::Spill(v) => (0, 0, &v[..]),
         };
-        slice.iter().map(|&i| i as usize)
+        (0..inline_len)
+            .map(move |i| ((perm >> (8 * i)) & 0xff) as usize)
+            .chain(spill.iter().map(|&i| i as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Order;
+
+    #[test]
+    fn orders_are_permutations() {
+        for len in 0..20 {
+            for _ in 0..50 {
+                let mut seen: Vec<usize> = Order::shuffled(len).iter().collect();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..len).collect::<Vec<_>>());
+            }
+        }
     }
 }

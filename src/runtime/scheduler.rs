@@ -222,7 +222,7 @@ impl Scheduler {
                             context::set_running(context::current_key(), y);
                             body(Start::Run);
                         });
-                        (co, std::ptr::null())
+                        (Box::new(co), std::ptr::null())
                     }
                     Err(message) => {
                         if self.stacks.borrow_mut().first_failure() {
@@ -248,7 +248,7 @@ impl Scheduler {
             }
             CoroutineResult::Return(()) => {
                 self.fibers.borrow_mut().remove(key.index as usize);
-                self.stacks.borrow_mut().put(coroutine.into_stack());
+                self.stacks.borrow_mut().put((*coroutine).into_stack());
             }
         }
     }
