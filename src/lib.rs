@@ -54,8 +54,8 @@ pub use op::{
     always, choice, guard, never, with_nack, Always, BoxOp, Choice, Guard, Nack, Never, Op, Or,
     WithNack, Wrap,
 };
-pub use runtime::run;
 pub use runtime::scheduler::POLL_INTERVAL;
+pub use runtime::{run, Builder, Handle, Runtime};
 pub use timer::{after, at, Timeout};
 
 #[doc(hidden)]

@@ -45,25 +45,37 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
+    let (body, handle) = fiber_body(f);
+    context::with_scheduler(|s| s.spawn(Box::new(body)))
+        .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
+    handle
+}
+
+/// The body of a fiber running `f` (catching its panic for `join`), and the
+/// handle that joins it. The body is `Send` exactly when `F` and `T` are.
+pub(crate) fn fiber_body<F, T>(f: F) -> (impl FnOnce(Start) + 'static, JoinHandle<T>)
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
     let inner = Arc::new(JoinInner {
         done: Signal::new(),
         result: Mutex::new(None),
     });
     let theirs = inner.clone();
-    let body = Box::new(move |start: Start| {
+    let body = move |start: Start| {
         let result = match start {
             Start::Run => panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown),
             Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
         };
         *lock(&theirs.result) = Some(result);
         theirs.done.fire();
-    });
-    context::with_scheduler(|s| s.spawn(body))
-        .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
-    JoinHandle {
+    };
+    let handle = JoinHandle {
         inner,
         _not_send: PhantomData,
-    }
+    };
+    (body, handle)
 }
 
 /// Owns the right to wait for a fiber and take its result.

@@ -1,17 +1,17 @@
-//! Running fibers: `run`, the per-thread scheduler, its run-queue policy, and
+//! Running fibers: `run`, `Runtime`, the per-thread scheduler, its run-queue policy, and
 //! the thread-safe half other threads use to wake its fibers.
 
+mod builder;
 pub(crate) mod context;
 mod run_queue;
 pub(crate) mod scheduler;
 mod shared;
 
+pub use builder::{Builder, Handle, Runtime};
 pub(crate) use shared::Shared;
 
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 
-use crate::fiber::slot::Start;
-use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use scheduler::Scheduler;
 
 /// Runs `main` as the first fiber of a one-thread runtime on the calling
@@ -33,53 +33,10 @@ use scheduler::Scheduler;
 /// assert_eq!(sum, 6);
 /// ```
 pub fn run<T>(main: impl FnOnce() -> T) -> T {
-    run_with(DEFAULT_STACK_SIZE, main)
-}
-
-pub(crate) fn run_with<T>(stack_size: usize, main: impl FnOnce() -> T) -> T {
-    assert!(
-        !context::in_runtime(),
-        "selvedge::run called inside a running selvedge runtime (from a fiber); \
-         use selvedge::spawn to start more fibers"
-    );
-    let sched = Scheduler::new(stack_size)
-        .unwrap_or_else(|e| panic!("selvedge: cannot create the scheduler's poller: {e}"));
-    let enter = context::enter(&sched);
-
-    let mut out: Option<std::thread::Result<T>> = None;
-    let out_ptr: *mut Option<std::thread::Result<T>> = &mut out;
-    let body: Box<dyn FnOnce(Start) + '_> = Box::new(move |start| {
-        let result = match start {
-            Start::Run => panic::catch_unwind(AssertUnwindSafe(main)).map_err(rethrow_teardown),
-            Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
-        };
-        // SAFETY: `out` outlives every fiber: `run_with` tears the scheduler
-        // down (dropping this fiber) before `out` goes out of scope, and
-        // nothing else reads `out` until `main_done` says it was written.
-        unsafe { *out_ptr = Some(result) };
-    });
-    // SAFETY: only the lifetime is erased. The body borrows from this frame
-    // (and `main` from the caller's); the scheduler runs or drops it before
-    // `run_with` returns or unwinds: `teardown` below, or `Scheduler::drop`
-    // while unwinding.
-    let body: Box<dyn FnOnce(Start) + 'static> = unsafe { std::mem::transmute(body) };
-    let main_key = sched.spawn(body);
-    let finished = |_: &Scheduler| {
-        // SAFETY: read between fiber runs, never while the body writes it.
-        unsafe { (*out_ptr).is_some() }
-    };
-    let result = sched.run_until(|| finished(&sched));
-    let _ = main_key;
-    sched.teardown();
-    drop(enter);
-    drop(sched);
-    if let Err(e) = result {
-        panic!("selvedge: the scheduler's poller failed: {e}");
-    }
-    match out.expect("main fiber finished") {
-        Ok(v) => v,
-        Err(payload) => panic::resume_unwind(payload),
-    }
+    Runtime::builder()
+        .build()
+        .unwrap_or_else(|e| panic!("selvedge: cannot create the scheduler's poller: {e}"))
+        .run(main)
 }
 
 /// During teardown a fiber is unwound by force; its stack must unwind to the

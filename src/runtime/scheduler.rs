@@ -18,8 +18,10 @@ use slab::Slab;
 
 use crate::fiber::slot::{Body, FiberSlot, FiberState, Start};
 use crate::fiber::stack_pool::StackPool;
+use crate::runtime::builder::RuntimeInner;
 use crate::runtime::context::{self, FiberYielder};
 use crate::runtime::run_queue::RunQueue;
+use crate::runtime::shared::RemoteBody;
 use crate::runtime::Shared;
 use crate::timer::{TimerHandle, TimerHeap, TimerTarget};
 use crate::waker::FiberKey;
@@ -33,11 +35,13 @@ pub const POLL_INTERVAL: u32 = 61;
 /// sections, never across a fiber switch.
 pub(crate) struct Scheduler {
     shared: Arc<Shared>,
+    pub(crate) runtime: Arc<RuntimeInner>,
     fibers: RefCell<Slab<FiberSlot>>,
     queue: RefCell<RunQueue>,
     timers: RefCell<TimerHeap>,
     stacks: RefCell<StackPool>,
     inbox: RefCell<Vec<FiberKey>>,
+    spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
     next_generation: Cell<u32>,
     tearing_down: Cell<bool>,
@@ -52,18 +56,24 @@ impl fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    pub(crate) fn new(stack_size: usize) -> io::Result<Scheduler> {
-        Ok(Scheduler {
-            shared: Arc::new(Shared::new()?),
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        runtime: Arc<RuntimeInner>,
+        stack_size: usize,
+    ) -> Scheduler {
+        Scheduler {
+            shared,
+            runtime,
             fibers: RefCell::new(Slab::new()),
             queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
             stacks: RefCell::new(StackPool::new(stack_size)),
             inbox: RefCell::new(Vec::new()),
+            spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             next_generation: Cell::new(0),
             tearing_down: Cell::new(false),
-        })
+        }
     }
 
     #[inline]
@@ -157,10 +167,16 @@ impl Scheduler {
 
     fn drain_inbox(&self) {
         let mut inbox = self.inbox.borrow_mut();
-        self.shared.drain_inbox(&mut inbox);
-        let mut queue = self.queue.borrow_mut();
-        for key in inbox.drain(..) {
-            queue.push_ready(key);
+        let mut spawns = self.spawns.borrow_mut();
+        self.shared.drain_inbox(&mut inbox, &mut spawns);
+        {
+            let mut queue = self.queue.borrow_mut();
+            for key in inbox.drain(..) {
+                queue.push_ready(key);
+            }
+        }
+        for body in spawns.drain(..) {
+            self.spawn(body);
         }
     }
 

@@ -14,12 +14,17 @@ use std::time::Instant;
 
 use polling::{Events, Poller};
 
+use crate::fiber::slot::Start;
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 use crate::waker::FiberKey;
+
+/// A fiber body sent to this scheduler by `Handle::spawn` on another thread.
+pub(crate) type RemoteBody = Box<dyn FnOnce(Start) + Send>;
 
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
     inbox: Mutex<Vec<FiberKey>>,
+    spawns: Mutex<Vec<RemoteBody>>,
     has_inbox: AtomicBool,
     sleeping: AtomicBool,
     pub(crate) poller: Poller,
@@ -37,6 +42,7 @@ impl Shared {
     pub(crate) fn new() -> io::Result<Shared> {
         Ok(Shared {
             inbox: Mutex::new(Vec::new()),
+            spawns: Mutex::new(Vec::new()),
             has_inbox: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             poller: Poller::new()?,
@@ -46,6 +52,17 @@ impl Shared {
     /// Resumes fiber `key` from another thread.
     pub(crate) fn wake_remote(&self, key: FiberKey) {
         lock(&self.inbox).push(key);
+        self.announce();
+    }
+
+    /// Starts a fiber on this scheduler from another thread.
+    pub(crate) fn spawn_remote(&self, body: RemoteBody) {
+        lock(&self.spawns).push(body);
+        self.announce();
+    }
+
+    /// Makes the scheduler look at its inbox; wakes it only if it sleeps.
+    fn announce(&self) {
         self.has_inbox.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             // A failed notify leaves the scheduler asleep until its next
@@ -54,17 +71,33 @@ impl Shared {
         }
     }
 
+    /// Wakes the scheduler unconditionally (to make it re-check whether its
+    /// runtime is stopping).
+    pub(crate) fn interrupt(&self) {
+        self.has_inbox.store(true, Ordering::SeqCst);
+        let _ = self.poller.notify();
+    }
+
+    /// Drops whatever a finished run left in the inbox.
+    pub(crate) fn clear(&self) {
+        lock(&self.inbox).clear();
+        let stale = std::mem::take(&mut *lock(&self.spawns));
+        drop(stale);
+        self.has_inbox.store(false, Ordering::SeqCst);
+    }
+
     /// Cheap check, done before every pick.
     #[inline]
     pub(crate) fn has_inbox(&self) -> bool {
         self.has_inbox.load(Ordering::Acquire)
     }
 
-    /// Moves the inbox into `into` (a reused buffer).
-    pub(crate) fn drain_inbox(&self, into: &mut Vec<FiberKey>) {
-        let mut inbox = lock(&self.inbox);
-        self.has_inbox.store(false, Ordering::Relaxed);
-        std::mem::swap(&mut *inbox, into);
+    /// Moves the inbox into `keys` and `spawns` (reused buffers). The flag
+    /// is cleared first, so anything pushed after a take raises it again.
+    pub(crate) fn drain_inbox(&self, keys: &mut Vec<FiberKey>, spawns: &mut Vec<RemoteBody>) {
+        self.has_inbox.store(false, Ordering::SeqCst);
+        std::mem::swap(&mut *lock(&self.inbox), keys);
+        std::mem::swap(&mut *lock(&self.spawns), spawns);
     }
 
     /// Blocks in the poller until `deadline`, an I/O event or a remote wake,

@@ -1,0 +1,298 @@
+//! `Runtime`, `Builder` and `Handle`: N schedulers, one per OS thread.
+//!
+//! The calling thread runs scheduler 0 (with `main` as a fiber); `threads - 1`
+//! worker threads run the others for the duration of `Runtime::run`. Fibers
+//! never migrate: `Handle::spawn` places each new fiber on a scheduler chosen
+//! round-robin, where it stays for life.
+
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::fiber::slot::Start;
+use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
+use crate::fiber::{fiber_body, JoinHandle};
+use crate::runtime::context;
+use crate::runtime::scheduler::Scheduler;
+use crate::runtime::{rethrow_teardown, Shared};
+
+/// Smallest stack `Builder::stack_size` accepts.
+const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// What every scheduler of one runtime shares.
+pub(crate) struct RuntimeInner {
+    schedulers: Vec<Arc<Shared>>,
+    stack_size: usize,
+    next: AtomicUsize,
+    running: AtomicBool,
+    stopping: AtomicBool,
+}
+
+impl fmt::Debug for RuntimeInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("threads", &self.schedulers.len())
+            .field("stack_size", &self.stack_size)
+            .field("running", &self.running.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A set of schedulers, one per OS thread, that fibers are placed on.
+///
+/// ```
+/// use selvedge::{Handle, Runtime};
+/// let rt = Runtime::builder().threads(2).build().unwrap();
+/// let sum = rt.run(|| {
+///     let handles: Vec<_> = (0..4u64).map(|i| Handle::current().spawn(move || i * i)).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+/// });
+/// assert_eq!(sum, 14);
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    threads: usize,
+    stack_size: usize,
+}
+
+/// A cheap, thread-safe reference to a running [`Runtime`], to place new
+/// fibers on its schedulers.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A builder with one thread and the default stack size.
+    pub fn builder() -> Builder {
+        Builder {
+            threads: 1,
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+
+    /// A handle to place fibers on this runtime while it runs.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Runs `main` as a fiber on the calling thread (scheduler 0) while the
+    /// worker threads run the other schedulers; returns `main`'s value as
+    /// soon as it returns. Then every scheduler stops, their fibers are
+    /// dropped (stacks unwound) and the workers are joined. A panic in
+    /// `main` is resumed after that. A runtime can be run many times.
+    ///
+    /// # Panics
+    ///
+    /// From inside a fiber, while this runtime is already running, or when
+    /// a worker thread cannot be started (the message says why).
+    pub fn run<T>(&self, main: impl FnOnce() -> T) -> T {
+        assert!(
+            !context::in_runtime(),
+            "selvedge::run called inside a running selvedge runtime (from a fiber); \
+             use selvedge::spawn to start more fibers"
+        );
+        let inner = &self.inner;
+        assert!(
+            !inner.running.swap(true, Ordering::SeqCst),
+            "selvedge: Runtime::run called while this runtime is already running"
+        );
+        inner.stopping.store(false, Ordering::SeqCst);
+        let _stopped = Stopped(inner);
+        let sched = Scheduler::new(inner.schedulers[0].clone(), inner.clone(), inner.stack_size);
+        let workers = Workers::start(inner);
+
+        let enter = context::enter(&sched);
+        let mut out: Option<std::thread::Result<T>> = None;
+        let out_ptr: *mut Option<std::thread::Result<T>> = &mut out;
+        let body: Box<dyn FnOnce(Start) + '_> = Box::new(move |start| {
+            let result = match start {
+                Start::Run => panic::catch_unwind(AssertUnwindSafe(main)).map_err(rethrow_teardown),
+                Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
+            };
+            // SAFETY: `out` outlives every fiber: `run` tears the scheduler
+            // down (dropping this fiber) before `out` goes out of scope, and
+            // `out` is read only between fiber runs or after teardown.
+            unsafe { *out_ptr = Some(result) };
+        });
+        // SAFETY: only the lifetime is erased. The body borrows from this frame
+        // (and `main` from the caller's); the scheduler runs or drops it before
+        // `run` returns or unwinds: `teardown` below, or `Scheduler::drop`
+        // while unwinding.
+        let body: Box<dyn FnOnce(Start) + 'static> = unsafe { std::mem::transmute(body) };
+        sched.spawn(body);
+        // SAFETY: read between fiber runs, never while the body writes it.
+        let result = sched.run_until(|| unsafe { (*out_ptr).is_some() });
+
+        drop(workers); // stop and join the other schedulers first
+        sched.teardown();
+        drop(enter);
+        drop(sched);
+        if let Err(e) = result {
+            panic!("selvedge: the scheduler's poller failed: {e}");
+        }
+        match out.expect("main fiber finished") {
+            Ok(v) => v,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+}
+
+/// Marks the runtime stopped when `run` ends, however it ends.
+struct Stopped<'a>(&'a RuntimeInner);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        for s in &self.0.schedulers {
+            s.clear();
+        }
+        self.0.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The worker threads of one `run`; dropping stops and joins them.
+struct Workers<'a> {
+    inner: &'a Arc<RuntimeInner>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl<'a> Workers<'a> {
+    fn start(inner: &'a Arc<RuntimeInner>) -> Workers<'a> {
+        let mut workers = Workers {
+            inner,
+            threads: Vec::new(),
+        };
+        for (i, shared) in inner.schedulers.iter().enumerate().skip(1) {
+            let (shared, rt) = (shared.clone(), inner.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("selvedge-{i}"))
+                .spawn(move || {
+                    let sched = Scheduler::new(shared, rt.clone(), rt.stack_size);
+                    let _enter = context::enter(&sched);
+                    if let Err(e) = sched.run_until(|| rt.stopping.load(Ordering::SeqCst)) {
+                        eprintln!("selvedge: scheduler {i}'s poller failed: {e}");
+                    }
+                    sched.teardown();
+                });
+            match spawned {
+                Ok(t) => workers.threads.push(t),
+                // `workers` drops here, stopping the threads already started.
+                Err(e) => panic!("selvedge: cannot start worker thread {i}: {e}"),
+            }
+        }
+        workers
+    }
+}
+
+impl Drop for Workers<'_> {
+    fn drop(&mut self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        for s in &self.inner.schedulers[1..] {
+            s.interrupt();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Builder {
+    /// Number of schedulers, one per OS thread (the calling thread counts
+    /// as one). Default 1.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// Usable stack size of every fiber, in bytes (default
+    /// [`DEFAULT_STACK_SIZE`], 256 KiB; at least 16 KiB). Only touched pages
+    /// use memory; the size bounds recursion and stack buffers per fiber.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Creates the runtime: one poller (epoll plus its wake FD) per scheduler.
+    pub fn build(self) -> io::Result<Runtime> {
+        if self.threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "selvedge: Builder::threads must be at least 1",
+            ));
+        }
+        if self.stack_size < MIN_STACK_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "selvedge: Builder::stack_size must be at least {MIN_STACK_SIZE} bytes, got {}",
+                    self.stack_size
+                ),
+            ));
+        }
+        let schedulers = (0..self.threads)
+            .map(|_| Shared::new().map(Arc::new))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                schedulers,
+                stack_size: self.stack_size,
+                next: AtomicUsize::new(0),
+                running: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl Handle {
+    /// The runtime of the calling fiber.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    pub fn current() -> Handle {
+        context::with_scheduler(|s| Handle {
+            inner: s.runtime.clone(),
+        })
+        .expect("selvedge::Handle::current called outside a runtime")
+    }
+
+    /// Starts a fiber on a scheduler the runtime picks (round-robin over all
+    /// schedulers, this one included); it stays on that scheduler's thread
+    /// for life. Callable from any thread while the runtime runs.
+    ///
+    /// # Panics
+    ///
+    /// When the runtime is not running.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = &self.inner;
+        assert!(
+            inner.running.load(Ordering::SeqCst),
+            "selvedge::Handle::spawn: the runtime is not running"
+        );
+        let (body, handle) = fiber_body(f);
+        let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
+        let target = &inner.schedulers[i];
+        if context::is_current_home(NonNull::from(&**target)) {
+            context::with_scheduler(|s| s.spawn(Box::new(body)));
+        } else {
+            target.spawn_remote(Box::new(body));
+        }
+        handle
+    }
+}
