@@ -65,6 +65,57 @@ pub mod __private {
     pub use crate::op::state::OpState;
 }
 
+/// Internals exposed to the model checks in `loom-tests/` (built with
+/// `--cfg loom` only; not API).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::runtime::wake_flags::WakeFlags;
+    use crate::sync::{Arc, AtomicUsize};
+
+    /// A perform's op state whose owner counts wakes instead of sleeping.
+    #[derive(Debug)]
+    pub struct CountingOp {
+        state: crate::op::state::OpState,
+        /// How many times the owner was woken.
+        pub wakes: Arc<AtomicUsize>,
+    }
+
+    impl CountingOp {
+        /// A WAITING op state.
+        pub fn new() -> Self {
+            let wakes = Arc::new(AtomicUsize::new(0));
+            CountingOp {
+                state: crate::op::state::OpState::new(crate::waker::Waker::Count(wakes.clone())),
+                wakes,
+            }
+        }
+
+        /// What a partner, timer, signal or disconnect does: claim, commit
+        /// to leaf `idx`, wake the owner. False if another party won.
+        pub fn complete(&self, idx: usize) -> bool {
+            match self.state.claim() {
+                Some(c) => {
+                    c.commit(idx).wake();
+                    true
+                }
+                None => false,
+            }
+        }
+
+        /// The committed leaf, once synced.
+        pub fn winner(&self) -> Option<usize> {
+            self.state.is_synced().then(|| self.state.winner())
+        }
+    }
+
+    impl Default for CountingOp {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+}
+
 /// The README's example is compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

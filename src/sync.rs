@@ -5,15 +5,31 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
+
+/// Parking for OS threads blocked in `perform` (loom's under `--cfg loom`).
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, park, Thread};
+
+    /// loom has no clock: a timed park is a spurious wakeup, which every
+    /// caller tolerates (it re-checks its condition and the time).
+    #[cfg(loom)]
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        loom::thread::yield_now();
+    }
+}
 
 /// Tells the CPU (or loom's scheduler) that this thread is waiting for another.
 #[inline]

@@ -3,9 +3,9 @@
 //! This sits below both the operation protocol and the runtime: the protocol
 //! only asks for a `WakeToken` and calls `wake`, never the scheduler itself.
 
+use crate::sync::thread::{self, Thread};
 use std::fmt;
 use std::ptr::NonNull;
-use std::thread::Thread;
 
 use crate::runtime::{context, Shared};
 use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
@@ -29,6 +29,9 @@ pub(crate) enum Waker {
     },
     /// A plain OS thread blocked in `perform`.
     Thread(Thread),
+    /// Model checking only: counts wakes instead of delivering them.
+    #[cfg(loom)]
+    Count(crate::sync::Arc<crate::sync::AtomicUsize>),
 }
 
 // SAFETY: `home` is only dereferenced while the perform that owns this waker
@@ -41,7 +44,9 @@ impl fmt::Debug for Waker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Waker::Fiber { key, .. } => f.debug_tuple("Fiber").field(key).finish(),
-            Waker::Thread(t) => f.debug_tuple("Thread").field(&t.id()).finish(),
+            Waker::Thread(_) => f.write_str("Thread"),
+            #[cfg(loom)]
+            Waker::Count(_) => f.write_str("Count"),
         }
     }
 }
@@ -55,6 +60,9 @@ pub(crate) enum WakeToken {
     Remote(Arc<Shared>, FiberKey),
     /// A plain thread.
     Thread(Thread),
+    /// Model checking only.
+    #[cfg(loom)]
+    Count(crate::sync::Arc<crate::sync::AtomicUsize>),
 }
 
 impl Waker {
@@ -62,7 +70,7 @@ impl Waker {
     pub(crate) fn current() -> Waker {
         match context::current_fiber() {
             Some((home, key)) => Waker::Fiber { home, key },
-            None => Waker::Thread(std::thread::current()),
+            None => Waker::Thread(thread::current()),
         }
     }
 
@@ -86,6 +94,8 @@ impl Waker {
                 }
             }
             Waker::Thread(t) => WakeToken::Thread(t.clone()),
+            #[cfg(loom)]
+            Waker::Count(c) => WakeToken::Count(c.clone()),
         }
     }
 }
@@ -98,6 +108,10 @@ impl WakeToken {
             WakeToken::Local(key) => context::wake_local(key),
             WakeToken::Remote(shared, key) => shared.wake_remote(key),
             WakeToken::Thread(t) => t.unpark(),
+            #[cfg(loom)]
+            WakeToken::Count(c) => {
+                c.fetch_add(1, crate::sync::Ordering::SeqCst);
+            }
         }
     }
 }

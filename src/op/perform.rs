@@ -100,7 +100,7 @@ fn wait(op: &OpState, deadline: Option<(Instant, usize)>, timer: &mut Option<Tim
             return;
         }
         match deadline {
-            None => std::thread::park(),
+            None => crate::sync::thread::park(),
             Some((at, idx)) => {
                 let now = Instant::now();
                 if now >= at {
@@ -109,7 +109,7 @@ fn wait(op: &OpState, deadline: Option<(Instant, usize)>, timer: &mut Option<Tim
                     }
                     // Else another party committed first; the loop sees it.
                 } else {
-                    std::thread::park_timeout(at - now);
+                    crate::sync::thread::park_timeout(at - now);
                 }
             }
         }

@@ -139,6 +139,11 @@ pub(crate) fn cancel_timer(handle: TimerHandle) {
 /// A fast thread-local pseudo-random number (xorshift64*), for choice order.
 #[inline]
 pub(crate) fn random() -> u64 {
+    // loom replays schedules and needs every run of a model to be
+    // deterministic: choice order is fixed there.
+    if cfg!(loom) {
+        return 0;
+    }
     RNG.with(|r| {
         let mut x = r.get();
         if x == 0 {

@@ -6,6 +6,7 @@ pub(crate) mod context;
 mod run_queue;
 pub(crate) mod scheduler;
 mod shared;
+pub(crate) mod wake_flags;
 
 pub use builder::{Builder, Handle, Runtime};
 pub(crate) use shared::Shared;

@@ -1,12 +1,7 @@
 //! The part of a scheduler other threads may touch: its remote inbox and its
 //! wake FD (the poller's `notify`).
 //!
-//! Lost-wakeup freedom is a Dekker handshake on two SeqCst flags: a waker
-//! publishes `has_inbox` then reads `sleeping`; the scheduler publishes
-//! `sleeping` then reads `has_inbox`. In every interleaving at least one of
-//! them sees the other's store, so either the waker notifies or the scheduler
-//! does not sleep; `notify` is sticky, so a notify that lands just before the
-//! scheduler blocks still wakes it.
+//! Lost-wakeup freedom is the handshake in `wake_flags.rs`.
 
 use std::fmt;
 use std::io;
@@ -15,7 +10,8 @@ use std::time::Instant;
 use polling::{Events, Poller};
 
 use crate::fiber::slot::Start;
-use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+use crate::runtime::wake_flags::WakeFlags;
+use crate::sync::{lock, Mutex};
 use crate::waker::FiberKey;
 
 /// A fiber body sent to this scheduler by `Handle::spawn` on another thread.
@@ -25,15 +21,14 @@ pub(crate) type RemoteBody = Box<dyn FnOnce(Start) + Send>;
 pub(crate) struct Shared {
     inbox: Mutex<Vec<FiberKey>>,
     spawns: Mutex<Vec<RemoteBody>>,
-    has_inbox: AtomicBool,
-    sleeping: AtomicBool,
+    flags: WakeFlags,
     pub(crate) poller: Poller,
 }
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
-            .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
+            .field("flags", &self.flags)
             .finish_non_exhaustive()
     }
 }
@@ -43,8 +38,7 @@ impl Shared {
         Ok(Shared {
             inbox: Mutex::new(Vec::new()),
             spawns: Mutex::new(Vec::new()),
-            has_inbox: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
+            flags: WakeFlags::default(),
             poller: Poller::new()?,
         })
     }
@@ -63,8 +57,7 @@ impl Shared {
 
     /// Makes the scheduler look at its inbox; wakes it only if it sleeps.
     fn announce(&self) {
-        self.has_inbox.store(true, Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
+        if self.flags.announce() {
             // A failed notify leaves the scheduler asleep until its next
             // timer or I/O event; the eventfd write cannot fail in practice.
             let _ = self.poller.notify();
@@ -74,7 +67,7 @@ impl Shared {
     /// Wakes the scheduler unconditionally (to make it re-check whether its
     /// runtime is stopping).
     pub(crate) fn interrupt(&self) {
-        self.has_inbox.store(true, Ordering::SeqCst);
+        self.flags.raise();
         let _ = self.poller.notify();
     }
 
@@ -83,19 +76,19 @@ impl Shared {
         lock(&self.inbox).clear();
         let stale = std::mem::take(&mut *lock(&self.spawns));
         drop(stale);
-        self.has_inbox.store(false, Ordering::SeqCst);
+        self.flags.take();
     }
 
     /// Cheap check, done before every pick.
     #[inline]
     pub(crate) fn has_inbox(&self) -> bool {
-        self.has_inbox.load(Ordering::Acquire)
+        self.flags.is_pending()
     }
 
     /// Moves the inbox into `keys` and `spawns` (reused buffers). The flag
     /// is cleared first, so anything pushed after a take raises it again.
     pub(crate) fn drain_inbox(&self, keys: &mut Vec<FiberKey>, spawns: &mut Vec<RemoteBody>) {
-        self.has_inbox.store(false, Ordering::SeqCst);
+        self.flags.take();
         std::mem::swap(&mut *lock(&self.inbox), keys);
         std::mem::swap(&mut *lock(&self.spawns), spawns);
     }
@@ -103,16 +96,15 @@ impl Shared {
     /// Blocks in the poller until `deadline`, an I/O event or a remote wake,
     /// unless a remote wake is already pending.
     pub(crate) fn sleep(&self, events: &mut Events, deadline: Option<Instant>) -> io::Result<()> {
-        self.sleeping.store(true, Ordering::SeqCst);
-        let result = if self.has_inbox.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
+        let result = if self.flags.prepare_sleep() {
             match deadline {
                 Some(d) => self.poller.wait_deadline(events, d).map(drop),
                 None => self.poller.wait(events, None).map(drop),
             }
+        } else {
+            Ok(())
         };
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.flags.woke();
         match result {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             r => r,
