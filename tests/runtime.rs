@@ -272,3 +272,29 @@ fn handle_spawn_when_not_running_panics_clearly() {
     let r = rt(1);
     let _ = r.handle().spawn(|| ());
 }
+
+#[test]
+fn cross_scheduler_rendezvous_works_with_and_without_the_idle_spin() {
+    for spin in [Duration::ZERO, Duration::from_micros(200)] {
+        let r = Runtime::builder()
+            .threads(2)
+            .spin_before_sleep(spin)
+            .build()
+            .unwrap();
+        let sum = r.run(|| {
+            let (tx, rx) = channel::<u64>();
+            let hs: Vec<_> = (0..4)
+                .map(|i| {
+                    let tx = tx.clone();
+                    Handle::current()
+                        .spawn(move || (0..250).for_each(|j| tx.send(i * 250 + j).unwrap()))
+                })
+                .collect();
+            drop(tx);
+            let sum = rx.iter().sum::<u64>();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+            sum
+        });
+        assert_eq!(sum, (0..1000).sum(), "spin {spin:?}");
+    }
+}

@@ -156,7 +156,7 @@ impl Scheduler {
                 }
                 None => {
                     runs_since_poll = 0;
-                    if !self.fire_timers() {
+                    if !self.fire_timers() && !self.spin_for_work() {
                         self.block()?;
                     }
                 }
@@ -205,6 +205,31 @@ impl Scheduler {
             }
         }
         woke
+    }
+
+    /// Nothing is runnable: poll the inbox for a short, bounded time before
+    /// paying for a sleep and a wake (see `Builder::spin_before_sleep`).
+    /// True if work arrived.
+    fn spin_for_work(&self) -> bool {
+        let spin = self.runtime.spin;
+        if spin.is_zero() {
+            return false;
+        }
+        let mut until = Instant::now() + spin;
+        if let Some(deadline) = self.timers.borrow().next_deadline() {
+            until = until.min(deadline);
+        }
+        loop {
+            for _ in 0..64 {
+                if self.shared.has_inbox() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= until {
+                return self.shared.has_inbox();
+            }
+        }
     }
 
     /// Nothing is runnable: sleep until the next deadline or a wake.
