@@ -7,9 +7,12 @@
 //!     cargo bench --bench xpingpong            # full
 //!     cargo bench --bench xpingpong -- --quick # CI smoke run
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use selvedge::{channel, Handle, Runtime};
+use support::{ns, os_thread_round_trips, std_round_trips, time_round_trips};
 
 fn selvedge_cross(rounds: u64) -> Duration {
     let rt = Runtime::builder().threads(2).build().unwrap();
@@ -27,14 +30,10 @@ fn selvedge_cross(rounds: u64) -> Duration {
             }
             std::thread::current().id()
         });
-        let start = Instant::now();
-        let mut v = 0;
-        for _ in 0..rounds {
+        let elapsed = time_round_trips(rounds, |v| {
             ping_tx.send(v).unwrap();
-            v = pong_rx.recv().unwrap();
-        }
-        let elapsed = start.elapsed();
-        assert_eq!(v, rounds);
+            pong_rx.recv().unwrap()
+        });
         drop(ping_tx);
         assert_ne!(
             echo.join().unwrap(),
@@ -46,47 +45,12 @@ fn selvedge_cross(rounds: u64) -> Duration {
 }
 
 fn crossbeam_cross(rounds: u64) -> Duration {
-    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<u64>(0);
-    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(0);
-    let echo = std::thread::spawn(move || {
-        for v in ping_rx {
-            pong_tx.send(v + 1).unwrap();
-        }
-    });
-    let start = Instant::now();
-    let mut v = 0;
-    for _ in 0..rounds {
-        ping_tx.send(v).unwrap();
-        v = pong_rx.recv().unwrap();
-    }
-    let elapsed = start.elapsed();
-    drop(ping_tx);
-    echo.join().unwrap();
-    elapsed
-}
-
-fn std_cross(rounds: u64) -> Duration {
-    let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<u64>(0);
-    let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(0);
-    let echo = std::thread::spawn(move || {
-        for v in ping_rx {
-            pong_tx.send(v + 1).unwrap();
-        }
-    });
-    let start = Instant::now();
-    let mut v = 0;
-    for _ in 0..rounds {
-        ping_tx.send(v).unwrap();
-        v = pong_rx.recv().unwrap();
-    }
-    let elapsed = start.elapsed();
-    drop(ping_tx);
-    echo.join().unwrap();
-    elapsed
-}
-
-fn ns(d: Duration, rounds: u64) -> f64 {
-    d.as_nanos() as f64 / rounds as f64
+    os_thread_round_trips(
+        rounds,
+        || crossbeam_channel::bounded::<u64>(0),
+        |tx, v| tx.send(v).unwrap(),
+        |rx| rx.recv().ok(),
+    )
 }
 
 fn main() {
@@ -94,7 +58,7 @@ fn main() {
     let rounds = if quick { 2_000 } else { 100_000 };
     let ours = ns(selvedge_cross(rounds), rounds);
     let cb = ns(crossbeam_cross(rounds), rounds);
-    let st = ns(std_cross(rounds), rounds);
+    let st = ns(std_round_trips(rounds), rounds);
     println!("xpingpong: round trip between two threads, {rounds} rounds");
     println!("  selvedge (2 schedulers)       {ours:>10.0} ns");
     println!(

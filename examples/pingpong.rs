@@ -4,10 +4,13 @@
 //!
 //!     cargo run --release --example pingpong [-- ROUNDS]
 
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
 
 use selvedge::{channel, spawn};
+use support::{ns, std_round_trips, time_round_trips};
 
 fn selvedge_round_trips(rounds: u64) -> Duration {
     selvedge::run(|| {
@@ -18,43 +21,14 @@ fn selvedge_round_trips(rounds: u64) -> Duration {
                 pong_tx.send(v + 1).unwrap();
             }
         });
-        let start = Instant::now();
-        let mut v = 0;
-        for _ in 0..rounds {
+        let elapsed = time_round_trips(rounds, |v| {
             ping_tx.send(v).unwrap();
-            v = pong_rx.recv().unwrap();
-        }
-        let elapsed = start.elapsed();
-        assert_eq!(v, rounds);
+            pong_rx.recv().unwrap()
+        });
         drop(ping_tx);
         echo.join().unwrap();
         elapsed
     })
-}
-
-fn std_round_trips(rounds: u64) -> Duration {
-    let (ping_tx, ping_rx) = mpsc::sync_channel::<u64>(0);
-    let (pong_tx, pong_rx) = mpsc::sync_channel::<u64>(0);
-    let echo = std::thread::spawn(move || {
-        for v in ping_rx {
-            pong_tx.send(v + 1).unwrap();
-        }
-    });
-    let start = Instant::now();
-    let mut v = 0;
-    for _ in 0..rounds {
-        ping_tx.send(v).unwrap();
-        v = pong_rx.recv().unwrap();
-    }
-    let elapsed = start.elapsed();
-    assert_eq!(v, rounds);
-    drop(ping_tx);
-    echo.join().unwrap();
-    elapsed
-}
-
-fn per_trip(d: Duration, rounds: u64) -> f64 {
-    d.as_nanos() as f64 / rounds as f64
 }
 
 fn main() {
@@ -64,8 +38,8 @@ fn main() {
         .unwrap_or(1_000_000);
     let std_rounds = (rounds / 10).max(1);
     selvedge_round_trips(rounds / 10 + 1); // warm the stack pool and caches
-    let ours = per_trip(selvedge_round_trips(rounds), rounds);
-    let theirs = per_trip(std_round_trips(std_rounds), std_rounds);
+    let ours = ns(selvedge_round_trips(rounds), rounds);
+    let theirs = ns(std_round_trips(std_rounds), std_rounds);
     println!("ping-pong round trip, {rounds} rounds");
     println!("  selvedge (2 fibers, 1 scheduler):        {ours:>10.1} ns");
     println!("  std sync_channel(0) (2 OS threads):      {theirs:>10.1} ns");

@@ -78,6 +78,28 @@ fn steady_state_hot_paths_do_not_allocate() {
         assert_eq!(n, 0, "choice allocated {n} times");
         feeder.join().unwrap();
 
+        // A receive raced against a 1-hour timer, every message: the losing
+        // timer is removed and the losing waiter entry unlinked each time.
+        // If either accumulated, the timer heap or the channel queue would
+        // have to grow, which allocates.
+        let (t_tx, t_rx) = channel::<u64>();
+        let ticker = spawn(move || (0..22_000u64).for_each(|i| t_tx.send(i).unwrap()));
+        let race = |n: usize| {
+            for _ in 0..n {
+                t_rx.recv_op()
+                    .wrap(|r| r.unwrap())
+                    .or(selvedge::after(std::time::Duration::from_secs(3600)).wrap(|()| u64::MAX))
+                    .perform();
+            }
+        };
+        race(2_000);
+        let ((), n) = counted(|| race(20_000));
+        assert_eq!(
+            n, 0,
+            "recv-or-timeout allocated {n} times: losers are not reclaimed"
+        );
+        ticker.join().unwrap();
+
         // Fiber switches.
         let other = spawn(|| (0..11_000).for_each(|_| yield_now()));
         (0..1_000).for_each(|_| yield_now());
