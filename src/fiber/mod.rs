@@ -52,11 +52,12 @@ where
 }
 
 /// The body of a fiber running `f` (catching its panic for `join`), and the
-/// handle that joins it. The body is `Send` exactly when `F` and `T` are.
-pub(crate) fn fiber_body<F, T>(f: F) -> (impl FnOnce(Start) + 'static, JoinHandle<T>)
+/// handle that joins it. The body is `Send` exactly when `F` and `T` are,
+/// and lives as long as `F` and `T` do.
+pub(crate) fn fiber_body<'a, F, T>(f: F) -> (impl FnOnce(Start) + 'a, JoinHandle<T>)
 where
-    F: FnOnce() -> T + 'static,
-    T: 'static,
+    F: FnOnce() -> T + 'a,
+    T: 'a,
 {
     let inner = Arc::new(JoinInner {
         done: Signal::new(),
@@ -116,6 +117,11 @@ impl<T> JoinHandle<T> {
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
         self.inner.done.is_fired()
+    }
+
+    /// The result, if the fiber finished and nobody took it yet.
+    pub(crate) fn take_result(&self) -> Option<std::thread::Result<T>> {
+        lock(&self.inner.result).take()
     }
 }
 

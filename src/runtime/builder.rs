@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use crate::fiber::{fiber_body, JoinHandle};
 use crate::runtime::context;
 use crate::runtime::scheduler::Scheduler;
-use crate::runtime::{rethrow_teardown, Shared};
+use crate::runtime::Shared;
 
 /// Smallest stack `Builder::stack_size` accepts.
 const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -121,26 +121,15 @@ impl Runtime {
         let workers = Workers::start(inner);
 
         let enter = context::enter(&sched);
-        let mut out: Option<std::thread::Result<T>> = None;
-        let out_ptr: *mut Option<std::thread::Result<T>> = &mut out;
-        let body: Box<dyn FnOnce(Start) + '_> = Box::new(move |start| {
-            let result = match start {
-                Start::Run => panic::catch_unwind(AssertUnwindSafe(main)).map_err(rethrow_teardown),
-                Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
-            };
-            // SAFETY: `out` outlives every fiber: `run` tears the scheduler
-            // down (dropping this fiber) before `out` goes out of scope, and
-            // `out` is read only between fiber runs or after teardown.
-            unsafe { *out_ptr = Some(result) };
-        });
-        // SAFETY: only the lifetime is erased. The body borrows from this frame
-        // (and `main` from the caller's); the scheduler runs or drops it before
-        // `run` returns or unwinds: `teardown` below, or `Scheduler::drop`
-        // while unwinding.
+        let (body, main_handle) = fiber_body(main);
+        let body: Box<dyn FnOnce(Start) + '_> = Box::new(body);
+        // SAFETY: only the lifetime is erased. The body borrows from the
+        // caller's frame (through `main` and `T`); the scheduler runs or
+        // drops it before `run` returns or unwinds (`teardown` below, or
+        // `Scheduler::drop` while unwinding), and nothing else keeps it.
         let body: Box<dyn FnOnce(Start) + 'static> = unsafe { std::mem::transmute(body) };
         sched.spawn(body);
-        // SAFETY: read between fiber runs, never while the body writes it.
-        let result = sched.run_until(|| unsafe { (*out_ptr).is_some() });
+        let result = sched.run_until(|| main_handle.is_finished());
 
         drop(workers); // stop and join the other schedulers first
         sched.teardown();
@@ -149,7 +138,7 @@ impl Runtime {
         if let Err(e) = result {
             panic!("selvedge: the scheduler's poller failed: {e}");
         }
-        match out.expect("main fiber finished") {
+        match main_handle.take_result().expect("main fiber finished") {
             Ok(v) => v,
             Err(payload) => panic::resume_unwind(payload),
         }
