@@ -121,7 +121,9 @@ fn sleep_in_a_fiber_lets_others_run() {
     run(|| {
         let (tx, rx) = channel();
         let sleeper = spawn(move || {
-            sleep(Duration::from_millis(20));
+            // Long enough that 1000 yields of the other fiber finish first
+            // even on a heavily loaded machine.
+            sleep(Duration::from_millis(500));
             tx.send("slept").unwrap();
         });
         let busy = spawn(|| (0..1000).map(|_| yield_now()).count());

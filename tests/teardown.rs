@@ -74,3 +74,29 @@ fn run_does_not_wait_for_sleeping_fibers() {
     });
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+/// Regression: joining (from outside the runtime) a fiber that teardown
+/// dropped hung forever, because its join signal never fired.
+#[test]
+fn joining_a_torn_down_fiber_from_a_thread_returns_an_error() {
+    let (handles_tx, handles_rx) = std::sync::mpsc::channel();
+    let joiner = std::thread::spawn(move || {
+        let (parked, unstarted): (selvedge::JoinHandle<()>, selvedge::JoinHandle<()>) =
+            handles_rx.recv().unwrap();
+        (parked.join(), unstarted.join())
+    });
+    let r = selvedge::Runtime::builder().threads(2).build().unwrap();
+    r.run(move || {
+        let c = Condition::new();
+        let parked = spawn(move || c.wait()); // parked forever
+        yield_now();
+        let unstarted = spawn(|| ()); // never gets to run
+        handles_tx.send((parked, unstarted)).unwrap();
+    });
+    let (parked, unstarted) = joiner.join().unwrap();
+    for r in [parked, unstarted] {
+        let err = r.unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("torn down"), "{msg}");
+    }
+}

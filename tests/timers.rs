@@ -132,9 +132,11 @@ fn an_already_expired_deadline_does_not_overtake_an_earlier_pending_one() {
 
 /// Many timers due in one scheduler pass wake in deadline order (timer wakes
 /// go to the ready FIFO, never the hand-off slot a fairness pick overtakes).
+/// The guarantee binds performs that were waiting: a fiber the OS kept from
+/// starting until after a later deadline passed has no claim to go first.
 #[test]
 fn timers_due_together_wake_in_deadline_order() {
-    let order = run(|| {
+    let log = run(|| {
         let start = Instant::now();
         let log = Rc::new(RefCell::new(Vec::new()));
         let hs: Vec<_> = (0..40u64)
@@ -142,16 +144,25 @@ fn timers_due_together_wake_in_deadline_order() {
             .map(|ms| {
                 let log = log.clone();
                 spawn(move || {
-                    at(start + Duration::from_millis(ms / 4)).perform();
-                    log.borrow_mut().push(ms / 4);
+                    let deadline = start + Duration::from_millis(50 + ms / 4);
+                    let began = Instant::now();
+                    at(deadline).perform();
+                    log.borrow_mut().push((deadline, began));
                 })
             })
             .collect();
         selvedge::yield_now(); // every fiber arms its timer
-        std::thread::sleep(Duration::from_millis(15)); // all become due at once
+        std::thread::sleep(Duration::from_millis(70)); // all become due at once
         hs.into_iter().for_each(|h| h.join().unwrap());
         let v = log.borrow().clone();
         v
     });
-    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    for (i, &(deadline_a, _)) in log.iter().enumerate() {
+        for &(deadline_b, began_b) in &log[i + 1..] {
+            assert!(
+                deadline_b >= deadline_a || began_b >= deadline_a,
+                "a fiber waiting for an earlier deadline woke later"
+            );
+        }
+    }
 }

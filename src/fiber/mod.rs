@@ -63,20 +63,49 @@ where
         done: Signal::new(),
         result: Mutex::new(None),
     });
-    let theirs = inner.clone();
+    let finish = Finish {
+        inner: Some(inner.clone()),
+    };
     let body = move |start: Start| {
         let result = match start {
             Start::Run => panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown),
             Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
         };
-        *lock(&theirs.result) = Some(result);
-        theirs.done.fire();
+        finish.complete(result);
     };
     let handle = JoinHandle {
         inner,
         _not_send: PhantomData,
     };
     (body, handle)
+}
+
+/// Delivers a fiber's result to its joiners exactly once. If the fiber is
+/// dropped before finishing (torn down while parked, or never started because
+/// its runtime stopped), the drop delivers an error instead, so a join from
+/// outside the runtime returns rather than waiting forever.
+struct Finish<T> {
+    inner: Option<Arc<JoinInner<T>>>,
+}
+
+impl<T> Finish<T> {
+    fn complete(mut self, result: std::thread::Result<T>) {
+        if let Some(inner) = self.inner.take() {
+            *lock(&inner.result) = Some(result);
+            inner.done.fire();
+        }
+    }
+}
+
+impl<T> Drop for Finish<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let message = "selvedge: the fiber was torn down before it finished \
+                           (its runtime stopped when main returned)";
+            *lock(&inner.result) = Some(Err(Box::new(message.to_string())));
+            inner.done.fire();
+        }
+    }
 }
 
 /// Owns the right to wait for a fiber and take its result.
