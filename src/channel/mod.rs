@@ -163,16 +163,16 @@ impl<T> Receiver<T> {
 }
 
 macro_rules! channel_leaf {
-    ($ty:ty, $side:expr, $chan:ident, $slot:ident) => {
+    ($ty:ty, $side:expr, $($chan:ident).+, $slot:ident) => {
         impl<T> Leaf for $ty {
             fn try_now(&mut self) -> bool {
-                self.$chan.try_now($side, &mut self.$slot)
+                self.$($chan).+.try_now($side, &mut self.$slot)
             }
             fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$chan.register($side, &mut self.$slot, cx, idx)
+                self.$($chan).+.register($side, &mut self.$slot, cx, idx)
             }
             fn unregister(&mut self, op: &OpState) {
-                self.$chan.unregister($side, op);
+                self.$($chan).+.unregister($side, op);
             }
         }
     };
@@ -199,19 +199,7 @@ pub struct IntoRecvOp<T> {
 channel_leaf!(SendOp<'_, T>, Side::Send, chan, value);
 channel_leaf!(RecvOp<'_, T>, Side::Recv, chan, slot);
 
-impl<T> Leaf for IntoRecvOp<T> {
-    fn try_now(&mut self) -> bool {
-        self.receiver.chan.try_now(Side::Recv, &mut self.slot)
-    }
-    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        self.receiver
-            .chan
-            .register(Side::Recv, &mut self.slot, cx, idx)
-    }
-    fn unregister(&mut self, op: &OpState) {
-        self.receiver.chan.unregister(Side::Recv, op);
-    }
-}
+channel_leaf!(IntoRecvOp<T>, Side::Recv, receiver.chan, slot);
 
 impl<T> Op for SendOp<'_, T> {
     type Output = Result<(), SendError<T>>;

@@ -21,6 +21,13 @@ struct JoinInner<T> {
     result: Mutex<Option<std::thread::Result<T>>>,
 }
 
+impl<T> JoinInner<T> {
+    /// The result, if the fiber finished and nobody took it yet.
+    fn take(&self) -> Option<std::thread::Result<T>> {
+        lock(&self.result).take()
+    }
+}
+
 /// Starts a fiber running `f` on the current fiber's scheduler.
 ///
 /// The fiber never leaves this thread, so `f` need not be `Send`. `spawn`
@@ -150,7 +157,7 @@ impl<T> JoinHandle<T> {
 
     /// The result, if the fiber finished and nobody took it yet.
     pub(crate) fn take_result(&self) -> Option<std::thread::Result<T>> {
-        lock(&self.inner.result).take()
+        self.inner.take()
     }
 }
 
@@ -173,7 +180,7 @@ impl<T> Op for JoinOp<'_, T> {
         leaves.push(&mut self.wait);
     }
     fn __complete(self, _winner: usize) -> std::thread::Result<T> {
-        lock(&self.inner.result)
+        self.inner
             .take()
             .expect("selvedge: the fiber's result was already taken by an earlier join_op")
     }

@@ -28,18 +28,20 @@ pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
         let mut leaves = LeafList::new();
         op.__leaves(&mut leaves);
         let order = Order::shuffled(leaves.len());
-        let found = order.iter().find(|&i| leaves.get(i).try_now());
-        found
+        first_ready(&mut leaves, &order)
     };
     winner.map(|w| op.__complete(w))
 }
 
+/// The fast path: the first leaf, in `order`, that commits without waiting.
+fn first_ready(leaves: &mut LeafList<'_>, order: &Order) -> Option<usize> {
+    order.iter().find(|&i| leaves.get(i).try_now())
+}
+
 fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     let order = Order::shuffled(leaves.len());
-    for i in order.iter() {
-        if leaves.get(i).try_now() {
-            return i;
-        }
+    if let Some(i) = first_ready(leaves, &order) {
+        return i;
     }
 
     let op = OpState::new(Waker::current());
