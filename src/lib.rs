@@ -36,7 +36,9 @@
 mod channel;
 mod condition;
 mod fiber;
+pub mod io;
 mod macros;
+pub mod net;
 mod op;
 mod runtime;
 mod sync;

@@ -8,9 +8,10 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
@@ -18,6 +19,8 @@ use slab::Slab;
 
 use crate::fiber::slot::{Body, FiberSlot, FiberState, Start};
 use crate::fiber::stack_pool::StackPool;
+use crate::io::table::{Dir, IoTable, Waiter};
+use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
 use crate::runtime::context::{self, FiberYielder};
 use crate::runtime::run_queue::RunQueue;
@@ -39,6 +42,7 @@ pub(crate) struct Scheduler {
     fibers: RefCell<Slab<FiberSlot>>,
     queue: RefCell<RunQueue>,
     timers: RefCell<TimerHeap>,
+    io: RefCell<IoTable>,
     stacks: RefCell<StackPool>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
@@ -67,6 +71,7 @@ impl Scheduler {
             fibers: RefCell::new(Slab::new()),
             queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
+            io: RefCell::new(IoTable::new(true)),
             stacks: RefCell::new(StackPool::new(stack_size)),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
@@ -152,6 +157,7 @@ impl Scheduler {
                     if runs_since_poll >= POLL_INTERVAL {
                         runs_since_poll = 0;
                         self.fire_timers();
+                        self.poll_io_now()?;
                     }
                 }
                 None => {
@@ -232,15 +238,80 @@ impl Scheduler {
         }
     }
 
-    /// Nothing is runnable: sleep until the next deadline or a wake.
+    /// Nothing is runnable: sleep until the next deadline, an I/O event or
+    /// a wake.
     fn block(&self) -> io::Result<()> {
-        let deadline = self.timers.borrow().next_deadline();
+        let mut deadline = self.timers.borrow().next_deadline();
+        if let Some(check) = self.io.borrow().next_check() {
+            deadline = Some(deadline.map_or(check, |d| d.min(check)));
+        }
         let mut events = self.events.borrow_mut();
         events.clear();
         self.shared.sleep(&mut events, deadline)?;
+        self.dispatch_io(&events);
         drop(events);
         self.fire_timers();
         Ok(())
+    }
+
+    /// The turn's look at descriptors, without blocking; skipped (no system
+    /// call) while no fiber waits on one.
+    fn poll_io_now(&self) -> io::Result<()> {
+        if !self.io.borrow().has_waiters() {
+            return Ok(());
+        }
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        match self.shared.poller.wait(&mut events, Some(Duration::ZERO)) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+            _ => {}
+        }
+        self.dispatch_io(&events);
+        Ok(())
+    }
+
+    /// Commits the performs waiting on the descriptors in `events`.
+    fn dispatch_io(&self, events: &Events) {
+        let mut table = self.io.borrow_mut();
+        for ev in events.iter() {
+            table.dispatch(&self.shared.poller, &ev);
+        }
+        if let Some(at) = table.next_check() {
+            let now = Instant::now();
+            if at <= now {
+                table.check_closed(&self.shared.poller, now);
+            }
+        }
+    }
+
+    pub(crate) fn io_register(
+        &self,
+        fd: BorrowedFd<'_>,
+        dir: Dir,
+        owner: u64,
+        waiter: Waiter,
+    ) -> io::Result<usize> {
+        self.io
+            .borrow_mut()
+            .register(&self.shared.poller, fd, dir, owner, waiter)
+    }
+
+    pub(crate) fn io_unregister(&self, key: usize, dir: Dir, op: &OpState) {
+        self.io.borrow_mut().unregister(key, dir, op);
+    }
+
+    #[inline]
+    pub(crate) fn io_is_ready(&self, fd: RawFd, owner: u64, dir: Dir) -> Option<bool> {
+        self.io.borrow().is_ready(fd, owner, dir)
+    }
+
+    #[inline]
+    pub(crate) fn io_clear_ready(&self, fd: RawFd, owner: u64, dir: Dir) {
+        self.io.borrow_mut().clear_ready(fd, owner, dir);
+    }
+
+    pub(crate) fn io_forget(&self, fd: BorrowedFd<'_>, owner: u64) {
+        self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
     fn run_fiber(&self, key: FiberKey) {

@@ -1,0 +1,167 @@
+//! An echo server: one fiber per connection, straight-line reads and writes.
+//!
+//!     cargo run --release --example echo_server [-- --addr HOST:PORT] [--threads N]
+//!
+//! Listens on 127.0.0.1:7000 by default. With `--threads N` there are N
+//! schedulers (one per OS thread); the listener's fiber accepts and hands
+//! each connection to a scheduler with `Handle::spawn` (round-robin), where
+//! its fiber stays. Ctrl-C stops accepting, gives live connections a second
+//! to finish, shuts down the rest (their fibers see end-of-file), and
+//! prints a summary. Load it with `cargo run --release --example echo_bench`.
+
+#[path = "../benches/support/echo.rs"]
+mod echo;
+
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use selvedge::net::{TcpListener, TcpStream, UnixStream};
+use selvedge::{io, select, spawn, Condition, Handle, Op, Runtime};
+
+/// How long live connections may go on after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Stats {
+    connections: AtomicU64,
+    bytes: AtomicU64,
+    next_id: AtomicU64,
+    /// Open connections, so shutdown can close them.
+    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
+}
+
+fn main() -> ExitCode {
+    let (addr, threads) = match parse_args() {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("echo_server: {msg}\nusage: echo_server [--addr HOST:PORT] [--threads N]");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match Runtime::builder().threads(threads).build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("echo_server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.run(|| serve(addr, threads)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(addr: SocketAddr, threads: usize) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    let stop = ctrl_c()?;
+    println!(
+        "selvedge echo server listening on {} ({threads} scheduler thread{})",
+        listener.local_addr()?,
+        if threads == 1 { "" } else { "s" }
+    );
+    let stats = Arc::new(Stats::default());
+    loop {
+        let accepted = select! {
+            r = io::readable(&listener) => r.and_then(|()| listener.accept()),
+            () = stop.wait_op() => break,
+        };
+        match accepted {
+            Ok((conn, _peer)) => {
+                stats.connections.fetch_add(1, Ordering::Relaxed);
+                let stats = stats.clone();
+                Handle::current().spawn(move || connection(conn, &stats));
+            }
+            Err(e) => {
+                // Out of descriptors, typically: the error names the limit.
+                // The listener stays readable, so back off instead of spinning.
+                eprintln!("echo_server: accept failed: {e}");
+                selvedge::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    drop(listener);
+    let deadline = Instant::now() + GRACE;
+    while live(&stats) > 0 && Instant::now() < deadline {
+        selvedge::sleep(Duration::from_millis(10));
+    }
+    let lingering = live(&stats);
+    for conn in stats.live.lock().unwrap().values() {
+        let _ = conn.shutdown(Shutdown::Both);
+    }
+    while live(&stats) > 0 {
+        selvedge::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "stopped: served {} connections, echoed {} bytes ({lingering} closed at shutdown)",
+        stats.connections.load(Ordering::Relaxed),
+        stats.bytes.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+fn live(stats: &Stats) -> usize {
+    stats.live.lock().unwrap().len()
+}
+
+/// One connection's fiber. Whatever the client does (reset, half-close,
+/// silence), only this fiber sees it.
+fn connection(conn: TcpStream, stats: &Stats) {
+    let conn = Arc::new(conn);
+    let id = stats.next_id.fetch_add(1, Ordering::Relaxed);
+    stats.live.lock().unwrap().insert(id, conn.clone());
+    let mut echoed = 0;
+    // An error (a reset, say) ends only this connection; what it echoed
+    // before still counts.
+    let _ = echo::echo_connection(&conn, &mut echoed);
+    stats.bytes.fetch_add(echoed, Ordering::Relaxed);
+    stats.live.lock().unwrap().remove(&id);
+}
+
+/// A condition signalled on the first SIGINT: the signal handler writes to
+/// a socket pair, and a fiber waiting on the other end signals.
+fn ctrl_c() -> std::io::Result<Condition> {
+    let (rx, tx) = std::os::unix::net::UnixStream::pair()?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
+    let rx = UnixStream::from_std(rx)?;
+    let stop = Condition::new();
+    let signalled = stop.clone();
+    spawn(move || {
+        let _ = io::readable(&rx).perform();
+        eprintln!("\necho_server: interrupted, shutting down");
+        signalled.signal();
+    });
+    Ok(stop)
+}
+
+fn parse_args() -> Result<(SocketAddr, usize), String> {
+    let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut threads = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--addr" => {
+                let v = value()?;
+                addr = v.parse().map_err(|e| format!("bad --addr {v}: {e}"))?;
+            }
+            "--threads" => {
+                let v = value()?;
+                threads = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("bad --threads {v}: a positive number"))?;
+            }
+            "-h" | "--help" => return Err("an echo server on selvedge fibers".into()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok((addr, threads))
+}

@@ -1,0 +1,188 @@
+//! Readiness of file descriptors as operations.
+//!
+//! [`readable`] and [`writable`] complete when an operation in that
+//! direction would not block (including when it would fail at once: a
+//! hung-up or errored descriptor is "ready", and the read or write reports
+//! what happened). They compose with channels and timers:
+//!
+//! ```
+//! use selvedge::{after, io, select};
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//!
+//! selvedge::run(|| {
+//!     let (a, _b) = UnixStream::pair().unwrap();
+//!     select! {
+//!         r = io::readable(&a) => panic!("nothing was written: {r:?}"),
+//!         () = after(Duration::from_millis(10)) => {}
+//!     }
+//! });
+//! ```
+//!
+//! In a fiber the scheduler's poller watches the descriptor; on a plain
+//! thread a process-wide reactor thread does. Readiness is a hint, as with
+//! `poll(2)`: another reader may drain the descriptor first, so code that
+//! reads after `readable` must still handle `WouldBlock` (the [`net`]
+//! types do this for you).
+//!
+//! A descriptor closed behind the waiters' back (by C code, or through a
+//! raw descriptor number) is noticed within about a second, and its waiters
+//! get an `EBADF` error instead of hanging.
+//!
+//! [`net`]: crate::net
+
+mod reactor;
+pub(crate) mod source;
+pub(crate) mod table;
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::state::OpState;
+use crate::op::Op;
+use crate::runtime::context;
+use table::{Dir, Waiter};
+
+/// The operation of `fd` becoming readable (or hung up, or in error).
+pub fn readable<F: AsFd + ?Sized>(fd: &F) -> Readiness<'_> {
+    Readiness::new(fd.as_fd(), Dir::Read, 0)
+}
+
+/// The operation of `fd` becoming writable (or hung up, or in error).
+pub fn writable<F: AsFd + ?Sized>(fd: &F) -> Readiness<'_> {
+    Readiness::new(fd.as_fd(), Dir::Write, 0)
+}
+
+/// The operation returned by [`readable`] and [`writable`]. Completes with
+/// `Ok(())` once the descriptor is ready in that direction, or with an
+/// error if it cannot be watched (`EBADF` for a closed descriptor).
+pub struct Readiness<'a> {
+    fd: BorrowedFd<'a>,
+    dir: Dir,
+    /// 0 for a borrowed descriptor; else a `net` source that has just seen
+    /// `WouldBlock`, so the fast-path probe is skipped.
+    owner: u64,
+    result: Option<io::Result<()>>,
+    home: Option<Home>,
+}
+
+/// Where a registered leaf waits.
+#[derive(Clone, Copy)]
+enum Home {
+    Scheduler(usize),
+    Reactor(usize),
+}
+
+impl fmt::Debug for Readiness<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("fd", &self.fd)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Readiness<'a> {
+    pub(crate) fn new(fd: BorrowedFd<'a>, dir: Dir, owner: u64) -> Self {
+        Readiness {
+            fd,
+            dir,
+            owner,
+            result: None,
+            home: None,
+        }
+    }
+}
+
+/// Asks the kernel, without blocking, whether `fd` is ready for `dir`.
+fn probe(fd: BorrowedFd<'_>, dir: Dir) -> Option<io::Result<()>> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let want = match dir {
+        Dir::Read => PollFlags::IN | PollFlags::PRI | PollFlags::RDHUP,
+        Dir::Write => PollFlags::OUT,
+    };
+    let mut fds = [PollFd::from_borrowed_fd(fd, want)];
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            let got = fds[0].revents();
+            if got.contains(PollFlags::NVAL) {
+                Some(Err(table::closed_while_waiting()))
+            } else if got.intersects(want | PollFlags::HUP | PollFlags::ERR) {
+                Some(Ok(()))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+impl Leaf for Readiness<'_> {
+    fn try_now(&mut self) -> bool {
+        if self.owner != 0 {
+            return false;
+        }
+        match probe(self.fd, self.dir) {
+            Some(r) => {
+                self.result = Some(r);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+        let waiter = Waiter {
+            op: cx.op,
+            idx,
+            result: &mut self.result,
+        };
+        let (fd, dir, owner) = (self.fd, self.dir, self.owner);
+        let registered = if context::in_fiber() {
+            context::with_scheduler(|s| s.io_register(fd, dir, owner, waiter))
+                .expect("a fiber runs on a scheduler")
+                .map(Home::Scheduler)
+        } else {
+            reactor::register(fd, dir, waiter).map(Home::Reactor)
+        };
+        match registered {
+            Ok(home) => {
+                self.home = Some(home);
+                Registered::Waiting
+            }
+            Err(e) => {
+                self.result = Some(Err(e));
+                commit_own(cx.op, idx)
+            }
+        }
+    }
+
+    fn unregister(&mut self, op: &OpState) {
+        match self.home.take() {
+            Some(Home::Scheduler(key)) => {
+                context::with_scheduler(|s| s.io_unregister(key, self.dir, op));
+            }
+            Some(Home::Reactor(key)) => reactor::unregister(key, self.dir, op),
+            None => {}
+        }
+    }
+}
+
+impl Op for Readiness<'_> {
+    type Output = io::Result<()>;
+    fn __prepare(&mut self) {}
+    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        leaves.push(self);
+    }
+    fn __complete(mut self, _winner: usize) -> io::Result<()> {
+        self.result
+            .take()
+            .expect("a committed readiness leaf has its result")
+    }
+}

@@ -1,0 +1,144 @@
+//! TCP: `TcpListener` and `TcpStream`.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::Incoming;
+use crate::io::source::Source;
+use crate::io::table::Dir;
+
+/// A TCP socket server, listening for connections.
+pub struct TcpListener {
+    source: Source<std::net::TcpListener>,
+}
+
+/// A TCP connection.
+pub struct TcpStream {
+    source: Source<std::net::TcpStream>,
+}
+
+listener_common!(TcpListener, std::net::TcpListener, TcpStream, SocketAddr);
+stream_common!(TcpStream, std::net::TcpStream);
+
+impl TcpListener {
+    /// Binds to `addr` (the first of its addresses that works) and listens.
+    /// Port 0 asks the system for a free port; see [`local_addr`](Self::local_addr).
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let l = std::net::TcpListener::bind(addr).map_err(super::explain_fd_limit)?;
+        TcpListener::from_std(l)
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get().local_addr()
+    }
+
+    /// Sets `IP_TTL` for accepted connections' packets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` value.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.get().ttl()
+    }
+}
+
+const EINPROGRESS: i32 = 115;
+
+impl TcpStream {
+    /// Connects to `addr`, trying each of its addresses in turn. The
+    /// connect is non-blocking underneath: only the calling fiber waits, and
+    /// a refused connection fails as soon as the kernel knows.
+    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in addr.to_socket_addrs()? {
+            match TcpStream::connect_addr(&a, None) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "could not resolve to any addresses",
+            )
+        }))
+    }
+
+    /// Connects to `addr`, failing with `ErrorKind::TimedOut` after
+    /// `timeout`. Zero is an error, as in std.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        TcpStream::connect_addr(addr, Some(timeout))
+    }
+
+    fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let socket = Socket::new(
+            Domain::for_address(*addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )
+        .map_err(super::explain_fd_limit)?;
+        let pending = match socket.connect(&SockAddr::from(*addr)) {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => true,
+            Err(e) => return Err(e),
+        };
+        let stream = TcpStream::from_nonblocking(socket.into());
+        if pending {
+            stream.source.set_timeout(Dir::Write, timeout)?;
+            let waited = stream.source.wait(Dir::Write);
+            stream.source.set_timeout(Dir::Write, None)?;
+            waited?;
+            if let Some(e) = stream.take_error()? {
+                return Err(e);
+            }
+        }
+        Ok(stream)
+    }
+
+    /// The address of the remote end.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get().peer_addr()
+    }
+
+    /// The address of the local end.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm when true).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get().set_nodelay(nodelay)
+    }
+
+    /// The `TCP_NODELAY` value.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get().nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` value.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.get().ttl()
+    }
+
+    /// Receives data without removing it from the queue, waiting (the
+    /// fiber only) until some arrives.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.io(Dir::Read, |s| s.peek(buf), |_| false)
+    }
+}
