@@ -7,29 +7,7 @@
 #[path = "../benches/support/mod.rs"]
 mod support;
 
-use std::time::Duration;
-
-use selvedge::{channel, spawn};
-use support::{ns, std_round_trips, time_round_trips};
-
-fn selvedge_round_trips(rounds: u64) -> Duration {
-    selvedge::run(|| {
-        let (ping_tx, ping_rx) = channel::<u64>();
-        let (pong_tx, pong_rx) = channel::<u64>();
-        let echo = spawn(move || {
-            for v in &ping_rx {
-                pong_tx.send(v + 1).unwrap();
-            }
-        });
-        let elapsed = time_round_trips(rounds, |v| {
-            ping_tx.send(v).unwrap();
-            pong_rx.recv().unwrap()
-        });
-        drop(ping_tx);
-        echo.join().unwrap();
-        elapsed
-    })
-}
+use support::{ns, selvedge_round_trips, std_round_trips};
 
 fn main() {
     let rounds: u64 = std::env::args()

@@ -156,6 +156,14 @@ pub struct Timeout {
 enum When {
     After(Duration),
     At(Instant),
+    /// At perform time: the deadline and the clock reading it was judged
+    /// by. One reading serves the whole perform (the fast path and the
+    /// registration compare against it); a deadline that passes meanwhile
+    /// is caught by the timer, a few nanoseconds late, never early.
+    Prepared {
+        deadline: Instant,
+        began: Instant,
+    },
 }
 
 /// Completes `d` after the perform begins (CML's `timeOutEvt`).
@@ -181,26 +189,27 @@ pub fn at(deadline: Instant) -> Timeout {
 }
 
 impl Timeout {
-    fn deadline(&self) -> Instant {
+    /// The deadline, and whether it had passed when the perform began.
+    fn deadline(&self) -> (Instant, bool) {
         match self.when {
-            When::At(t) => t,
-            When::After(_) => unreachable!("timeout enumerated before it was prepared"),
+            When::Prepared { deadline, began } => (deadline, deadline <= began),
+            _ => unreachable!("timeout enumerated before it was prepared"),
         }
     }
 }
 
 impl Leaf for Timeout {
     fn try_now(&mut self) -> bool {
-        let deadline = self.deadline();
-        if deadline > Instant::now() {
+        let (deadline, passed) = self.deadline();
+        if !passed {
             return false;
         }
         crate::runtime::context::expire_in_order(deadline);
         true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        let deadline = self.deadline();
-        if deadline <= Instant::now() {
+        let (deadline, passed) = self.deadline();
+        if passed {
             return commit_own(cx.op, idx);
         }
         cx.offer_deadline(deadline, idx);
@@ -212,11 +221,17 @@ impl Leaf for Timeout {
 impl Op for Timeout {
     type Output = ();
     fn __prepare(&mut self) {
-        if let When::After(d) = self.when {
-            // A duration too long to represent is as good as never.
-            let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
-            self.when = When::At(Instant::now().checked_add(d).unwrap_or(far).min(far));
-        }
+        let began = Instant::now();
+        let deadline = match self.when {
+            When::At(t) => t,
+            When::After(d) => {
+                // A duration too long to represent is as good as never.
+                let far = began + Duration::from_secs(100 * 365 * 24 * 3600);
+                began.checked_add(d).unwrap_or(far).min(far)
+            }
+            When::Prepared { .. } => return,
+        };
+        self.when = When::Prepared { deadline, began };
     }
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);

@@ -1,0 +1,792 @@
+//! The benchmark suite: each workload on selvedge and on what users would
+//! pick instead, in the same run, with the selvedge/peer ratio (below 1 is
+//! selvedge ahead). Absolute times on shared machines drift; ratios hold.
+//!
+//!     cargo bench --bench suite                       # everything
+//!     cargo bench --bench suite -- ring select4       # some workloads
+//!     cargo bench --bench suite -- --quick            # CI: checks it runs
+//!     cargo bench --bench suite -- --svg docs/benchmarks.svg
+//!
+//! Workloads that report memory (skynet, parked_memory) run in a child
+//! process each, so peak RSS belongs to that workload alone.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use selvedge::{after, channel, select, spawn, Op};
+use support::{
+    crossbeam_round_trips, ns, selvedge_cross_round_trips, selvedge_round_trips, std_round_trips,
+};
+
+/// One measured number.
+struct Row {
+    workload: &'static str,
+    who: &'static str,
+    value: f64,
+    unit: &'static str,
+}
+
+struct Suite {
+    quick: bool,
+    rows: Vec<Row>,
+}
+
+impl Suite {
+    fn scale(&self, full: u64) -> u64 {
+        if self.quick {
+            (full / 100).max(10)
+        } else {
+            full
+        }
+    }
+
+    fn add(&mut self, workload: &'static str, who: &'static str, value: f64, unit: &'static str) {
+        println!("  {workload:<16} {who:<34} {value:>12.1} {unit}");
+        self.rows.push(Row {
+            workload,
+            who,
+            value,
+            unit,
+        });
+    }
+}
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- pingpong
+
+fn pingpong(s: &mut Suite) {
+    let n = s.scale(1_000_000);
+    selvedge_round_trips(n / 10); // warm the stack pool
+    s.add(
+        "pingpong",
+        "selvedge",
+        ns(selvedge_round_trips(n), n),
+        "ns/round trip",
+    );
+    let t = tokio_rt().block_on(async {
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        tokio::spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                pong_tx.send(v + 1).await.unwrap();
+            }
+        });
+        let start = Instant::now();
+        let mut v = 0;
+        for _ in 0..n {
+            ping_tx.send(v).await.unwrap();
+            v = pong_rx.recv().await.unwrap();
+        }
+        assert_eq!(v, n);
+        start.elapsed()
+    });
+    s.add(
+        "pingpong",
+        "tokio current_thread mpsc(1)",
+        ns(t, n),
+        "ns/round trip",
+    );
+    let m = (n / 10).max(10);
+    s.add(
+        "pingpong",
+        "crossbeam bounded(0), 2 threads",
+        ns(crossbeam_round_trips(m), m),
+        "ns/round trip",
+    );
+    s.add(
+        "pingpong",
+        "std sync_channel(0), 2 threads",
+        ns(std_round_trips(m), m),
+        "ns/round trip",
+    );
+    let k = n * 10;
+    let mut co = corosensei::Coroutine::new(|y: &corosensei::Yielder<(), ()>, ()| loop {
+        y.suspend(());
+    });
+    let start = Instant::now();
+    for _ in 0..k {
+        co.resume(());
+    }
+    s.add(
+        "pingpong",
+        "corosensei resume+suspend (floor)",
+        ns(start.elapsed(), k),
+        "ns/switch pair",
+    );
+}
+
+fn xpingpong(s: &mut Suite) {
+    let n = s.scale(100_000);
+    s.add(
+        "xpingpong",
+        "selvedge, 2 schedulers",
+        ns(selvedge_cross_round_trips(n), n),
+        "ns/round trip",
+    );
+    s.add(
+        "xpingpong",
+        "crossbeam bounded(0), 2 threads",
+        ns(crossbeam_round_trips(n), n),
+        "ns/round trip",
+    );
+    s.add(
+        "xpingpong",
+        "std sync_channel(0), 2 threads",
+        ns(std_round_trips(n), n),
+        "ns/round trip",
+    );
+}
+
+// -------------------------------------------------------------------- ring
+
+const RING: usize = 503;
+
+fn ring(s: &mut Suite) {
+    let hops = s.scale(1_000_000);
+    let t = selvedge::run(|| {
+        let (first_tx, mut prev_rx) = channel::<u64>();
+        let (done_tx, done_rx) = channel::<()>();
+        for _ in 1..RING {
+            let (tx, rx) = channel::<u64>();
+            let (done_tx, input) = (done_tx.clone(), std::mem::replace(&mut prev_rx, rx));
+            spawn(move || relay(input, tx, done_tx));
+        }
+        let into_first = first_tx.clone();
+        spawn(move || relay(prev_rx, into_first, done_tx));
+        selvedge::yield_now(); // every relay is waiting
+        let start = Instant::now();
+        first_tx.send(hops).unwrap();
+        done_rx.recv().unwrap();
+        start.elapsed()
+    });
+    s.add("ring", "selvedge, 503 fibers", ns(t, hops), "ns/hop");
+    let t = tokio_rt().block_on(async {
+        let (first_tx, mut prev_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let relay = |mut rx: tokio::sync::mpsc::Receiver<u64>,
+                     tx: tokio::sync::mpsc::Sender<u64>,
+                     done: tokio::sync::mpsc::Sender<()>| async move {
+            while let Some(v) = rx.recv().await {
+                if v == 0 {
+                    done.send(()).await.unwrap();
+                    return;
+                }
+                if tx.send(v - 1).await.is_err() {
+                    return;
+                }
+            }
+        };
+        for _ in 1..RING {
+            let (tx, rx) = tokio::sync::mpsc::channel::<u64>(1);
+            let input = std::mem::replace(&mut prev_rx, rx);
+            tokio::spawn(relay(input, tx, done_tx.clone()));
+        }
+        tokio::spawn(relay(prev_rx, first_tx.clone(), done_tx));
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        first_tx.send(hops).await.unwrap();
+        done_rx.recv().await.unwrap();
+        start.elapsed()
+    });
+    s.add(
+        "ring",
+        "tokio current_thread, 503 tasks",
+        ns(t, hops),
+        "ns/hop",
+    );
+}
+
+fn relay(input: selvedge::Receiver<u64>, out: selvedge::Sender<u64>, done: selvedge::Sender<()>) {
+    for v in &input {
+        if v == 0 {
+            done.send(()).unwrap();
+            return;
+        }
+        if out.send(v - 1).is_err() {
+            return;
+        }
+    }
+}
+
+// ----------------------------------------------------------------- select
+
+fn select4(s: &mut Suite) {
+    let n = s.scale(1_000_000) / 4 * 4;
+    let t = selvedge::run(|| {
+        let rxs: Vec<_> = (0..4)
+            .map(|_| {
+                let (tx, rx) = channel::<u64>();
+                // The sender is returned, not dropped: a disconnected
+                // channel is always ready and would skew the choice.
+                let keep = spawn(move || {
+                    for i in 0..n / 4 {
+                        tx.send(i).unwrap();
+                    }
+                    tx
+                });
+                (rx, keep)
+            })
+            .collect();
+        let (rxs, _keep): (Vec<_>, Vec<_>) = rxs.into_iter().unzip();
+        let start = Instant::now();
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += select! {
+                v = rxs[0].recv_op() => v.unwrap(),
+                v = rxs[1].recv_op() => v.unwrap(),
+                v = rxs[2].recv_op() => v.unwrap(),
+                v = rxs[3].recv_op() => v.unwrap(),
+            };
+        }
+        assert_eq!(sum, 4 * (n / 4) * (n / 4 - 1) / 2);
+        start.elapsed()
+    });
+    s.add("select4", "selvedge", ns(t, n), "ns/message");
+    let t = tokio_rt().block_on(async {
+        let (mut rxs, mut keep) = (Vec::new(), Vec::new());
+        for _ in 0..4 {
+            let (tx, rx) = tokio::sync::mpsc::channel::<u64>(1);
+            keep.push(tokio::spawn(async move {
+                for i in 0..n / 4 {
+                    tx.send(i).await.unwrap();
+                }
+                tx
+            }));
+            rxs.push(rx);
+        }
+        let [mut a, mut b, mut c, mut d] = <[_; 4]>::try_from(rxs).unwrap();
+        let start = Instant::now();
+        let mut got = 0;
+        while got < n {
+            tokio::select! {
+                Some(_) = a.recv() => got += 1,
+                Some(_) = b.recv() => got += 1,
+                Some(_) = c.recv() => got += 1,
+                Some(_) = d.recv() => got += 1,
+            }
+        }
+        let elapsed = start.elapsed();
+        drop(keep);
+        elapsed
+    });
+    s.add(
+        "select4",
+        "tokio current_thread select!",
+        ns(t, n),
+        "ns/message",
+    );
+    let m = (n / 10).max(4) / 4 * 4;
+    let rxs: Vec<_> = (0..4)
+        .map(|_| {
+            let (tx, rx) = crossbeam_channel::bounded::<u64>(0);
+            let keep = std::thread::spawn(move || {
+                for i in 0..m / 4 {
+                    tx.send(i).unwrap();
+                }
+                tx
+            });
+            (rx, keep)
+        })
+        .collect();
+    let (rxs, _keep): (Vec<_>, Vec<_>) = rxs.into_iter().unzip();
+    let start = Instant::now();
+    for _ in 0..m {
+        crossbeam_channel::select! {
+            recv(rxs[0]) -> v => { v.unwrap(); },
+            recv(rxs[1]) -> v => { v.unwrap(); },
+            recv(rxs[2]) -> v => { v.unwrap(); },
+            recv(rxs[3]) -> v => { v.unwrap(); },
+        }
+    }
+    s.add(
+        "select4",
+        "crossbeam select!, 4 threads",
+        ns(start.elapsed(), m),
+        "ns/message",
+    );
+}
+
+fn select_timeout(s: &mut Suite) {
+    let n = s.scale(1_000_000);
+    let run = |with_timer: bool| {
+        selvedge::run(move || {
+            let (tx, rx) = channel::<u64>();
+            spawn(move || {
+                for i in 0..n {
+                    tx.send(i).unwrap();
+                }
+            });
+            let start = Instant::now();
+            for i in 0..n {
+                let v = if with_timer {
+                    rx.recv_op()
+                        .wrap(|v| v.unwrap())
+                        .or(after(Duration::from_secs(3600)).wrap(|()| unreachable!()))
+                        .perform()
+                } else {
+                    rx.recv().unwrap()
+                };
+                assert_eq!(v, i);
+            }
+            start.elapsed()
+        })
+    };
+    let (timed, plain) = (ns(run(true), n), ns(run(false), n));
+    s.add(
+        "select_timeout",
+        "selvedge recv or after(1h)",
+        timed,
+        "ns/message",
+    );
+    s.add("select_timeout", "selvedge recv alone", plain, "ns/message");
+    println!(
+        "  select_timeout   with timer / without: {:.2} (target <= 1.5)",
+        timed / plain
+    );
+    let t = tokio_rt().block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
+        tokio::spawn(async move {
+            for i in 0..n {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let start = Instant::now();
+        for _ in 0..n {
+            tokio::time::timeout(Duration::from_secs(3600), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        start.elapsed()
+    });
+    s.add(
+        "select_timeout",
+        "tokio timeout(1h, recv)",
+        ns(t, n),
+        "ns/message",
+    );
+}
+
+// ------------------------------------------------------------ spawn_join
+
+fn spawn_join(s: &mut Suite) {
+    let n = s.scale(1_000_000);
+    let t = selvedge::run(|| {
+        spawn(|| ()).join().unwrap(); // one pooled stack
+        let start = Instant::now();
+        for i in 0..n {
+            assert_eq!(spawn(move || i).join().unwrap(), i);
+        }
+        start.elapsed()
+    });
+    s.add("spawn_join", "selvedge", ns(t, n), "ns/spawn+join");
+    let t = tokio_rt().block_on(async {
+        let start = Instant::now();
+        for i in 0..n {
+            assert_eq!(tokio::spawn(async move { i }).await.unwrap(), i);
+        }
+        start.elapsed()
+    });
+    s.add(
+        "spawn_join",
+        "tokio current_thread",
+        ns(t, n),
+        "ns/spawn+join",
+    );
+    let m = (n / 100).max(10);
+    let start = Instant::now();
+    for i in 0..m {
+        assert_eq!(std::thread::spawn(move || i).join().unwrap(), i);
+    }
+    s.add(
+        "spawn_join",
+        "std::thread",
+        ns(start.elapsed(), m),
+        "ns/spawn+join",
+    );
+}
+
+// ------------------------------------------------------------------ timers
+
+/// `n` sleepers of random 0–100 ms; wall time minus the longest sleep, and
+/// overshoot percentiles.
+fn timers_selvedge(n: u64) -> (Duration, Duration, Duration) {
+    selvedge::run(|| {
+        let start = Instant::now();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut longest = Duration::ZERO;
+        let sleepers: Vec<_> = (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let d = Duration::from_micros(seed % 100_000);
+                longest = longest.max(d);
+                spawn(move || {
+                    let due = start + d;
+                    selvedge::at(due).perform();
+                    Instant::now() - due
+                })
+            })
+            .collect();
+        let mut over: Vec<Duration> = sleepers.into_iter().map(|h| h.join().unwrap()).collect();
+        let wall = start.elapsed().saturating_sub(longest);
+        over.sort_unstable();
+        (wall, over[over.len() / 2], over[over.len() * 99 / 100])
+    })
+}
+
+fn timers(s: &mut Suite) {
+    for (n, name) in [(20_000u64, "timers 20k"), (100_000, "timers 100k")] {
+        let n = if s.quick { n / 100 } else { n };
+        if n * 2 + 1000 > max_map_count() {
+            println!(
+                "  {name:<16} skipped: {n} live fibers need vm.max_map_count > {}",
+                n * 2 + 1000
+            );
+            continue;
+        }
+        let (wall, p50, p99) = timers_selvedge(n);
+        let name: &'static str = name;
+        s.add(
+            name,
+            "selvedge: wall past the longest sleep",
+            wall.as_secs_f64() * 1e3,
+            "ms",
+        );
+        s.add(
+            name,
+            "selvedge: overshoot p50",
+            p50.as_secs_f64() * 1e3,
+            "ms",
+        );
+        s.add(
+            name,
+            "selvedge: overshoot p99",
+            p99.as_secs_f64() * 1e3,
+            "ms",
+        );
+        let (wall, p50, p99) = tokio_rt().block_on(async {
+            let start = tokio::time::Instant::now();
+            let mut seed = 0x2545_F491_4F6C_DD1Du64;
+            let mut longest = Duration::ZERO;
+            let mut handles = Vec::new();
+            for _ in 0..n {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let d = Duration::from_micros(seed % 100_000);
+                longest = longest.max(d);
+                handles.push(tokio::spawn(async move {
+                    let due = start + d;
+                    tokio::time::sleep_until(due).await;
+                    tokio::time::Instant::now() - due
+                }));
+            }
+            let mut over = Vec::new();
+            for h in handles {
+                over.push(h.await.unwrap());
+            }
+            let wall = start.elapsed().saturating_sub(longest);
+            over.sort_unstable();
+            (wall, over[over.len() / 2], over[over.len() * 99 / 100])
+        });
+        s.add(
+            name,
+            "tokio: wall past the longest sleep",
+            wall.as_secs_f64() * 1e3,
+            "ms",
+        );
+        s.add(name, "tokio: overshoot p50", p50.as_secs_f64() * 1e3, "ms");
+        s.add(name, "tokio: overshoot p99", p99.as_secs_f64() * 1e3, "ms");
+    }
+}
+
+fn max_map_count() -> u64 {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65530)
+}
+
+// ------------------------------------------- memory (in child processes)
+
+fn skynet_selvedge(out: selvedge::Sender<u64>, num: u64, size: u64) {
+    if size == 1 {
+        let _ = out.send(num);
+        return;
+    }
+    let (tx, rx) = channel();
+    let step = size / 10;
+    for i in 0..10 {
+        let tx = tx.clone();
+        spawn(move || skynet_selvedge(tx, num + i * step, step));
+    }
+    drop(tx);
+    let _ = out.send(rx.iter().sum());
+}
+
+fn skynet_tokio(num: u64, size: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64>>> {
+    Box::pin(async move {
+        if size == 1 {
+            return num;
+        }
+        let step = size / 10;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(10);
+        for i in 0..10 {
+            let tx = tx.clone();
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(skynet_tokio(num + i * step, step).await).await;
+            });
+        }
+        drop(tx);
+        let mut sum = 0;
+        while let Some(v) = rx.recv().await {
+            sum += v;
+        }
+        sum
+    })
+}
+
+/// Runs one memory workload in this (child) process; prints `value rss_kib`.
+fn child(args: &[String]) {
+    let n: u64 = args[2].parse().unwrap();
+    let (value, rss) = match (args[0].as_str(), args[1].as_str()) {
+        ("skynet", "selvedge") => {
+            let start = Instant::now();
+            let sum = selvedge::run(|| {
+                let (tx, rx) = channel();
+                spawn(move || skynet_selvedge(tx, 0, n));
+                rx.recv().unwrap()
+            });
+            assert_eq!(sum, n * (n - 1) / 2);
+            (start.elapsed().as_secs_f64() * 1e3, rss_kib("VmHWM"))
+        }
+        ("skynet", "tokio") => {
+            let start = Instant::now();
+            let local = tokio::task::LocalSet::new();
+            let sum = local.block_on(&tokio_rt(), skynet_tokio(0, n));
+            assert_eq!(sum, n * (n - 1) / 2);
+            (start.elapsed().as_secs_f64() * 1e3, rss_kib("VmHWM"))
+        }
+        ("parked", "selvedge") => selvedge::run(|| {
+            let before = rss_kib("VmRSS");
+            let (tx, rx) = channel::<()>();
+            let parked: Vec<_> = (0..n)
+                .map(|_| {
+                    let rx = rx.clone();
+                    spawn(move || {
+                        let _ = rx.recv();
+                    })
+                })
+                .collect();
+            selvedge::yield_now(); // every fiber has run and parked
+            let per = (rss_kib("VmRSS") - before) as f64 * 1024.0 / n as f64;
+            drop(tx);
+            for p in parked {
+                p.join().unwrap();
+            }
+            (per, 0)
+        }),
+        ("parked", "tokio") => tokio_rt().block_on(async {
+            let before = rss_kib("VmRSS");
+            let (tx, rx) = tokio::sync::watch::channel(());
+            let parked: Vec<_> = (0..n)
+                .map(|_| {
+                    let mut rx = rx.clone();
+                    tokio::spawn(async move {
+                        let _ = rx.changed().await;
+                    })
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            let per = (rss_kib("VmRSS") - before) as f64 * 1024.0 / n as f64;
+            drop(tx);
+            for p in parked {
+                p.await.unwrap();
+            }
+            (per, 0)
+        }),
+        other => panic!("unknown child workload {other:?}"),
+    };
+    println!("{value} {rss}");
+}
+
+fn rss_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Runs `child` in a fresh process; `None` if it failed (and says why).
+fn in_child(workload: &str, who: &str, n: u64) -> Option<(f64, u64)> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--child", workload, who, &n.to_string()])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!(
+            "  {workload} {who} {n}: failed: {}",
+            err.lines().last().unwrap_or("")
+        );
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace();
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+fn skynet(s: &mut Suite) {
+    for (n, name) in [(100_000u64, "skynet 100k"), (1_000_000, "skynet 1M")] {
+        let n = if s.quick { n / 100 } else { n };
+        for (who, label) in [("selvedge", "selvedge"), ("tokio", "tokio current_thread")] {
+            if let Some((ms, rss)) = in_child("skynet", who, n) {
+                s.add(name, label, ms, "ms");
+                let peak: &'static str = if who == "selvedge" {
+                    "selvedge peak RSS"
+                } else {
+                    "tokio peak RSS"
+                };
+                s.add(name, peak, rss as f64 / 1024.0, "MiB");
+            }
+        }
+    }
+}
+
+fn parked_memory(s: &mut Suite) {
+    let n = if s.quick { 2_000 } else { 20_000 };
+    for (who, label) in [
+        ("selvedge", "selvedge, per parked fiber"),
+        ("tokio", "tokio, per parked task"),
+    ] {
+        if let Some((bytes, _)) = in_child("parked", who, n) {
+            s.add("parked_memory", label, bytes / 1024.0, "KiB");
+        }
+    }
+}
+
+// ------------------------------------------------------------------- main
+
+type Workload = (&'static str, fn(&mut Suite));
+
+const WORKLOADS: &[Workload] = &[
+    ("pingpong", pingpong),
+    ("ring", ring),
+    ("select4", select4),
+    ("select_timeout", select_timeout),
+    ("skynet", skynet),
+    ("spawn_join", spawn_join),
+    ("timers", timers),
+    ("parked_memory", parked_memory),
+    ("xpingpong", xpingpong),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return child(&args[1..]);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let svg = args
+        .iter()
+        .position(|a| a == "--svg")
+        .map(|i| args[i + 1].clone());
+    let chosen: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--") && Some(*a) != svg.as_ref())
+        .map(String::as_str)
+        .collect();
+    let mut suite = Suite {
+        quick,
+        rows: Vec::new(),
+    };
+    println!(
+        "selvedge benchmark suite{}",
+        if quick {
+            " (quick: checks it runs)"
+        } else {
+            ""
+        }
+    );
+    for (name, run) in WORKLOADS {
+        if chosen.is_empty() || chosen.contains(name) {
+            run(&mut suite);
+        }
+    }
+    println!("\n{}", ratio_table(&suite.rows));
+    if let Some(path) = svg {
+        std::fs::write(&path, support::svg::chart(&chart_bars(&suite.rows))).unwrap();
+        println!("wrote {path}");
+    }
+}
+
+/// The selvedge row to compare peer row `r` with: same workload and unit,
+/// and the same measure ("tokio: overshoot p99" pairs with "selvedge:
+/// overshoot p99") when the labels name one.
+fn ours_for<'a>(rows: &'a [Row], r: &Row) -> Option<&'a Row> {
+    let measure = |who: &str| who.split_once(": ").map(|(_, m)| m.to_string());
+    let mut same = rows
+        .iter()
+        .filter(|o| o.workload == r.workload && o.who.starts_with("selvedge") && o.unit == r.unit);
+    match measure(r.who) {
+        Some(m) => same.find(|o| measure(o.who).as_deref() == Some(m.as_str())),
+        None => same.next(),
+    }
+}
+
+/// Markdown: every peer row next to selvedge's row of the same workload.
+fn ratio_table(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| workload | selvedge | peer | peer value | selvedge/peer |\n|---|---|---|---|---|\n",
+    );
+    for r in rows
+        .iter()
+        .filter(|r| !r.who.starts_with("selvedge") || ours_for(rows, r).is_none())
+    {
+        match ours_for(rows, r) {
+            Some(o) if !r.who.starts_with("selvedge") => {
+                let _ = writeln!(
+                    t,
+                    "| {} | {:.1} {} | {} | {:.1} | {:.3} |",
+                    r.workload,
+                    o.value,
+                    o.unit,
+                    r.who,
+                    r.value,
+                    o.value / r.value
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    t,
+                    "| {} | {:.1} {} | {} | | |",
+                    r.workload, r.value, r.unit, r.who
+                );
+            }
+        }
+    }
+    t
+}
+
+/// The chart: for each workload, selvedge's number over each peer's.
+fn chart_bars(rows: &[Row]) -> Vec<(String, f64)> {
+    let mut bars = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| !r.who.starts_with("selvedge") && !r.who.contains("floor"))
+    {
+        if let Some(o) = ours_for(rows, r) {
+            bars.push((format!("{} vs {}", r.workload, r.who), o.value / r.value));
+        }
+    }
+    bars
+}
