@@ -416,20 +416,38 @@ fn spawn_join(s: &mut Suite) {
 
 // ------------------------------------------------------------------ timers
 
-/// `n` sleepers of random 0–100 ms; wall time minus the longest sleep, and
-/// overshoot percentiles.
-fn timers_selvedge(n: u64) -> (Duration, Duration, Duration) {
+/// The sleeps of the timer workload: `n` pseudo-random 0–100 ms durations
+/// (the same for every runtime).
+fn sleep_plan(n: u64) -> Vec<Duration> {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            Duration::from_micros(seed % 100_000)
+        })
+        .collect()
+}
+
+/// Wall time past the longest sleep, and overshoot p50 and p99, in ms.
+fn timer_summary(plan: &[Duration], wall: Duration, mut over: Vec<Duration>) -> [f64; 3] {
+    let longest = plan.iter().max().copied().unwrap_or_default();
+    over.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    [
+        ms(wall.saturating_sub(longest)),
+        ms(over[over.len() / 2]),
+        ms(over[over.len() * 99 / 100]),
+    ]
+}
+
+fn timers_selvedge(plan: &[Duration]) -> [f64; 3] {
     selvedge::run(|| {
         let start = Instant::now();
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut longest = Duration::ZERO;
-        let sleepers: Vec<_> = (0..n)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let d = Duration::from_micros(seed % 100_000);
-                longest = longest.max(d);
+        let sleepers: Vec<_> = plan
+            .iter()
+            .map(|&d| {
                 spawn(move || {
                     let due = start + d;
                     selvedge::at(due).perform();
@@ -437,14 +455,45 @@ fn timers_selvedge(n: u64) -> (Duration, Duration, Duration) {
                 })
             })
             .collect();
-        let mut over: Vec<Duration> = sleepers.into_iter().map(|h| h.join().unwrap()).collect();
-        let wall = start.elapsed().saturating_sub(longest);
-        over.sort_unstable();
-        (wall, over[over.len() / 2], over[over.len() * 99 / 100])
+        let over = sleepers.into_iter().map(|h| h.join().unwrap()).collect();
+        timer_summary(plan, start.elapsed(), over)
+    })
+}
+
+fn timers_tokio(plan: &[Duration]) -> [f64; 3] {
+    tokio_rt().block_on(async {
+        let start = tokio::time::Instant::now();
+        let handles: Vec<_> = plan
+            .iter()
+            .map(|&d| {
+                tokio::spawn(async move {
+                    let due = start + d;
+                    tokio::time::sleep_until(due).await;
+                    tokio::time::Instant::now() - due
+                })
+            })
+            .collect();
+        let mut over = Vec::new();
+        for h in handles {
+            over.push(h.await.unwrap());
+        }
+        timer_summary(plan, start.elapsed(), over)
     })
 }
 
 fn timers(s: &mut Suite) {
+    const LABELS: [[&str; 3]; 2] = [
+        [
+            "selvedge: wall past the longest sleep",
+            "selvedge: overshoot p50",
+            "selvedge: overshoot p99",
+        ],
+        [
+            "tokio: wall past the longest sleep",
+            "tokio: overshoot p50",
+            "tokio: overshoot p99",
+        ],
+    ];
     for (n, name) in [(20_000u64, "timers 20k"), (100_000, "timers 100k")] {
         let n = if s.quick { n / 100 } else { n };
         if n * 2 + 1000 > max_map_count() {
@@ -454,59 +503,13 @@ fn timers(s: &mut Suite) {
             );
             continue;
         }
-        let (wall, p50, p99) = timers_selvedge(n);
-        let name: &'static str = name;
-        s.add(
-            name,
-            "selvedge: wall past the longest sleep",
-            wall.as_secs_f64() * 1e3,
-            "ms",
-        );
-        s.add(
-            name,
-            "selvedge: overshoot p50",
-            p50.as_secs_f64() * 1e3,
-            "ms",
-        );
-        s.add(
-            name,
-            "selvedge: overshoot p99",
-            p99.as_secs_f64() * 1e3,
-            "ms",
-        );
-        let (wall, p50, p99) = tokio_rt().block_on(async {
-            let start = tokio::time::Instant::now();
-            let mut seed = 0x2545_F491_4F6C_DD1Du64;
-            let mut longest = Duration::ZERO;
-            let mut handles = Vec::new();
-            for _ in 0..n {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let d = Duration::from_micros(seed % 100_000);
-                longest = longest.max(d);
-                handles.push(tokio::spawn(async move {
-                    let due = start + d;
-                    tokio::time::sleep_until(due).await;
-                    tokio::time::Instant::now() - due
-                }));
+        let plan = sleep_plan(n);
+        let results = [timers_selvedge(&plan), timers_tokio(&plan)];
+        for (labels, values) in LABELS.iter().zip(results) {
+            for (label, value) in labels.iter().zip(values) {
+                s.add(name, label, value, "ms");
             }
-            let mut over = Vec::new();
-            for h in handles {
-                over.push(h.await.unwrap());
-            }
-            let wall = start.elapsed().saturating_sub(longest);
-            over.sort_unstable();
-            (wall, over[over.len() / 2], over[over.len() * 99 / 100])
-        });
-        s.add(
-            name,
-            "tokio: wall past the longest sleep",
-            wall.as_secs_f64() * 1e3,
-            "ms",
-        );
-        s.add(name, "tokio: overshoot p50", p50.as_secs_f64() * 1e3, "ms");
-        s.add(name, "tokio: overshoot p99", p99.as_secs_f64() * 1e3, "ms");
+        }
     }
 }
 

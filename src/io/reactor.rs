@@ -7,7 +7,6 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Instant;
 
 use polling::{Events, Poller};
 
@@ -62,14 +61,7 @@ impl Reactor {
             events.clear();
             // The timeout only paces the closed-descriptor check.
             let _ = self.poller.wait(&mut events, Some(CLOSED_CHECK_INTERVAL));
-            let mut table = lock(&self.table);
-            for ev in events.iter() {
-                table.dispatch(&self.poller, &ev);
-            }
-            let now = Instant::now();
-            if table.next_check().is_some_and(|at| at <= now) {
-                table.check_closed(&self.poller, now);
-            }
+            lock(&self.table).dispatch_all(&self.poller, &events);
         }
     }
 }

@@ -20,7 +20,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use polling::{Event, PollMode, Poller};
+use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
 use crate::op::state::OpState;
@@ -301,9 +301,21 @@ impl IoTable {
         self.by_fd[raw as usize] = NONE;
     }
 
+    /// Handles what one poll reported, then runs the closed-descriptor
+    /// check if it is due. Shared by the schedulers and the reactor.
+    pub(crate) fn dispatch_all(&mut self, poller: &Poller, events: &Events) {
+        for ev in events.iter() {
+            self.dispatch(poller, &ev);
+        }
+        let now = Instant::now();
+        if self.next_check().is_some_and(|at| at <= now) {
+            self.check_closed(poller, now);
+        }
+    }
+
     /// Handles one poller event: marks readiness and commits the performs
     /// waiting for the directions that fired. `wake` delivers the wakes.
-    pub(crate) fn dispatch(&mut self, poller: &Poller, event: &Event) {
+    fn dispatch(&mut self, poller: &Poller, event: &Event) {
         let Some(e) = self.entries.get_mut(event.key) else {
             return; // the notifier, or an entry removed since
         };
@@ -316,7 +328,7 @@ impl IoTable {
                 continue;
             }
             e.ready[dir as usize] = true;
-            let woken = commit_all(&mut e.waiters[dir as usize], Ok);
+            let woken = commit_all(&mut e.waiters[dir as usize], || Ok(()));
             self.waiters -= woken;
             if e.owner == 0 {
                 self.borrowed_waiters -= woken;
@@ -339,7 +351,7 @@ impl IoTable {
 
     /// Releases, with an error, the borrowed waiters whose descriptor was
     /// closed under them (see `CLOSED_CHECK_INTERVAL`).
-    pub(crate) fn check_closed(&mut self, poller: &Poller, now: Instant) {
+    fn check_closed(&mut self, poller: &Poller, now: Instant) {
         self.last_closed_check = now;
         if self.borrowed_waiters == 0 {
             return;
@@ -363,7 +375,7 @@ impl IoTable {
             let mut e = self.entries.remove(key);
             self.by_fd[e.fd as usize] = NONE;
             for list in &mut e.waiters {
-                let n = commit_all(list, |()| Err(closed_while_waiting()));
+                let n = commit_all(list, || Err(closed_while_waiting()));
                 self.waiters -= n;
                 self.borrowed_waiters -= n;
             }
@@ -372,8 +384,8 @@ impl IoTable {
 }
 
 /// Commits every waiter of `list` (that no other party committed first),
-/// handing each `make(())` as its result. Returns how many left the list.
-fn commit_all(list: &mut Vec<Waiter>, make: impl Fn(()) -> io::Result<()>) -> usize {
+/// handing each `make()` as its result. Returns how many left the list.
+fn commit_all(list: &mut Vec<Waiter>, make: impl Fn() -> io::Result<()>) -> usize {
     let n = list.len();
     for w in list.drain(..) {
         // SAFETY: a waiter is in the table only while its perform is
@@ -383,7 +395,7 @@ fn commit_all(list: &mut Vec<Waiter>, make: impl Fn(()) -> io::Result<()>) -> us
         if let Some(claim) = op.claim() {
             // SAFETY: the claim gives us the sole right to complete this
             // perform, whose leaf (and so its result slot) is alive.
-            unsafe { *w.result = Some(make(())) };
+            unsafe { *w.result = Some(make()) };
             claim.commit(w.idx).wake();
         }
     }

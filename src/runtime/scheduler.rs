@@ -272,16 +272,9 @@ impl Scheduler {
 
     /// Commits the performs waiting on the descriptors in `events`.
     fn dispatch_io(&self, events: &Events) {
-        let mut table = self.io.borrow_mut();
-        for ev in events.iter() {
-            table.dispatch(&self.shared.poller, &ev);
-        }
-        if let Some(at) = table.next_check() {
-            let now = Instant::now();
-            if at <= now {
-                table.check_closed(&self.shared.poller, now);
-            }
-        }
+        self.io
+            .borrow_mut()
+            .dispatch_all(&self.shared.poller, events);
     }
 
     pub(crate) fn io_register(
