@@ -430,68 +430,100 @@ fn sleep_plan(n: u64) -> Vec<Duration> {
         .collect()
 }
 
-/// Wall time past the longest sleep, and overshoot p50 and p99, in ms.
-fn timer_summary(plan: &[Duration], wall: Duration, mut over: Vec<Duration>) -> [f64; 3] {
+/// How late one sleeper woke: past its own deadline as it saw it when it
+/// began to sleep (timer overshoot), and past the plan (start + its sleep,
+/// which includes the time the runtime took to start it).
+struct Lateness {
+    overshoot: Duration,
+    behind_plan: Duration,
+}
+
+impl Lateness {
+    /// `due` is start + the planned sleep; the sleeper began at `began` and
+    /// woke at `now`. A sleeper that began after `due` should not wait.
+    fn new(due: Instant, began: Instant, now: Instant) -> Lateness {
+        Lateness {
+            overshoot: now.saturating_duration_since(due.max(began)),
+            behind_plan: now.saturating_duration_since(due),
+        }
+    }
+}
+
+/// In ms: wall time past the longest sleep, overshoot p50 and p99, and
+/// p99 behind the plan.
+fn timer_summary(plan: &[Duration], wall: Duration, late: Vec<Lateness>) -> [f64; 4] {
     let longest = plan.iter().max().copied().unwrap_or_default();
-    over.sort_unstable();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let sorted = |f: fn(&Lateness) -> Duration| {
+        let mut v: Vec<Duration> = late.iter().map(f).collect();
+        v.sort_unstable();
+        v
+    };
+    let over = sorted(|l| l.overshoot);
+    let behind = sorted(|l| l.behind_plan);
+    let p = |v: &[Duration], q: usize| ms(v[v.len() * q / 100]);
     [
         ms(wall.saturating_sub(longest)),
-        ms(over[over.len() / 2]),
-        ms(over[over.len() * 99 / 100]),
+        p(&over, 50),
+        p(&over, 99),
+        p(&behind, 99),
     ]
 }
 
-fn timers_selvedge(plan: &[Duration]) -> [f64; 3] {
+fn timers_selvedge(plan: &[Duration]) -> [f64; 4] {
     selvedge::run(|| {
         let start = Instant::now();
         let sleepers: Vec<_> = plan
             .iter()
             .map(|&d| {
                 spawn(move || {
+                    let began = Instant::now();
                     let due = start + d;
                     selvedge::at(due).perform();
-                    Instant::now() - due
+                    Lateness::new(due, began, Instant::now())
                 })
             })
             .collect();
-        let over = sleepers.into_iter().map(|h| h.join().unwrap()).collect();
-        timer_summary(plan, start.elapsed(), over)
+        let late = sleepers.into_iter().map(|h| h.join().unwrap()).collect();
+        timer_summary(plan, start.elapsed(), late)
     })
 }
 
-fn timers_tokio(plan: &[Duration]) -> [f64; 3] {
+fn timers_tokio(plan: &[Duration]) -> [f64; 4] {
     tokio_rt().block_on(async {
-        let start = tokio::time::Instant::now();
+        let start = Instant::now();
         let handles: Vec<_> = plan
             .iter()
             .map(|&d| {
                 tokio::spawn(async move {
+                    let began = Instant::now();
                     let due = start + d;
-                    tokio::time::sleep_until(due).await;
-                    tokio::time::Instant::now() - due
+                    tokio::time::sleep_until(due.into()).await;
+                    Lateness::new(due, began, Instant::now())
                 })
             })
             .collect();
-        let mut over = Vec::new();
+        let mut late = Vec::new();
         for h in handles {
-            over.push(h.await.unwrap());
+            late.push(h.await.unwrap());
         }
-        timer_summary(plan, start.elapsed(), over)
+        timer_summary(plan, start.elapsed(), late)
     })
 }
 
 fn timers(s: &mut Suite) {
-    const LABELS: [[&str; 3]; 2] = [
+    const LABELS: [[&str; 4]; 2] = [
         [
             "selvedge: wall past the longest sleep",
             "selvedge: overshoot p50",
             "selvedge: overshoot p99",
+            "selvedge: behind plan p99",
         ],
         [
             "tokio: wall past the longest sleep",
             "tokio: overshoot p50",
             "tokio: overshoot p99",
+            "tokio: behind plan p99",
         ],
     ];
     for (n, name) in [(20_000u64, "timers 20k"), (100_000, "timers 100k")] {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::op::leaf::LeafList;
+use crate::op::perform::perform_leaf;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::sync::Arc;
@@ -90,6 +91,9 @@ impl Op for WaitOp<'_> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);
+    }
+    fn perform(mut self) {
+        perform_leaf(&mut self.wait);
     }
     fn __complete(self, _winner: usize) {}
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::perform::perform_leaf;
 use crate::op::state::OpState;
 use crate::op::Op;
 
@@ -235,6 +236,10 @@ impl Op for Timeout {
     }
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
+    }
+    fn perform(mut self) {
+        self.__prepare();
+        perform_leaf(&mut self);
     }
     fn __complete(self, _winner: usize) {}
 }

@@ -9,6 +9,7 @@ pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 use std::fmt;
 
 use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
+use crate::op::perform::perform_leaf;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::sync::{Arc, Ordering};
@@ -207,6 +208,10 @@ impl<T> Op for SendOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
+    fn perform(mut self) -> Self::Output {
+        perform_leaf(&mut self);
+        self.__complete(0)
+    }
     fn __complete(self, _winner: usize) -> Self::Output {
         // Taken by a receiver, or still ours because every receiver is gone.
         match self.value {
@@ -222,6 +227,10 @@ impl<T> Op for RecvOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
+    fn perform(mut self) -> Self::Output {
+        perform_leaf(&mut self);
+        self.__complete(0)
+    }
     fn __complete(self, _winner: usize) -> Self::Output {
         self.slot.ok_or(RecvError)
     }
@@ -232,6 +241,10 @@ impl<T> Op for IntoRecvOp<T> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
+    }
+    fn perform(mut self) -> Self::Output {
+        perform_leaf(&mut self);
+        self.__complete(0)
     }
     fn __complete(mut self, _winner: usize) -> Self::Output {
         self.slot.take().ok_or(RecvError)

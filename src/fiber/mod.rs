@@ -9,6 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use crate::op::leaf::LeafList;
+use crate::op::perform::perform_leaf;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::runtime::context;
@@ -178,6 +179,10 @@ impl<T> Op for JoinOp<'_, T> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);
+    }
+    fn perform(mut self) -> std::thread::Result<T> {
+        perform_leaf(&mut self.wait);
+        self.__complete(0)
     }
     fn __complete(self, _winner: usize) -> std::thread::Result<T> {
         self.inner

@@ -1,5 +1,5 @@
-//! One fiber as its scheduler stores it: not started (just a closure),
-//! suspended (a coroutine with its stack), or running.
+//! One fiber as its scheduler stores it: not started (just a closure), or
+//! started (a coroutine with its stack, running or suspended).
 
 use std::fmt;
 
@@ -24,12 +24,15 @@ pub(crate) type FiberCoroutine = Coroutine<(), (), (), DefaultStack>;
 
 pub(crate) enum FiberState {
     Unstarted(Body),
-    /// Boxed so a switch moves one pointer in and out of the fiber table.
-    Suspended {
+    /// Only while the scheduler takes a stack for the body.
+    Starting,
+    /// Running or suspended. Boxed so the scheduler can resume it in place
+    /// while the fiber table grows.
+    Started {
         coroutine: Box<FiberCoroutine>,
+        /// Set after the first run; teardown unwinds the fiber with it.
         yielder: *const FiberYielder,
     },
-    Running,
 }
 
 /// A fiber's entry in its scheduler's table.
@@ -44,8 +47,8 @@ impl fmt::Debug for FiberSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             FiberState::Unstarted(_) => "unstarted",
-            FiberState::Suspended { .. } => "suspended",
-            FiberState::Running => "running",
+            FiberState::Starting => "starting",
+            FiberState::Started { .. } => "started",
         };
         f.debug_struct("FiberSlot")
             .field("generation", &self.generation)

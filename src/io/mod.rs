@@ -40,6 +40,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::perform::perform_leaf;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
@@ -179,6 +180,10 @@ impl Op for Readiness<'_> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
+    }
+    fn perform(mut self) -> io::Result<()> {
+        perform_leaf(&mut self);
+        self.__complete(0)
     }
     fn __complete(mut self, _winner: usize) -> io::Result<()> {
         self.result

@@ -9,7 +9,7 @@
 mod combinators;
 pub(crate) mod leaf;
 mod nack;
-mod perform;
+pub(crate) mod perform;
 pub(crate) mod signal;
 pub(crate) mod state;
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::op::leaf::{LeafList, RegisterCx, Registered};
+use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
@@ -19,6 +19,60 @@ pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
         commit_one(&mut leaves)
     };
     op.__complete(winner)
+}
+
+/// Performs an operation that is one leaf: the same protocol as `perform`
+/// without the leaf list, the random order and the dynamic calls, which are
+/// most of the cost of a plain `send` or `recv`.
+pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
+    if leaf.try_now() {
+        return;
+    }
+    let op = OpState::new(Waker::current());
+    let mut cx = RegisterCx {
+        op: &op,
+        deadline: None,
+    };
+    match leaf.register(&mut cx, 0) {
+        Registered::Waiting => {}
+        Registered::Committed(partner) => {
+            if let Some(p) = partner {
+                p.0.wake();
+            }
+            return;
+        }
+        Registered::CommittedByOther => return,
+    }
+    // Whoever commits the only leaf also removes its entry; the guard
+    // withdraws it only if the fiber is torn down while waiting.
+    let mut guard = WithdrawLeaf {
+        leaf,
+        op: &op,
+        timer: None,
+        committed: false,
+    };
+    wait(&op, cx.deadline, &mut guard.timer);
+    guard.committed = true;
+}
+
+/// The one-leaf `Withdraw`: cancels the timer, and withdraws the leaf when
+/// unwinding out of `wait`.
+struct WithdrawLeaf<'a, L: Leaf> {
+    leaf: &'a mut L,
+    op: &'a OpState,
+    timer: Option<TimerHandle>,
+    committed: bool,
+}
+
+impl<L: Leaf> Drop for WithdrawLeaf<'_, L> {
+    fn drop(&mut self) {
+        if let Some(t) = self.timer.take() {
+            context::cancel_timer(t);
+        }
+        if !self.committed {
+            self.leaf.unregister(self.op);
+        }
+    }
 }
 
 /// Performs `op` only if some leaf is ready now.

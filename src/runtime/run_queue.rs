@@ -1,22 +1,25 @@
 //! Which fiber runs next: the scheduling policy, kept apart from the loop.
 //!
 //! Stacks are the scarce resource, so the policy keeps the number of started
-//! fibers proportional to a computation's depth, not its size:
+//! fibers proportional to a computation's depth, not its size, by running
+//! fibers that already hold a stack before starting new ones:
 //! 1. **Hand-off**: a fiber woken by the running one (a rendezvous partner)
 //!    runs next, while its data is hot and before it costs a new stack.
-//! 2. **Fresh children, newest batch first**: the not-yet-started fibers that
+//! 2. **Woken** (FIFO): every other wake (a timer, a descriptor, another
+//!    thread, a second partner), and fibers spawned from outside a fiber.
+//! 3. **Fresh children, newest batch first**: the not-yet-started fibers that
 //!    one fiber spawned form a batch; batches are a stack (LIFO), each batch
 //!    a FIFO. A spawn tree thus runs depth-first while every fiber's children
 //!    start in spawn order.
-//! 3. **Ready queue** (FIFO): everything else woken, and `yield_now`.
+//! 4. **Yielded** (FIFO): `yield_now` goes behind every runnable fiber,
+//!    started or not.
 //!
-//! Fairness: every `FAIRNESS`-th pick takes the older of the ready queue's
-//! head and the newest batch's head instead of the hand-off, so a pair of
-//! fibers handing off forever cannot starve anyone, and no ready fiber waits
-//! more than `FAIRNESS` picks per fiber queued ahead of it. It is the newest
-//! batch, not the oldest, so that fairness never starts a second subtree of
-//! a spawn tree early: taking the oldest let skynet-1M hold 26,510 stacks
-//! instead of 8.
+//! Fairness: every `FAIRNESS`-th pick takes the oldest of the heads of the
+//! woken queue, the newest batch and the yielded queue instead, so a pair
+//! of fibers handing off forever cannot starve anyone. It looks at the
+//! newest batch, not the oldest, so that fairness never starts a second
+//! subtree of a spawn tree early: looking at the oldest let skynet-1M hold
+//! 26,510 stacks instead of 8.
 
 use std::collections::VecDeque;
 
@@ -37,12 +40,21 @@ struct Batch {
     fibers: VecDeque<Queued>,
 }
 
+/// Where a pick comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    Woken,
+    TopBatch,
+    Yielded,
+}
+
 /// The run queue of one scheduler.
 #[derive(Debug, Default)]
 pub(crate) struct RunQueue {
     handoff: Option<Queued>,
-    ready: VecDeque<Queued>,
+    woken: VecDeque<Queued>,
     batches: Vec<Batch>,
+    yielded: VecDeque<Queued>,
     spare: Vec<VecDeque<Queued>>,
     next_seq: u64,
     next_batch: u64,
@@ -58,20 +70,27 @@ impl RunQueue {
         }
     }
 
-    /// A fiber woken by the running fiber (or a timer): hand-off if free.
+    /// A fiber woken by the running fiber: hand-off if free.
     pub(crate) fn wake(&mut self, key: FiberKey) {
         let q = self.stamp(key);
         if self.handoff.is_none() {
             self.handoff = Some(q);
         } else {
-            self.ready.push_back(q);
+            self.woken.push_back(q);
         }
     }
 
-    /// A fiber that yielded, or was woken from another thread.
-    pub(crate) fn push_ready(&mut self, key: FiberKey) {
+    /// A fiber woken by a timer, a descriptor or another thread, or spawned
+    /// from outside any fiber.
+    pub(crate) fn push_woken(&mut self, key: FiberKey) {
         let q = self.stamp(key);
-        self.ready.push_back(q);
+        self.woken.push_back(q);
+    }
+
+    /// A fiber that called `yield_now`.
+    pub(crate) fn push_yielded(&mut self, key: FiberKey) {
+        let q = self.stamp(key);
+        self.yielded.push_back(q);
     }
 
     /// A fiber spawned by a fiber whose open batch is `*open`.
@@ -94,39 +113,55 @@ impl RunQueue {
     }
 
     /// The next fiber to run.
+    #[inline]
     pub(crate) fn pick(&mut self) -> Option<FiberKey> {
         self.picks += 1;
         if self.picks >= FAIRNESS {
             self.picks = 0;
-            let top = self
-                .batches
-                .last()
-                .and_then(|b| b.fibers.front())
-                .map(|q| q.seq);
-            let ready = self.ready.front().map(|q| q.seq);
-            match (ready, top) {
-                (Some(r), Some(t)) if t < r => return self.pop_batch(self.batches.len() - 1),
-                (Some(_), _) => return self.ready.pop_front().map(|q| q.key),
-                (None, Some(_)) => return self.pop_batch(self.batches.len() - 1),
-                (None, None) => {}
+            if let Some(source) = self.oldest() {
+                return self.pop(source);
             }
         }
         if let Some(q) = self.handoff.take() {
             return Some(q.key);
         }
-        if !self.batches.is_empty() {
-            return self.pop_batch(self.batches.len() - 1);
+        if let Some(q) = self.woken.pop_front() {
+            return Some(q.key);
         }
-        self.ready.pop_front().map(|q| q.key)
+        if !self.batches.is_empty() {
+            return self.pop(Source::TopBatch);
+        }
+        self.yielded.pop_front().map(|q| q.key)
     }
 
-    fn pop_batch(&mut self, i: usize) -> Option<FiberKey> {
-        let batch = &mut self.batches[i];
-        let q = batch.fibers.pop_front();
-        if batch.fibers.is_empty() {
-            let b = self.batches.remove(i);
-            self.spare.push(b.fibers);
-        }
+    /// The queue whose head has waited longest (the hand-off aside).
+    fn oldest(&self) -> Option<Source> {
+        let top = self.batches.last().and_then(|b| b.fibers.front());
+        [
+            (self.woken.front(), Source::Woken),
+            (top, Source::TopBatch),
+            (self.yielded.front(), Source::Yielded),
+        ]
+        .into_iter()
+        .filter_map(|(q, source)| q.map(|q| (q.seq, source)))
+        .min_by_key(|&(seq, _)| seq)
+        .map(|(_, source)| source)
+    }
+
+    fn pop(&mut self, source: Source) -> Option<FiberKey> {
+        let q = match source {
+            Source::Woken => self.woken.pop_front(),
+            Source::Yielded => self.yielded.pop_front(),
+            Source::TopBatch => {
+                let batch = self.batches.last_mut()?;
+                let q = batch.fibers.pop_front();
+                if batch.fibers.is_empty() {
+                    let b = self.batches.pop().expect("the top batch");
+                    self.spare.push(b.fibers);
+                }
+                q
+            }
+        };
         q.map(|q| q.key)
     }
 }
@@ -160,13 +195,38 @@ mod tests {
     }
 
     #[test]
-    fn handoff_beats_fresh_and_ready() {
+    fn handoff_then_woken_then_fresh_then_yielded() {
         let mut q = RunQueue::default();
         let mut open = None;
-        q.push_ready(k(1));
+        q.push_yielded(k(1));
         q.push_fresh(&mut open, k(2));
-        q.wake(k(3));
-        assert_eq!(drain(&mut q), vec![3, 2, 1]);
+        q.push_woken(k(3));
+        q.wake(k(4));
+        assert_eq!(drain(&mut q), vec![4, 3, 2, 1]);
+    }
+
+    /// Fibers woken by timers while thousands of fresh fibers wait to start
+    /// run first: they hold stacks already, and their deadlines are due.
+    #[test]
+    fn woken_fibers_do_not_wait_for_fresh_ones_to_start() {
+        let mut q = RunQueue::default();
+        let mut open = None;
+        for i in 0..1000 {
+            q.push_fresh(&mut open, k(i));
+        }
+        assert_eq!(q.pick(), Some(k(0)));
+        q.push_woken(k(5000));
+        assert_eq!(q.pick(), Some(k(5000)));
+    }
+
+    #[test]
+    fn yield_goes_behind_fresh_children() {
+        let mut q = RunQueue::default();
+        let mut open = None;
+        q.push_fresh(&mut open, k(1));
+        q.push_yielded(k(0));
+        q.push_fresh(&mut open, k(2));
+        assert_eq!(drain(&mut q), vec![1, 2, 0]);
     }
 
     /// A 10-ary spawn tree whose leaves hand their result to their parent:
@@ -191,7 +251,7 @@ mod tests {
             open: None,
         }];
         let mut q = RunQueue::default();
-        q.push_ready(k(0));
+        q.push_woken(k(0));
         let (mut live, mut peak, mut finished) = (0u32, 0u32, 0u32);
         while let Some(key) = q.pick() {
             let i = key.index as usize;
@@ -236,7 +296,7 @@ mod tests {
     #[test]
     fn ready_fiber_runs_within_fairness_bound_despite_endless_handoffs() {
         let mut q = RunQueue::default();
-        q.push_ready(k(99));
+        q.push_yielded(k(99));
         let mut picks = 0;
         loop {
             q.wake(k(1));

@@ -17,7 +17,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
 use slab::Slab;
 
-use crate::fiber::slot::{Body, FiberSlot, FiberState, Start};
+use crate::fiber::slot::{Body, FiberCoroutine, FiberSlot, FiberState, Start};
 use crate::fiber::stack_pool::StackPool;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
@@ -108,7 +108,7 @@ impl Scheduler {
         let mut queue = self.queue.borrow_mut();
         match context::current_key().and_then(|p| fibers.get_mut(p.index as usize)) {
             Some(parent) => queue.push_fresh(&mut parent.open_batch, key),
-            None => queue.push_ready(key),
+            None => queue.push_woken(key),
         }
         key
     }
@@ -122,14 +122,14 @@ impl Scheduler {
         if context::in_fiber() {
             queue.wake(key);
         } else {
-            queue.push_ready(key);
+            queue.push_woken(key);
         }
     }
 
     /// The running fiber goes behind every other runnable fiber.
     pub(crate) fn yield_current(&self) {
         if let Some(key) = context::current_key() {
-            self.queue.borrow_mut().push_ready(key);
+            self.queue.borrow_mut().push_yielded(key);
             context::suspend();
         }
     }
@@ -178,7 +178,7 @@ impl Scheduler {
         {
             let mut queue = self.queue.borrow_mut();
             for key in inbox.drain(..) {
-                queue.push_ready(key);
+                queue.push_woken(key);
             }
         }
         for body in spawns.drain(..) {
@@ -239,11 +239,16 @@ impl Scheduler {
     }
 
     /// Nothing is runnable: sleep until the next deadline, an I/O event or
-    /// a wake.
+    /// a wake. With idle stacks to unmap, unmaps one batch and only polls,
+    /// so the loop comes back for the next batch after serving what arrived.
     fn block(&self) -> io::Result<()> {
         let mut deadline = self.timers.borrow().next_deadline();
         if let Some(check) = self.io.borrow().next_check() {
             deadline = Some(deadline.map_or(check, |d| d.min(check)));
+        }
+        if self.stacks.borrow().needs_trim() {
+            self.stacks.borrow_mut().trim();
+            deadline = Some(Instant::now());
         }
         let mut events = self.events.borrow_mut();
         events.clear();
@@ -308,18 +313,19 @@ impl Scheduler {
     }
 
     fn run_fiber(&self, key: FiberKey) {
-        let state = {
+        let (coroutine, first_run) = {
             let mut fibers = self.fibers.borrow_mut();
-            match fibers.get_mut(key.index as usize) {
-                Some(f) if f.generation == key.generation => {
-                    std::mem::replace(&mut f.state, FiberState::Running)
-                }
+            let slot = match fibers.get_mut(key.index as usize) {
+                Some(f) if f.generation == key.generation => f,
                 _ => return, // a late wake for a fiber that is gone
-            }
-        };
-        let (mut coroutine, yielder) = match state {
-            FiberState::Suspended { coroutine, yielder } => (coroutine, yielder),
-            FiberState::Unstarted(body) => {
+            };
+            let first_run = matches!(slot.state, FiberState::Unstarted(_));
+            if first_run {
+                let FiberState::Unstarted(body) =
+                    std::mem::replace(&mut slot.state, FiberState::Starting)
+                else {
+                    unreachable!()
+                };
                 let stack = self.stacks.borrow_mut().get();
                 match stack {
                     Ok(stack) => {
@@ -327,33 +333,54 @@ impl Scheduler {
                             context::set_running(context::current_key(), y);
                             body(Start::Run);
                         });
-                        (Box::new(co), std::ptr::null())
+                        slot.state = FiberState::Started {
+                            coroutine: Box::new(co),
+                            yielder: std::ptr::null(),
+                        };
                     }
                     Err(message) => {
                         if self.stacks.borrow_mut().first_failure() {
                             eprintln!("{message}");
                         }
-                        self.fibers.borrow_mut().remove(key.index as usize);
+                        fibers.remove(key.index as usize);
+                        drop(fibers);
                         body(Start::Failed(message));
                         return;
                     }
                 }
             }
-            FiberState::Running => panic!("selvedge: fiber {key:?} resumed while running"),
+            let FiberState::Started { coroutine, yielder } = &mut slot.state else {
+                unreachable!("a started fiber")
+            };
+            context::set_running(Some(key), *yielder);
+            (&mut **coroutine as *mut FiberCoroutine, first_run)
         };
-        context::set_running(Some(key), yielder);
-        let result = coroutine.resume(());
+        // SAFETY: the coroutine is boxed, so it stays put while the fiber
+        // table grows; only this scheduler loop removes a started fiber's
+        // slot (below, and in `teardown`, which runs after the loop), never
+        // while the fiber runs; and the loop is not re-entered from a fiber
+        // (`context::enter` forbids nesting), so this is the only reference.
+        let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
         match result {
             CoroutineResult::Yield(()) => {
-                let yielder = context::current_yielder();
-                if let Some(f) = self.fibers.borrow_mut().get_mut(key.index as usize) {
-                    f.state = FiberState::Suspended { coroutine, yielder };
+                if first_run {
+                    // Kept for teardown, which unwinds the fiber on its stack.
+                    let yielder = context::current_yielder();
+                    if let Some(FiberSlot {
+                        state: FiberState::Started { yielder: y, .. },
+                        ..
+                    }) = self.fibers.borrow_mut().get_mut(key.index as usize)
+                    {
+                        *y = yielder;
+                    }
                 }
             }
             CoroutineResult::Return(()) => {
-                self.fibers.borrow_mut().remove(key.index as usize);
-                self.stacks.borrow_mut().put((*coroutine).into_stack());
+                let slot = self.fibers.borrow_mut().remove(key.index as usize);
+                if let FiberState::Started { coroutine, .. } = slot.state {
+                    self.stacks.borrow_mut().put((*coroutine).into_stack());
+                }
             }
         }
     }
@@ -376,7 +403,7 @@ impl Scheduler {
                 generation,
             };
             let yielder = match &slot.state {
-                FiberState::Suspended { yielder, .. } => *yielder,
+                FiberState::Started { yielder, .. } => *yielder,
                 _ => std::ptr::null(),
             };
             context::set_running(Some(key), yielder);
