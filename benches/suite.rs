@@ -332,7 +332,7 @@ fn select_timeout(s: &mut Suite) {
                         .or(after(Duration::from_secs(3600)).wrap(|()| unreachable!()))
                         .perform()
                 } else {
-                    rx.recv().unwrap()
+                    select! { v = rx.recv_op() => v.unwrap() }
                 };
                 assert_eq!(v, i);
             }
@@ -346,7 +346,12 @@ fn select_timeout(s: &mut Suite) {
         timed,
         "ns/message",
     );
-    s.add("select_timeout", "selvedge recv alone", plain, "ns/message");
+    s.add(
+        "select_timeout",
+        "selvedge select over one channel",
+        plain,
+        "ns/message",
+    );
     println!(
         "  select_timeout   with timer / without: {:.2} (target <= 1.5)",
         timed / plain

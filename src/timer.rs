@@ -26,9 +26,30 @@ pub(crate) struct TimerHandle {
     seq: u64,
 }
 
+/// When a blocked perform's earliest timer leaf is due.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Deadline {
+    At(Instant),
+    /// Counted from when the scheduler next reads its clock: see
+    /// `TimerHeap::insert_after`.
+    After(Duration),
+}
+
+impl Deadline {
+    pub(crate) fn resolve(self, now: Instant) -> Instant {
+        match self {
+            Deadline::At(at) => at,
+            Deadline::After(d) => deadline_after(now, d),
+        }
+    }
+}
+
 struct Entry {
-    deadline: Instant,
+    /// `None` while pending (inserted by `insert_after`, not yet settled).
+    deadline: Option<Instant>,
+    wait: Duration,
     seq: u64,
+    /// Index in `heap`, or in `pending` while pending.
     pos: usize,
     target: TimerTarget,
 }
@@ -37,6 +58,7 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct TimerHeap {
     heap: Vec<usize>,
+    pending: Vec<usize>,
     entries: Slab<Entry>,
     next_seq: u64,
 }
@@ -45,49 +67,112 @@ impl fmt::Debug for TimerHeap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimerHeap")
             .field("len", &self.heap.len())
+            .field("pending", &self.pending.len())
             .finish()
     }
 }
 
 impl TimerHeap {
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.pending.len()
+    }
+
+    fn add(
+        &mut self,
+        deadline: Option<Instant>,
+        wait: Duration,
+        target: TimerTarget,
+    ) -> TimerHandle {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key = self.entries.insert(Entry {
+            deadline,
+            wait,
+            seq,
+            pos: 0,
+            target,
+        });
+        match deadline {
+            Some(_) => self.push_heap(key),
+            None => {
+                self.entries[key].pos = self.pending.len();
+                self.pending.push(key);
+            }
+        }
+        TimerHandle { key, seq }
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, target: TimerTarget) -> TimerHandle {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        self.add(Some(deadline), Duration::ZERO, target)
+    }
+
+    /// A timer due `wait` after the next `settle`, which comes before the
+    /// scheduler next looks at its timers (every `POLL_INTERVAL` runs, and
+    /// before it sleeps). It therefore never fires early, is late by no
+    /// more than the timers' own check interval, and costs no clock read
+    /// and no heap work if it is cancelled first: the common fate of the
+    /// timeout in `recv or after(d)`.
+    pub(crate) fn insert_after(&mut self, wait: Duration, target: TimerTarget) -> TimerHandle {
+        self.add(None, wait, target)
+    }
+
+    /// Gives every pending timer its deadline, counted from `now`.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        // Indexed, not `mem::take`n, so the list keeps its allocation.
+        for i in 0..self.pending.len() {
+            let key = self.pending[i];
+            let e = &mut self.entries[key];
+            e.deadline = Some(deadline_after(now, e.wait));
+            self.push_heap(key);
+        }
+        self.pending.clear();
+    }
+
+    fn push_heap(&mut self, key: usize) {
         let pos = self.heap.len();
-        let key = self.entries.insert(Entry {
-            deadline,
-            seq,
-            pos,
-            target,
-        });
+        self.entries[key].pos = pos;
         self.heap.push(key);
         self.sift_up(pos);
-        TimerHandle { key, seq }
     }
 
     /// Removes the timer if it has not fired yet.
     pub(crate) fn cancel(&mut self, handle: TimerHandle) -> bool {
         match self.entries.get(handle.key) {
             Some(e) if e.seq == handle.seq => {
-                self.remove_at(e.pos);
+                let pos = e.pos;
+                if e.deadline.is_some() {
+                    self.remove_at(pos);
+                } else {
+                    self.pending.swap_remove(pos);
+                    if let Some(&moved) = self.pending.get(pos) {
+                        self.entries[moved].pos = pos;
+                    }
+                    self.entries.remove(handle.key);
+                }
                 true
             }
             _ => false,
         }
     }
 
+    /// Whether `settle` has work to do.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The earliest settled deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.first().map(|&k| self.entries[k].deadline)
+        self.heap.first().map(|&k| self.deadline(k))
+    }
+
+    fn deadline(&self, key: usize) -> Instant {
+        self.entries[key].deadline.expect("a settled timer")
     }
 
     /// Pops the earliest timer if its deadline is at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerTarget> {
         let &k = self.heap.first()?;
-        if self.entries[k].deadline > now {
+        if self.deadline(k) > now {
             return None;
         }
         Some(self.remove_at(0))
@@ -106,8 +191,8 @@ impl TimerHeap {
     }
 
     fn less(&self, a: usize, b: usize) -> bool {
-        let (ea, eb) = (&self.entries[self.heap[a]], &self.entries[self.heap[b]]);
-        (ea.deadline, ea.seq) < (eb.deadline, eb.seq)
+        let (ka, kb) = (self.heap[a], self.heap[b]);
+        (self.deadline(ka), self.entries[ka].seq) < (self.deadline(kb), self.entries[kb].seq)
     }
 
     fn swap(&mut self, a: usize, b: usize) {
@@ -155,6 +240,11 @@ pub struct Timeout {
 
 #[derive(Debug)]
 enum When {
+    /// A positive duration: it cannot have passed while the perform tries
+    /// its leaves, so no clock is read then. If the perform waits, the
+    /// deadline counts from a clock reading taken after it began to wait
+    /// (`TimerHeap::insert_after`), so the wait is never shorter than asked;
+    /// a `recv or after(d)` whose message comes first reads no clock at all.
     After(Duration),
     At(Instant),
     /// At perform time: the deadline and the clock reading it was judged
@@ -194,13 +284,24 @@ impl Timeout {
     fn deadline(&self) -> (Instant, bool) {
         match self.when {
             When::Prepared { deadline, began } => (deadline, deadline <= began),
-            _ => unreachable!("timeout enumerated before it was prepared"),
+            When::After(_) | When::At(_) => {
+                unreachable!("a positive `after` has no deadline until it waits")
+            }
         }
     }
 }
 
+/// `now + d`, where a duration too long to represent is as good as never.
+fn deadline_after(now: Instant, d: Duration) -> Instant {
+    let far = now + Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d).unwrap_or(far).min(far)
+}
+
 impl Leaf for Timeout {
     fn try_now(&mut self) -> bool {
+        if let When::After(_) = self.when {
+            return false; // positive: see `When::After`
+        }
         let (deadline, passed) = self.deadline();
         if !passed {
             return false;
@@ -209,11 +310,15 @@ impl Leaf for Timeout {
         true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+        if let When::After(d) = self.when {
+            cx.offer_deadline(Deadline::After(d), idx);
+            return Registered::Waiting;
+        }
         let (deadline, passed) = self.deadline();
         if passed {
             return commit_own(cx.op, idx);
         }
-        cx.offer_deadline(deadline, idx);
+        cx.offer_deadline(Deadline::At(deadline), idx);
         Registered::Waiting
     }
     fn unregister(&mut self, _op: &OpState) {}
@@ -222,16 +327,13 @@ impl Leaf for Timeout {
 impl Op for Timeout {
     type Output = ();
     fn __prepare(&mut self) {
-        let began = Instant::now();
         let deadline = match self.when {
-            When::At(t) => t,
-            When::After(d) => {
-                // A duration too long to represent is as good as never.
-                let far = began + Duration::from_secs(100 * 365 * 24 * 3600);
-                began.checked_add(d).unwrap_or(far).min(far)
-            }
-            When::Prepared { .. } => return,
+            When::At(t) => Some(t),
+            When::After(d) if d.is_zero() => None, // due now
+            When::After(_) | When::Prepared { .. } => return,
         };
+        let began = Instant::now();
+        let deadline = deadline.unwrap_or(began);
         self.when = When::Prepared { deadline, began };
     }
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
@@ -253,6 +355,32 @@ mod tests {
             op: std::ptr::null(),
             idx,
         }
+    }
+
+    #[test]
+    fn relative_timers_count_from_settle_and_cancel_before_or_after_it() {
+        let base = Instant::now();
+        let ms = Duration::from_millis;
+        let mut heap = TimerHeap::default();
+        let a = heap.insert_after(ms(30), target(1));
+        let b = heap.insert_after(ms(10), target(2));
+        let c = heap.insert_after(ms(20), target(3));
+        heap.insert(base + ms(25), target(4));
+        assert_eq!(heap.len(), 4);
+        assert!(heap.cancel(c), "a pending timer cancels");
+        assert_eq!(heap.len(), 3);
+        let later = base + ms(5);
+        heap.settle(later);
+        assert!(!heap.has_pending());
+        assert_eq!(heap.next_deadline(), Some(later + ms(10)));
+        // Never early: nothing is due before `settle`'s time plus the wait.
+        assert!(heap.pop_due(later + ms(9)).is_none());
+        let order: Vec<usize> = std::iter::from_fn(|| heap.pop_due(base + ms(100)))
+            .map(|t| t.idx)
+            .collect();
+        assert_eq!(order, [2, 4, 1]);
+        assert!(!heap.cancel(a), "a fired timer's handle is stale");
+        assert!(!heap.cancel(b));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! timer, a signal) implements so `perform` can try, register and cancel it.
 
 use crate::op::state::OpState;
+use crate::timer::Deadline;
 use crate::waker::WakeToken;
 use std::time::Instant;
 
@@ -25,16 +26,25 @@ pub struct WakeTokenBox(pub(crate) WakeToken);
 #[derive(Debug)]
 pub struct RegisterCx<'a> {
     pub(crate) op: &'a OpState,
-    pub(crate) deadline: Option<(Instant, usize)>,
+    pub(crate) deadline: Option<(Deadline, usize)>,
 }
 
 impl RegisterCx<'_> {
-    /// A timer leaf asks to be woken at `at`; only the earliest deadline of a
-    /// perform needs a real timer.
-    pub(crate) fn offer_deadline(&mut self, at: Instant, idx: usize) {
-        match self.deadline {
-            Some((d, _)) if d <= at => {}
-            _ => self.deadline = Some((at, idx)),
+    /// A timer leaf asks to be woken at `deadline`; only the earliest
+    /// deadline of a perform needs a real timer. Two relative deadlines
+    /// compare without the clock; a mix reads it once.
+    pub(crate) fn offer_deadline(&mut self, deadline: Deadline, idx: usize) {
+        let earlier = match (self.deadline, deadline) {
+            (None, _) => true,
+            (Some((Deadline::After(cur), _)), Deadline::After(new)) => new < cur,
+            (Some((Deadline::At(cur), _)), Deadline::At(new)) => new < cur,
+            (Some((cur, _)), new) => {
+                let now = Instant::now();
+                new.resolve(now) < cur.resolve(now)
+            }
+        };
+        if earlier {
+            self.deadline = Some((deadline, idx));
         }
     }
 }

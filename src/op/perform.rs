@@ -7,7 +7,7 @@ use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
-use crate::timer::TimerHandle;
+use crate::timer::{Deadline, TimerHandle};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
@@ -139,7 +139,7 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 }
 
 /// Blocks until `op` is committed, arming one timer for the earliest deadline.
-fn wait(op: &OpState, deadline: Option<(Instant, usize)>, timer: &mut Option<TimerHandle>) {
+fn wait(op: &OpState, deadline: Option<(Deadline, usize)>, timer: &mut Option<TimerHandle>) {
     if context::in_fiber() {
         if !op.is_synced() {
             if let Some((at, idx)) = deadline {
@@ -151,6 +151,7 @@ fn wait(op: &OpState, deadline: Option<(Instant, usize)>, timer: &mut Option<Tim
         }
         return;
     }
+    let deadline = deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx));
     loop {
         if op.is_synced() {
             return;

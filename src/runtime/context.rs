@@ -10,7 +10,7 @@ use corosensei::Yielder;
 use crate::op::state::OpState;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
-use crate::timer::{TimerHandle, TimerTarget};
+use crate::timer::{Deadline, TimerHandle, TimerTarget};
 use crate::waker::FiberKey;
 
 pub(crate) type FiberYielder = Yielder<(), ()>;
@@ -114,8 +114,8 @@ pub(crate) fn wake_local(key: FiberKey) {
     with_scheduler(|s| s.wake(key));
 }
 
-pub(crate) fn insert_timer(at: Instant, op: &OpState, idx: usize) -> TimerHandle {
-    with_scheduler(|s| s.insert_timer(at, TimerTarget { op, idx }))
+pub(crate) fn insert_timer(deadline: Deadline, op: &OpState, idx: usize) -> TimerHandle {
+    with_scheduler(|s| s.insert_timer(deadline, TimerTarget { op, idx }))
         .expect("timer armed outside a runtime")
 }
 

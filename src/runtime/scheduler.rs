@@ -26,7 +26,7 @@ use crate::runtime::context::{self, FiberYielder};
 use crate::runtime::run_queue::RunQueue;
 use crate::runtime::shared::RemoteBody;
 use crate::runtime::Shared;
-use crate::timer::{TimerHandle, TimerHeap, TimerTarget};
+use crate::timer::{Deadline, TimerHandle, TimerHeap, TimerTarget};
 use crate::waker::FiberKey;
 
 /// Timers and descriptors are checked at least once every this many fiber
@@ -134,8 +134,12 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
-        self.timers.borrow_mut().insert(at, target)
+    pub(crate) fn insert_timer(&self, deadline: Deadline, target: TimerTarget) -> TimerHandle {
+        let mut timers = self.timers.borrow_mut();
+        match deadline {
+            Deadline::At(at) => timers.insert(at, target),
+            Deadline::After(d) => timers.insert_after(d, target),
+        }
     }
 
     pub(crate) fn cancel_timer(&self, handle: TimerHandle) {
@@ -191,7 +195,9 @@ impl Scheduler {
         if self.timers.borrow().len() == 0 {
             return false;
         }
-        self.fire_timers_until(Instant::now())
+        let now = Instant::now();
+        self.timers.borrow_mut().settle(now);
+        self.fire_timers_until(now)
     }
 
     /// Commits the performs with a deadline at or before `limit` (which must
@@ -242,6 +248,9 @@ impl Scheduler {
     /// a wake. With idle stacks to unmap, unmaps one batch and only polls,
     /// so the loop comes back for the next batch after serving what arrived.
     fn block(&self) -> io::Result<()> {
+        if self.timers.borrow().has_pending() {
+            self.timers.borrow_mut().settle(Instant::now());
+        }
         let mut deadline = self.timers.borrow().next_deadline();
         if let Some(check) = self.io.borrow().next_check() {
             deadline = Some(deadline.map_or(check, |d| d.min(check)));
