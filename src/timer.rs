@@ -31,7 +31,7 @@ pub(crate) struct TimerHandle {
 pub(crate) enum Deadline {
     At(Instant),
     /// Counted from when the scheduler next reads its clock: see
-    /// `TimerHeap::insert_after`.
+    /// `TimerHeap::insert`.
     After(Duration),
 }
 
@@ -45,9 +45,8 @@ impl Deadline {
 }
 
 struct Entry {
-    /// `None` while pending (inserted by `insert_after`, not yet settled).
-    deadline: Option<Instant>,
-    wait: Duration,
+    /// `After` while pending (not yet settled), `At` in the heap.
+    deadline: Deadline,
     seq: u64,
     /// Index in `heap`, or in `pending` while pending.
     pos: usize,
@@ -77,43 +76,30 @@ impl TimerHeap {
         self.heap.len() + self.pending.len()
     }
 
-    fn add(
-        &mut self,
-        deadline: Option<Instant>,
-        wait: Duration,
-        target: TimerTarget,
-    ) -> TimerHandle {
+    /// Adds a timer. One due `At` a time goes into the heap. One due
+    /// `After` a duration is *pending* until the next `settle`, which comes
+    /// before the scheduler next looks at its timers (every
+    /// `POLL_INTERVAL` runs, and before it sleeps): it never fires early,
+    /// is late by no more than the timers' own check interval, and costs no
+    /// clock read and no heap work if it is cancelled first, the common
+    /// fate of the timeout in `recv or after(d)`.
+    pub(crate) fn insert(&mut self, deadline: Deadline, target: TimerTarget) -> TimerHandle {
         let seq = self.next_seq;
         self.next_seq += 1;
         let key = self.entries.insert(Entry {
             deadline,
-            wait,
             seq,
             pos: 0,
             target,
         });
         match deadline {
-            Some(_) => self.push_heap(key),
-            None => {
+            Deadline::At(_) => self.push_heap(key),
+            Deadline::After(_) => {
                 self.entries[key].pos = self.pending.len();
                 self.pending.push(key);
             }
         }
         TimerHandle { key, seq }
-    }
-
-    pub(crate) fn insert(&mut self, deadline: Instant, target: TimerTarget) -> TimerHandle {
-        self.add(Some(deadline), Duration::ZERO, target)
-    }
-
-    /// A timer due `wait` after the next `settle`, which comes before the
-    /// scheduler next looks at its timers (every `POLL_INTERVAL` runs, and
-    /// before it sleeps). It therefore never fires early, is late by no
-    /// more than the timers' own check interval, and costs no clock read
-    /// and no heap work if it is cancelled first: the common fate of the
-    /// timeout in `recv or after(d)`.
-    pub(crate) fn insert_after(&mut self, wait: Duration, target: TimerTarget) -> TimerHandle {
-        self.add(None, wait, target)
     }
 
     /// Gives every pending timer its deadline, counted from `now`.
@@ -122,7 +108,7 @@ impl TimerHeap {
         for i in 0..self.pending.len() {
             let key = self.pending[i];
             let e = &mut self.entries[key];
-            e.deadline = Some(deadline_after(now, e.wait));
+            e.deadline = Deadline::At(e.deadline.resolve(now));
             self.push_heap(key);
         }
         self.pending.clear();
@@ -140,14 +126,17 @@ impl TimerHeap {
         match self.entries.get(handle.key) {
             Some(e) if e.seq == handle.seq => {
                 let pos = e.pos;
-                if e.deadline.is_some() {
-                    self.remove_at(pos);
-                } else {
-                    self.pending.swap_remove(pos);
-                    if let Some(&moved) = self.pending.get(pos) {
-                        self.entries[moved].pos = pos;
+                match e.deadline {
+                    Deadline::At(_) => {
+                        self.remove_at(pos);
                     }
-                    self.entries.remove(handle.key);
+                    Deadline::After(_) => {
+                        self.pending.swap_remove(pos);
+                        if let Some(&moved) = self.pending.get(pos) {
+                            self.entries[moved].pos = pos;
+                        }
+                        self.entries.remove(handle.key);
+                    }
                 }
                 true
             }
@@ -166,7 +155,10 @@ impl TimerHeap {
     }
 
     fn deadline(&self, key: usize) -> Instant {
-        self.entries[key].deadline.expect("a settled timer")
+        match self.entries[key].deadline {
+            Deadline::At(at) => at,
+            Deadline::After(_) => unreachable!("only settled timers are in the heap"),
+        }
     }
 
     /// Pops the earliest timer if its deadline is at or before `now`.
@@ -243,7 +235,7 @@ enum When {
     /// A positive duration: it cannot have passed while the perform tries
     /// its leaves, so no clock is read then. If the perform waits, the
     /// deadline counts from a clock reading taken after it began to wait
-    /// (`TimerHeap::insert_after`), so the wait is never shorter than asked;
+    /// (`TimerHeap::insert`), so the wait is never shorter than asked;
     /// a `recv or after(d)` whose message comes first reads no clock at all.
     After(Duration),
     At(Instant),
@@ -362,10 +354,10 @@ mod tests {
         let base = Instant::now();
         let ms = Duration::from_millis;
         let mut heap = TimerHeap::default();
-        let a = heap.insert_after(ms(30), target(1));
-        let b = heap.insert_after(ms(10), target(2));
-        let c = heap.insert_after(ms(20), target(3));
-        heap.insert(base + ms(25), target(4));
+        let a = heap.insert(Deadline::After(ms(30)), target(1));
+        let b = heap.insert(Deadline::After(ms(10)), target(2));
+        let c = heap.insert(Deadline::After(ms(20)), target(3));
+        heap.insert(Deadline::At(base + ms(25)), target(4));
         assert_eq!(heap.len(), 4);
         assert!(heap.cancel(c), "a pending timer cancels");
         assert_eq!(heap.len(), 3);
@@ -388,10 +380,10 @@ mod tests {
         let base = Instant::now();
         let mut h = TimerHeap::default();
         let ms = |n| base + Duration::from_millis(n);
-        let _a = h.insert(ms(30), target(0));
-        let b = h.insert(ms(10), target(1));
-        let _c = h.insert(ms(20), target(2));
-        let _d = h.insert(ms(10), target(3));
+        let _a = h.insert(Deadline::At(ms(30)), target(0));
+        let b = h.insert(Deadline::At(ms(10)), target(1));
+        let _c = h.insert(Deadline::At(ms(20)), target(2));
+        let _d = h.insert(Deadline::At(ms(10)), target(3));
         assert!(h.cancel(b));
         assert_eq!(h.len(), 3);
         let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(ms(100)).map(|t| t.idx)).collect();
@@ -402,9 +394,9 @@ mod tests {
     fn stale_handle_does_not_cancel_a_reused_slot() {
         let base = Instant::now();
         let mut h = TimerHeap::default();
-        let a = h.insert(base, target(0));
+        let a = h.insert(Deadline::At(base), target(0));
         assert_eq!(h.pop_due(base).map(|t| t.idx), Some(0));
-        let _b = h.insert(base, target(1));
+        let _b = h.insert(Deadline::At(base), target(1));
         assert!(!h.cancel(a));
         assert_eq!(h.len(), 1);
     }

@@ -135,11 +135,7 @@ impl Scheduler {
     }
 
     pub(crate) fn insert_timer(&self, deadline: Deadline, target: TimerTarget) -> TimerHandle {
-        let mut timers = self.timers.borrow_mut();
-        match deadline {
-            Deadline::At(at) => timers.insert(at, target),
-            Deadline::After(d) => timers.insert_after(d, target),
-        }
+        self.timers.borrow_mut().insert(deadline, target)
     }
 
     pub(crate) fn cancel_timer(&self, handle: TimerHandle) {
@@ -248,9 +244,8 @@ impl Scheduler {
     /// a wake. With idle stacks to unmap, unmaps one batch and only polls,
     /// so the loop comes back for the next batch after serving what arrived.
     fn block(&self) -> io::Result<()> {
-        if self.timers.borrow().has_pending() {
-            self.timers.borrow_mut().settle(Instant::now());
-        }
+        // `fire_timers`, called just before, settled the pending timers.
+        debug_assert!(!self.timers.borrow().has_pending());
         let mut deadline = self.timers.borrow().next_deadline();
         if let Some(check) = self.io.borrow().next_check() {
             deadline = Some(deadline.map_or(check, |d| d.min(check)));
