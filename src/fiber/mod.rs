@@ -1,6 +1,7 @@
 //! Fibers: `spawn`, `JoinHandle`, `yield_now`, `sleep`, and the stack pool.
 
 pub(crate) mod slot;
+pub(crate) mod stack;
 pub(crate) mod stack_pool;
 
 use std::fmt;

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use corosensei::stack::DefaultStack;
 use corosensei::Coroutine;
 
+use crate::fiber::stack::FiberStack;
 use crate::runtime::context::FiberYielder;
 
 /// How a fiber's body is entered for the first time.
@@ -20,7 +20,7 @@ pub(crate) enum Start {
 /// The body of a fiber, boxed until it first runs.
 pub(crate) type Body = Box<dyn FnOnce(Start)>;
 
-pub(crate) type FiberCoroutine = Coroutine<(), (), (), DefaultStack>;
+pub(crate) type FiberCoroutine = Coroutine<(), (), (), FiberStack>;
 
 pub(crate) enum FiberState {
     Unstarted(Body),

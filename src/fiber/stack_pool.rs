@@ -1,10 +1,12 @@
-//! Fiber stacks: mmap'd with a guard page, handed out at a fiber's first run
-//! and pooled for reuse (a fresh mmap costs ~10 µs, a reused stack ~13 ns).
+//! Fiber stacks: handed out at a fiber's first run and pooled for reuse (a
+//! fresh guarded stack costs ~10 µs of mapping, a reused one ~13 ns).
 
 use std::fmt;
 use std::io;
 
 use corosensei::stack::DefaultStack;
+
+use crate::fiber::stack::{map_chunk, CarvedStack, FiberStack, Layout, CHUNK_STACKS};
 
 /// Default usable stack size of a fiber: 256 KiB. Only touched pages cost
 /// memory; the size bounds recursion depth and stack buffers per fiber.
@@ -23,7 +25,10 @@ const TRIM_BATCH: usize = 64;
 /// The stacks of one scheduler.
 pub(crate) struct StackPool {
     size: usize,
-    idle: Vec<DefaultStack>,
+    layout: Layout,
+    idle: Vec<FiberStack>,
+    /// Carved stacks never used or emptied by `trim`: zeroed, no memory.
+    fresh: Vec<CarvedStack>,
     live: usize,
     reported: bool,
 }
@@ -32,6 +37,7 @@ impl fmt::Debug for StackPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StackPool")
             .field("size", &self.size)
+            .field("layout", &self.layout)
             .field("idle", &self.idle.len())
             .field("live", &self.live)
             .finish()
@@ -39,23 +45,38 @@ impl fmt::Debug for StackPool {
 }
 
 impl StackPool {
-    pub(crate) fn new(size: usize) -> StackPool {
+    /// A pool of stacks of `size` usable bytes (see `stack` for layouts).
+    pub(crate) fn new(size: usize, layout: Layout) -> StackPool {
         StackPool {
             size,
+            layout,
             idle: Vec::new(),
+            fresh: Vec::new(),
             live: 0,
             reported: false,
         }
     }
 
     /// A stack for a fiber about to start; the error names the limit hit.
-    pub(crate) fn get(&mut self) -> Result<DefaultStack, String> {
+    pub(crate) fn get(&mut self) -> Result<FiberStack, String> {
         let stack = match self.idle.pop() {
             Some(s) => s,
-            None => DefaultStack::new(self.size).map_err(|e| self.exhausted(e))?,
+            None => self.map_new().map_err(|e| self.exhausted(e))?,
         };
         self.live += 1;
         Ok(stack)
+    }
+
+    fn map_new(&mut self) -> io::Result<FiberStack> {
+        if self.layout == Layout::Mapped {
+            return DefaultStack::new(self.size).map(FiberStack::Mapped);
+        }
+        if self.fresh.is_empty() {
+            self.fresh = map_chunk(self.size, self.layout)?;
+            self.fresh.reverse(); // hand them out from the chunk's start
+        }
+        let stack = self.fresh.pop().expect("a chunk holds stacks");
+        Ok(FiberStack::Carved(stack))
     }
 
     /// True the first time only: the error is printed once per scheduler
@@ -65,7 +86,7 @@ impl StackPool {
     }
 
     /// Takes back the stack of a finished fiber. Never unmaps: see `trim`.
-    pub(crate) fn put(&mut self, stack: DefaultStack) {
+    pub(crate) fn put(&mut self, stack: FiberStack) {
         self.live -= 1;
         self.idle.push(stack);
     }
@@ -75,14 +96,31 @@ impl StackPool {
         self.idle.len() > MAX_IDLE
     }
 
-    /// Unmaps up to one batch of the idle stacks beyond the cap.
+    /// Frees the memory of up to one batch of the idle stacks beyond the
+    /// cap: a mapped stack is unmapped, a carved one keeps its place in its
+    /// chunk and gives its pages back.
     pub(crate) fn trim(&mut self) {
         let excess = self.idle.len().saturating_sub(MAX_IDLE);
         let keep = self.idle.len() - excess.min(TRIM_BATCH);
-        self.idle.truncate(keep);
+        for stack in self.idle.drain(keep..) {
+            if let FiberStack::Carved(s) = stack {
+                s.release_memory();
+                self.fresh.push(s);
+            }
+        }
     }
 
     fn exhausted(&self, e: io::Error) -> String {
+        if self.layout != Layout::Mapped {
+            return format!(
+                "selvedge: cannot map {CHUNK_STACKS} more stacks of {size} bytes \
+                 ({e}) while {live} fibers hold stacks. Fix: keep fewer fibers started at \
+                 once (for example, bound fan-out with a channel) or lower the per-fiber \
+                 stack size (Builder::stack_size).",
+                live = self.live,
+                size = self.size,
+            );
+        }
         let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|_| "unknown".to_owned());
@@ -91,8 +129,10 @@ impl StackPool {
              stacks of {size} bytes. Each guarded stack takes 2 kernel memory mappings and \
              vm.max_map_count is {limit}, which caps live fibers near half that. Fix: keep \
              fewer fibers started at once (for example, bound fan-out with a channel), lower \
-             the per-fiber stack size, or raise the limit \
-             (`sysctl -w vm.max_map_count=1048576`).",
+             the per-fiber stack size, raise the limit \
+             (`sysctl -w vm.max_map_count=1048576`), or, if every fiber's stack use is \
+             known to fit, opt into unguarded stacks (`unsafe` Builder::unguarded_stacks), \
+             which take no mapping each.",
             live = self.live,
             size = self.size,
         )
@@ -105,7 +145,7 @@ mod tests {
 
     #[test]
     fn finished_stacks_are_kept_then_trimmed_in_batches_down_to_the_cap() {
-        let mut pool = StackPool::new(16 * 1024);
+        let mut pool = StackPool::new(16 * 1024, Layout::Mapped);
         let stacks: Vec<_> = (0..MAX_IDLE + 100).map(|_| pool.get().unwrap()).collect();
         for s in stacks {
             pool.put(s);
@@ -119,5 +159,43 @@ mod tests {
         assert!(!pool.needs_trim());
         pool.trim();
         assert_eq!(pool.idle.len(), MAX_IDLE);
+    }
+
+    #[test]
+    fn carved_stacks_come_from_shared_chunks_and_trimming_keeps_them_for_reuse() {
+        let mut pool = StackPool::new(16 * 1024, Layout::CarvedUnguarded);
+        let count = MAX_IDLE + TRIM_BATCH;
+        let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
+        assert!(stacks.iter().all(|s| matches!(s, FiberStack::Carved(_))));
+        assert_eq!(
+            pool.fresh.len(),
+            count.div_ceil(CHUNK_STACKS) * CHUNK_STACKS - count
+        );
+        let fresh_before = pool.fresh.len();
+        for s in stacks {
+            pool.put(s);
+        }
+        pool.trim();
+        assert_eq!(pool.idle.len(), MAX_IDLE);
+        assert_eq!(
+            pool.fresh.len(),
+            fresh_before + TRIM_BATCH,
+            "trimmed, not unmapped"
+        );
+        assert_eq!(pool.live, 0);
+    }
+
+    #[test]
+    fn the_mapping_limit_error_names_the_limit_and_every_fix() {
+        let pool = StackPool::new(16 * 1024, Layout::Mapped);
+        let message = pool.exhausted(io::Error::from_raw_os_error(12));
+        for needle in [
+            "vm.max_map_count",
+            "sysctl",
+            "stack size",
+            "unguarded_stacks",
+        ] {
+            assert!(message.contains(needle), "{needle} missing: {message}");
+        }
     }
 }

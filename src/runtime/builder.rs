@@ -26,7 +26,8 @@ const MIN_STACK_SIZE: usize = 16 * 1024;
 /// What every scheduler of one runtime shares.
 pub(crate) struct RuntimeInner {
     schedulers: Vec<Arc<Shared>>,
-    stack_size: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) guarded_stacks: bool,
     pub(crate) spin: Duration,
     next: AtomicUsize,
     running: AtomicBool,
@@ -38,6 +39,7 @@ impl fmt::Debug for RuntimeInner {
         f.debug_struct("Runtime")
             .field("threads", &self.schedulers.len())
             .field("stack_size", &self.stack_size)
+            .field("guarded_stacks", &self.guarded_stacks)
             .field("running", &self.running.load(Ordering::Relaxed))
             .finish()
     }
@@ -64,6 +66,7 @@ pub struct Runtime {
 pub struct Builder {
     threads: usize,
     stack_size: usize,
+    guarded_stacks: bool,
     spin: Option<Duration>,
 }
 
@@ -83,6 +86,7 @@ impl Runtime {
         Builder {
             threads: 1,
             stack_size: DEFAULT_STACK_SIZE,
+            guarded_stacks: true,
             spin: None,
         }
     }
@@ -117,7 +121,7 @@ impl Runtime {
         );
         inner.stopping.store(false, Ordering::SeqCst);
         let _stopped = Stopped(inner);
-        let sched = Scheduler::new(inner.schedulers[0].clone(), inner.clone(), inner.stack_size);
+        let sched = Scheduler::new(inner.schedulers[0].clone(), inner.clone());
         let workers = Workers::start(inner);
 
         let enter = context::enter(&sched);
@@ -174,7 +178,7 @@ impl<'a> Workers<'a> {
             let spawned = std::thread::Builder::new()
                 .name(format!("selvedge-{i}"))
                 .spawn(move || {
-                    let sched = Scheduler::new(shared, rt.clone(), rt.stack_size);
+                    let sched = Scheduler::new(shared, rt.clone());
                     let _enter = context::enter(&sched);
                     if let Err(e) = sched.run_until(|| rt.stopping.load(Ordering::SeqCst)) {
                         eprintln!("selvedge: scheduler {i}'s poller failed: {e}");
@@ -219,6 +223,38 @@ impl Builder {
         self
     }
 
+    /// Gives fibers stacks without guard pages, carved back to back from
+    /// shared mappings, so that live fibers are bounded by memory rather
+    /// than by the kernel's mapping limit.
+    ///
+    /// A guarded stack (the default) is its own mapping behind an
+    /// inaccessible page: overflowing it faults, and the process dies with
+    /// a clear signal. That page splits the kernel's memory map, so each
+    /// guarded stack costs two of the `vm.max_map_count` mappings (65530 by
+    /// default) and a process holds at most about 32,000 started fibers at
+    /// the default limit. Unguarded stacks cost no mapping each; 64 of them
+    /// share one, and adjacent mappings merge.
+    ///
+    /// ```
+    /// use selvedge::Runtime;
+    /// // SAFETY: these fibers only add numbers; they use well under 16 KiB.
+    /// let rt = unsafe { Runtime::builder().stack_size(16 * 1024).unguarded_stacks() }
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.run(|| selvedge::spawn(|| 6 * 7).join().unwrap()), 42);
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// Nothing catches a fiber that overflows its stack: it writes over
+    /// the stack of another fiber, which is undefined behaviour. Call this
+    /// only when no fiber can use more than [`Builder::stack_size`] bytes
+    /// of stack, counting every library function it calls.
+    pub unsafe fn unguarded_stacks(mut self) -> Self {
+        self.guarded_stacks = false;
+        self
+    }
+
     /// How long an idle scheduler polls its inbox before it blocks in the
     /// poller. A wake that arrives within the spin costs no syscall on
     /// either side (two busy schedulers hand off in well under a
@@ -256,6 +292,7 @@ impl Builder {
             inner: Arc::new(RuntimeInner {
                 schedulers,
                 stack_size: self.stack_size,
+                guarded_stacks: self.guarded_stacks,
                 spin: self.spin.unwrap_or(if self.threads > 1 {
                     DEFAULT_SPIN
                 } else {

@@ -18,6 +18,7 @@ use polling::Events;
 use slab::Slab;
 
 use crate::fiber::slot::{Body, FiberCoroutine, FiberSlot, FiberState, Start};
+use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
@@ -60,11 +61,12 @@ impl fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        runtime: Arc<RuntimeInner>,
-        stack_size: usize,
-    ) -> Scheduler {
+    pub(crate) fn new(shared: Arc<Shared>, runtime: Arc<RuntimeInner>) -> Scheduler {
+        let layout = match runtime.guarded_stacks {
+            true => Layout::guarded(),
+            false => Layout::CarvedUnguarded,
+        };
+        let stacks = StackPool::new(runtime.stack_size, layout);
         Scheduler {
             shared,
             runtime,
@@ -72,7 +74,7 @@ impl Scheduler {
             queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
             io: RefCell::new(IoTable::new(true)),
-            stacks: RefCell::new(StackPool::new(stack_size)),
+            stacks: RefCell::new(stacks),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),

@@ -1,0 +1,258 @@
+//! A fiber's stack, and where it comes from.
+//!
+//! A guard page below each stack makes an overflow fault instead of
+//! silently writing over other memory. Made with `mprotect`, a guard page
+//! splits the kernel's memory map, so such a stack costs two mappings and
+//! `vm.max_map_count` (65530 by default) caps live fibers near 32k; it also
+//! costs an `mmap` plus an `mprotect` (~10 µs here) per stack.
+//!
+//! So stacks are *carved* back to back from one read-write mapping per
+//! chunk of `CHUNK_STACKS`, which the kernel merges with its neighbours,
+//! and each gets its guard page from `MADV_GUARD_INSTALL` (Linux 6.13+),
+//! which marks pages in the page table without splitting the mapping.
+//! Live fibers are then bounded by memory, not by mappings. Where the
+//! kernel lacks guard regions, each stack is *mapped* on its own with an
+//! `mprotect`ed guard page (corosensei's `DefaultStack`), and the mapping
+//! limit applies again. The `unsafe` opt-in `Builder::unguarded_stacks`
+//! carves stacks with no guard at all.
+
+use std::io;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use corosensei::stack::{DefaultStack, Stack, StackPointer};
+
+/// Stacks carved from one mapping: few enough that a small runtime does
+/// not reserve much address space, many enough that the `mmap` is paid
+/// once per this many fibers.
+pub(crate) const CHUNK_STACKS: usize = 64;
+
+/// `MADV_GUARD_INSTALL` from Linux's uapi `mman-common.h` (not yet in libc).
+#[cfg(target_os = "linux")]
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The stack a fiber runs on.
+pub(crate) enum FiberStack {
+    Mapped(DefaultStack),
+    Carved(CarvedStack),
+}
+
+// SAFETY: both variants describe memory that stays mapped, readable and
+// writable between `limit` and `base` for as long as the value lives (a
+// `CarvedStack` keeps its chunk alive), and no two stacks overlap.
+unsafe impl Stack for FiberStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        match self {
+            FiberStack::Mapped(s) => s.base(),
+            FiberStack::Carved(s) => s.base,
+        }
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        match self {
+            FiberStack::Mapped(s) => s.limit(),
+            FiberStack::Carved(s) => s.limit,
+        }
+    }
+}
+
+/// How a pool gets its stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Carved from chunks, each with a guard region below it.
+    CarvedGuarded,
+    /// Carved from chunks with no guard (`Builder::unguarded_stacks`).
+    CarvedUnguarded,
+    /// One mapping per stack with an `mprotect`ed guard page.
+    Mapped,
+}
+
+impl Layout {
+    /// The guarded layout this kernel supports best.
+    pub(crate) fn guarded() -> Layout {
+        static GUARD_REGIONS: OnceLock<bool> = OnceLock::new();
+        if *GUARD_REGIONS.get_or_init(|| map_chunk(page_size(), Layout::CarvedGuarded).is_ok()) {
+            Layout::CarvedGuarded
+        } else {
+            Layout::Mapped
+        }
+    }
+}
+
+/// One stack of a chunk: `[limit, base)`, with the chunk's guard page (if
+/// any) just below `limit`.
+pub(crate) struct CarvedStack {
+    base: StackPointer,
+    limit: StackPointer,
+    _chunk: Rc<Chunk>,
+}
+
+impl CarvedStack {
+    /// Returns the stack's touched pages to the kernel, keeping its place
+    /// (unmapping part of a chunk would split it) and its guard page, which
+    /// `MADV_DONTNEED` leaves in place. The stack reads as zeros afterwards,
+    /// as a fresh one does.
+    pub(crate) fn release_memory(&self) {
+        let len = self.base.get() - self.limit.get();
+        // SAFETY: `[limit, base)` is part of our chunk's mapping and no
+        // fiber runs on it (the pool only trims idle stacks), so discarding
+        // its contents affects no live value.
+        unsafe { libc::madvise(self.limit.get() as *mut _, len, libc::MADV_DONTNEED) };
+    }
+}
+
+/// One read-write mapping holding `CHUNK_STACKS` carved stacks, unmapped
+/// when its last stack is dropped.
+struct Chunk {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: `start..start + len` is the mapping `map_chunk` made; every
+        // stack in it holds an `Rc` of this chunk, so none is left.
+        unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
+    }
+}
+
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page).expect("a page size")
+}
+
+/// Maps a chunk and carves it into `CHUNK_STACKS` stacks of at least `size`
+/// usable bytes, with a guard page below each for `CarvedGuarded`. Fails
+/// with `Unsupported` if the kernel has no guard regions.
+pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedStack>> {
+    debug_assert_ne!(layout, Layout::Mapped);
+    let page = page_size();
+    let guard = if layout == Layout::CarvedGuarded {
+        page
+    } else {
+        0
+    };
+    let slot = size.div_ceil(page) * page + guard;
+    let len = slot * CHUNK_STACKS;
+    // SAFETY: a fresh private anonymous mapping at an address the kernel
+    // picks aliases nothing.
+    let start = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if start == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let start = NonNull::new(start.cast::<u8>()).expect("mmap returned null");
+    let chunk = Rc::new(Chunk { start, len });
+    let first = start.as_ptr() as usize;
+    if guard > 0 {
+        for i in 0..CHUNK_STACKS {
+            install_guard(first + i * slot, guard)?; // drops (unmaps) the chunk on error
+        }
+    }
+    Ok((0..CHUNK_STACKS)
+        .map(|i| CarvedStack {
+            limit: StackPointer::new(first + i * slot + guard).expect("a mapping at 0"),
+            base: StackPointer::new(first + (i + 1) * slot).expect("a mapping at 0"),
+            _chunk: chunk.clone(),
+        })
+        .collect())
+}
+
+#[cfg(target_os = "linux")]
+fn install_guard(at: usize, len: usize) -> io::Result<()> {
+    // SAFETY: `[at, at + len)` lies in a chunk mapped by the caller that
+    // no stack uses yet; a guard region only makes accesses there fault.
+    match unsafe { libc::madvise(at as *mut _, len, MADV_GUARD_INSTALL) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn install_guard(_at: usize, _len: usize) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_chunk(layout: Layout, gap: usize) {
+        let stacks = map_chunk(20_000, layout).unwrap();
+        assert_eq!(stacks.len(), CHUNK_STACKS);
+        for pair in stacks.windows(2) {
+            assert_eq!(pair[0].base.get() + gap, pair[1].limit.get());
+        }
+        for s in &stacks {
+            let len = s.base.get() - s.limit.get();
+            assert!(len >= 20_000 && len % page_size() == 0);
+            // SAFETY: the stack is ours and nothing runs on it.
+            unsafe {
+                let p = s.limit.get() as *mut u8;
+                p.write(7);
+                p.add(len - 1).write(7);
+            }
+            s.release_memory();
+            // SAFETY: as above; the mapping is still there.
+            assert_eq!(unsafe { (s.limit.get() as *const u8).read() }, 0);
+        }
+    }
+
+    #[test]
+    fn unguarded_chunks_hold_back_to_back_stacks_that_release_their_pages() {
+        check_chunk(Layout::CarvedUnguarded, 0);
+    }
+
+    #[test]
+    fn guarded_chunks_leave_one_guard_page_between_stacks() {
+        if Layout::guarded() == Layout::CarvedGuarded {
+            check_chunk(Layout::CarvedGuarded, page_size());
+        }
+    }
+
+    /// Child half of the test below: writes just below a released stack.
+    #[test]
+    #[ignore = "run by guard_pages_fault_even_after_a_stack_released_its_memory"]
+    fn child_writes_into_a_guard_page() {
+        if std::env::var_os("SELVEDGE_GUARD_CHILD").is_none() {
+            return;
+        }
+        let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
+        stacks[1].release_memory();
+        // SAFETY: none; this write must fault and kill the process.
+        unsafe { ((stacks[1].limit.get() - 1) as *mut u8).write(1) };
+        std::process::exit(0);
+    }
+
+    #[test]
+    fn guard_pages_fault_even_after_a_stack_released_its_memory() {
+        use std::os::unix::process::ExitStatusExt;
+        if Layout::guarded() != Layout::CarvedGuarded {
+            return; // the kernel has no guard regions: the pool maps stacks
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "fiber::stack::tests::child_writes_into_a_guard_page",
+            ])
+            .env("SELVEDGE_GUARD_CHILD", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}");
+    }
+}
