@@ -4,19 +4,19 @@
 use selvedge::{channel, run, spawn, yield_now, Op};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+// Per thread, so tests running in parallel do not count each other's.
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 // SAFETY: forwards to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
         }
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
@@ -31,11 +31,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     let r = f();
     COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+    (r, ALLOCATIONS.with(Cell::get) - before)
 }
 
 #[test]
@@ -108,5 +108,21 @@ fn steady_state_hot_paths_do_not_allocate() {
         other.join().unwrap();
         drop(ping_tx);
         echo.join().unwrap();
+    });
+}
+
+#[test]
+fn spawn_and_join_with_pooled_stacks_allocate_only_the_closure_and_its_result() {
+    run(|| {
+        let spawn_join = |n: u64| {
+            for i in 0..n {
+                assert_eq!(spawn(move || i).join().unwrap(), i);
+            }
+        };
+        spawn_join(100); // warm the stack pool
+        let ((), n) = counted(|| spawn_join(1000));
+        // One box for the fiber's closure, one shared block for its result;
+        // the stack, the coroutine and the join wait are all reused.
+        assert_eq!(n, 2 * 1000, "{n} allocations for 1000 spawn+join");
     });
 }

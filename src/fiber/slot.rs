@@ -2,6 +2,7 @@
 //! started (a coroutine with its stack, running or suspended).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use corosensei::Coroutine;
 
@@ -33,6 +34,53 @@ pub(crate) enum FiberState {
         /// Set after the first run; teardown unwinds the fiber with it.
         yielder: *const FiberYielder,
     },
+}
+
+/// Spare coroutine boxes kept for reuse.
+const MAX_SPARE_BOXES: usize = 1024;
+
+/// The boxes of finished fibers' coroutines, reused so that starting a
+/// fiber with a pooled stack does not allocate.
+#[derive(Default)]
+pub(crate) struct CoroutineBoxes {
+    #[allow(clippy::vec_box)] // the boxes are the point: heap blocks to reuse
+    spare: Vec<Box<MaybeUninit<FiberCoroutine>>>,
+}
+
+impl CoroutineBoxes {
+    pub(crate) fn boxed(&mut self, coroutine: FiberCoroutine) -> Box<FiberCoroutine> {
+        match self.spare.pop() {
+            Some(mut spare) => {
+                spare.write(coroutine);
+                // SAFETY: initialised by the write just above.
+                unsafe { spare.assume_init() }
+            }
+            None => Box::new(coroutine),
+        }
+    }
+
+    /// Moves a finished fiber's coroutine out of its box, keeping the box.
+    pub(crate) fn unbox(&mut self, boxed: Box<FiberCoroutine>) -> FiberCoroutine {
+        let raw = Box::into_raw(boxed);
+        // SAFETY: `raw` comes from a `Box` holding an initialised coroutine,
+        // which is read out exactly once, here.
+        let coroutine = unsafe { raw.read() };
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the box's content
+        // was moved out above, so treating it as uninitialised drops nothing.
+        let spare = unsafe { Box::from_raw(raw.cast::<MaybeUninit<FiberCoroutine>>()) };
+        if self.spare.len() < MAX_SPARE_BOXES {
+            self.spare.push(spare);
+        }
+        coroutine
+    }
+}
+
+impl fmt::Debug for CoroutineBoxes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoroutineBoxes")
+            .field("spare", &self.spare.len())
+            .finish()
+    }
 }
 
 /// A fiber's entry in its scheduler's table.

@@ -13,10 +13,40 @@ struct Waiter {
     idx: usize,
 }
 
+/// The waiters of a signal. Most signals (a fiber's completion) have one
+/// waiter, which is kept inline so that waiting does not allocate.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waiter>,
+    rest: Vec<Waiter>,
+}
+
+impl Waiters {
+    fn push(&mut self, w: Waiter) {
+        match self.first {
+            None => self.first = Some(w),
+            Some(_) => self.rest.push(w),
+        }
+    }
+
+    /// Removes and returns every waiter.
+    fn take(&mut self) -> impl Iterator<Item = Waiter> + '_ {
+        self.first.take().into_iter().chain(self.rest.drain(..))
+    }
+
+    /// Removes the waiters of perform `op`.
+    fn remove(&mut self, op: &OpState) {
+        self.rest.retain(|w| !std::ptr::eq(w.op, op));
+        if self.first.as_ref().is_some_and(|w| std::ptr::eq(w.op, op)) {
+            self.first = (!self.rest.is_empty()).then(|| self.rest.remove(0));
+        }
+    }
+}
+
 /// A one-shot, thread-safe broadcast event.
 pub(crate) struct Signal {
     fired: AtomicBool,
-    waiters: Mutex<Vec<Waiter>>,
+    waiters: Mutex<Waiters>,
 }
 
 // SAFETY: the raw `OpState` pointers in `waiters` are only dereferenced under
@@ -38,7 +68,7 @@ impl Signal {
     pub(crate) fn new() -> Self {
         Signal {
             fired: AtomicBool::new(false),
-            waiters: Mutex::new(Vec::new()),
+            waiters: Mutex::new(Waiters::default()),
         }
     }
 
@@ -53,7 +83,7 @@ impl Signal {
             return false;
         }
         self.fired.store(true, Ordering::Release);
-        for w in waiters.drain(..) {
+        for w in waiters.take() {
             // SAFETY: the entry is still in the list and we hold its lock, so
             // its perform has not withdrawn and its `OpState` is alive.
             let op = unsafe { &*w.op };
@@ -94,6 +124,6 @@ impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
 
     fn unregister(&mut self, op: &OpState) {
         let mut waiters = lock(&self.signal.waiters);
-        waiters.retain(|w| !std::ptr::eq(w.op, op));
+        waiters.remove(op);
     }
 }

@@ -17,7 +17,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
 use slab::Slab;
 
-use crate::fiber::slot::{Body, FiberCoroutine, FiberSlot, FiberState, Start};
+use crate::fiber::slot::{Body, CoroutineBoxes, FiberCoroutine, FiberSlot, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
 use crate::io::table::{Dir, IoTable, Waiter};
@@ -45,6 +45,7 @@ pub(crate) struct Scheduler {
     timers: RefCell<TimerHeap>,
     io: RefCell<IoTable>,
     stacks: RefCell<StackPool>,
+    boxes: RefCell<CoroutineBoxes>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
@@ -75,6 +76,7 @@ impl Scheduler {
             timers: RefCell::new(TimerHeap::default()),
             io: RefCell::new(IoTable::new(true)),
             stacks: RefCell::new(stacks),
+            boxes: RefCell::new(CoroutineBoxes::default()),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
@@ -340,7 +342,7 @@ impl Scheduler {
                             body(Start::Run);
                         });
                         slot.state = FiberState::Started {
-                            coroutine: Box::new(co),
+                            coroutine: self.boxes.borrow_mut().boxed(co),
                             yielder: std::ptr::null(),
                         };
                     }
@@ -385,7 +387,8 @@ impl Scheduler {
             CoroutineResult::Return(()) => {
                 let slot = self.fibers.borrow_mut().remove(key.index as usize);
                 if let FiberState::Started { coroutine, .. } = slot.state {
-                    self.stacks.borrow_mut().put((*coroutine).into_stack());
+                    let coroutine = self.boxes.borrow_mut().unbox(coroutine);
+                    self.stacks.borrow_mut().put(coroutine.into_stack());
                 }
             }
         }
