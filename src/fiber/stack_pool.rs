@@ -1,5 +1,5 @@
 //! Fiber stacks: handed out at a fiber's first run and pooled for reuse (a
-//! fresh guarded stack costs ~10 µs of mapping, a reused one ~13 ns).
+//! fresh stack costs microseconds of kernel work, a reused one ~13 ns).
 
 use std::fmt;
 use std::io;

@@ -63,9 +63,10 @@ impl fmt::Debug for Scheduler {
 
 impl Scheduler {
     pub(crate) fn new(shared: Arc<Shared>, runtime: Arc<RuntimeInner>) -> Scheduler {
-        let layout = match runtime.guarded_stacks {
-            true => Layout::guarded(),
-            false => Layout::CarvedUnguarded,
+        let layout = if runtime.guarded_stacks {
+            Layout::guarded()
+        } else {
+            Layout::CarvedUnguarded
         };
         let stacks = StackPool::new(runtime.stack_size, layout);
         Scheduler {
