@@ -10,6 +10,8 @@
 //! Workloads that report memory (skynet, parked_memory) run in a child
 //! process each, so peak RSS belongs to that workload alone.
 
+#[path = "support/kernel.rs"]
+mod kernel;
 mod support;
 
 use std::fmt::Write as _;
@@ -534,7 +536,7 @@ fn timers(s: &mut Suite) {
     for (n, name) in [(20_000u64, "timers 20k"), (100_000, "timers 100k")] {
         let n = if s.quick { n / 100 } else { n };
         let mut builder = selvedge::Runtime::builder();
-        if n * 2 + 1000 > max_map_count() && !kernel_has_guard_regions() {
+        if n * 2 + 1000 > kernel::max_map_count() as u64 && !kernel::has_guard_regions() {
             println!(
                 "  {name:<16} runs on unguarded stacks: without guard regions (Linux \
                  6.13+), {n} live guarded fibers need vm.max_map_count > {}",
@@ -553,22 +555,6 @@ fn timers(s: &mut Suite) {
             }
         }
     }
-}
-
-/// Linux 6.13 added guard regions, which let guarded stacks share mappings.
-fn kernel_has_guard_regions() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor) >= (6, 13)
-}
-
-fn max_map_count() -> u64 {
-    std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(65530)
 }
 
 // ------------------------------------------- memory (in child processes)

@@ -8,6 +8,9 @@ use std::sync::Mutex;
 
 use selvedge::{run, spawn, Condition, Runtime};
 
+#[path = "../benches/support/kernel.rs"]
+mod kernel;
+
 /// Held by each test: one may use up the process's mappings, which the
 /// other needs.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -38,23 +41,10 @@ fn park_all(count: usize) -> (usize, usize, String) {
     (ok, failed, message)
 }
 
-/// Linux 6.13 added guard regions (`MADV_GUARD_INSTALL`), which let guarded
-/// stacks share mappings.
-fn kernel_has_guard_regions() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor) >= (6, 13)
-}
-
 #[test]
 fn live_fibers_beyond_the_mapping_limit_run_or_fail_with_an_error_naming_the_fix() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(65_530);
+    let limit = kernel::max_map_count();
     if limit > 300_000 {
         eprintln!("vm.max_map_count is {limit}: too high to exhaust in a test; skipped");
         return;
@@ -63,7 +53,7 @@ fn live_fibers_beyond_the_mapping_limit_run_or_fail_with_an_error_naming_the_fix
     let attempts = limit / 2 + 2_000;
     let (ok, failed, message) = run(move || park_all(attempts));
     assert_eq!(ok + failed, attempts);
-    if kernel_has_guard_regions() {
+    if kernel::has_guard_regions() {
         assert_eq!(failed, 0, "guarded stacks share mappings here: {message}");
     } else {
         assert!(failed > 0, "expected some fibers to hit the limit");

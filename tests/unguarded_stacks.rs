@@ -4,12 +4,12 @@
 
 use selvedge::{Condition, Runtime};
 
+#[path = "../benches/support/kernel.rs"]
+mod kernel;
+
 #[test]
 fn unguarded_stacks_hold_more_live_fibers_than_guarded_ones_can() {
-    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(65_530);
+    let limit = kernel::max_map_count();
     // Past what two mappings per guarded stack allow (capped so a raised
     // limit does not make the test huge; then it only checks the count).
     let fibers = (limit / 2 + 2_000).min(60_000);

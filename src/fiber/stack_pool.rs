@@ -73,7 +73,6 @@ impl StackPool {
         }
         if self.fresh.is_empty() {
             self.fresh = map_chunk(self.size, self.layout)?;
-            self.fresh.reverse(); // hand them out from the chunk's start
         }
         let stack = self.fresh.pop().expect("a chunk holds stacks");
         Ok(FiberStack::Carved(stack))
