@@ -1,6 +1,9 @@
 //! The shared core of a channel: two waiter queues under one lock, matching
 //! by the op-state protocol, and disconnection.
 //!
+//! The lock is a spin lock (see `crate::sync::SpinLock`): it is held only
+//! to push, pop or scan entries, never across a wake or a fiber switch.
+//!
 //! Every waiter entry points at a slot in a blocked perform's frame: for a
 //! sender, the value it offers; for a receiver, where the value goes. Entries
 //! (and the slots behind them) are touched only under the channel lock, and
@@ -11,7 +14,8 @@ use std::fmt;
 
 use crate::op::leaf::{commit_own, RegisterCx, Registered, WakeTokenBox};
 use crate::op::state::{OpState, TryClaim};
-use crate::sync::{lock, spin_loop, AtomicUsize, Mutex, Ordering};
+use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinLock};
+use crate::waker::WakeToken;
 
 /// Which end of the channel a leaf is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +77,27 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     unsafe { *to = (*from).take() };
 }
 
+/// Pops waiting partners until one can be claimed (dropping stale entries
+/// of performs committed elsewhere), moves the value between `mine` and its
+/// slot, and commits it. Returns the token that wakes it.
+fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Option<WakeToken> {
+    while let Some(e) = q.partners(side).pop_front() {
+        // SAFETY: the entry was in the queue and we hold the lock, so its
+        // perform is registered and its `OpState` alive.
+        let theirs = unsafe { &*e.op };
+        if let Some(claim) = theirs.claim() {
+            // SAFETY: `mine` is the caller's live slot; `e.slot` belongs
+            // to a registered perform; we hold the lock.
+            unsafe { transfer(side, mine, e.slot) };
+            return Some(claim.commit(e.idx));
+        }
+    }
+    None
+}
+
 /// The shared state of one channel.
 pub(crate) struct Chan<T> {
-    queues: Mutex<Queues<T>>,
+    queues: SpinLock<Queues<T>>,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
 }
@@ -99,7 +121,7 @@ impl<T> fmt::Debug for Chan<T> {
 impl<T> Chan<T> {
     pub(crate) fn new() -> Self {
         Chan {
-            queues: Mutex::new(Queues {
+            queues: SpinLock::new(Queues {
                 senders: VecDeque::new(),
                 receivers: VecDeque::new(),
                 senders_gone: false,
@@ -113,23 +135,38 @@ impl<T> Chan<T> {
     /// Fast path: commits now if a partner waits (transferring the value) or
     /// the other side is gone (leaving the slots as they are).
     pub(crate) fn try_now(&self, side: Side, mine: *mut Option<T>) -> bool {
-        let mut q = lock(&self.queues);
-        while let Some(e) = q.partners(side).pop_front() {
-            // SAFETY: the entry was in the queue and we hold the lock, so its
-            // perform is registered and its `OpState` alive.
-            let theirs = unsafe { &*e.op };
-            if let Some(claim) = theirs.claim() {
-                // SAFETY: `mine` is the caller's live slot; `e.slot` belongs
-                // to a registered perform; we hold the lock.
-                unsafe { transfer(side, mine, e.slot) };
-                let token = claim.commit(e.idx);
-                drop(q);
-                token.wake();
-                return true;
-            }
-            // Already committed elsewhere: the entry was stale; drop it.
+        let mut q = self.queues.lock();
+        if let Some(token) = take_partner(&mut q, side, mine) {
+            drop(q);
+            token.wake();
+            return true;
         }
         q.partners_gone(side)
+    }
+
+    /// `try_now` and `register` under one lock, for a perform whose only
+    /// leaf this is. Its `OpState` is not published anywhere yet, so nobody
+    /// else can commit it: matching a partner needs no claim of our own.
+    pub(crate) fn try_or_register(
+        &self,
+        side: Side,
+        mine: *mut Option<T>,
+        op: &OpState,
+    ) -> Registered {
+        let mut q = self.queues.lock();
+        if let Some(token) = take_partner(&mut q, side, mine) {
+            drop(q);
+            return Registered::Committed(Some(WakeTokenBox(token)));
+        }
+        if q.partners_gone(side) {
+            return Registered::Committed(None);
+        }
+        q.own(side).push_back(Entry {
+            op,
+            idx: 0,
+            slot: mine,
+        });
+        Registered::Waiting
     }
 
     /// Registers a leaf of the perform `cx.op`, matching a waiting partner
@@ -142,7 +179,7 @@ impl<T> Chan<T> {
         idx: usize,
     ) -> Registered {
         let own = cx.op;
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         let mut i = 0;
         while i < q.partners(side).len() {
             let e = &q.partners(side)[i];
@@ -193,14 +230,14 @@ impl<T> Chan<T> {
 
     /// Removes the entries of perform `op` from `side`'s queue.
     pub(crate) fn unregister(&self, side: Side, op: &OpState) {
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         q.own(side).retain(|e| !std::ptr::eq(e.op, op));
     }
 
     /// The last handle of `side` is gone: release every waiter of the other
     /// side with an error (senders keep their value, receivers get none).
     pub(crate) fn disconnect(&self, side: Side) {
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         match side {
             Side::Send => q.senders_gone = true,
             Side::Recv => q.receivers_gone = true,

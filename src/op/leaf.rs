@@ -62,6 +62,16 @@ pub trait Leaf {
     /// Withdraws the interest published by `register` (no-op if a partner
     /// already removed it).
     fn unregister(&mut self, op: &OpState);
+    /// For a perform of this leaf alone (index 0): `try_now`, else
+    /// `register`. `cx.op` is not yet visible to any other party, which lets
+    /// a leaf do both in one step (a channel takes its lock once).
+    fn try_or_register(&mut self, cx: &mut RegisterCx<'_>) -> Registered {
+        if self.try_now() {
+            Registered::Committed(None)
+        } else {
+            self.register(cx, 0)
+        }
+    }
 }
 
 const INLINE: usize = 4;

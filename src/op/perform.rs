@@ -25,15 +25,12 @@ pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
 /// without the leaf list, the random order and the dynamic calls, which are
 /// most of the cost of a plain `send` or `recv`.
 pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
-    if leaf.try_now() {
-        return;
-    }
     let op = OpState::new(Waker::current());
     let mut cx = RegisterCx {
         op: &op,
         deadline: None,
     };
-    match leaf.register(&mut cx, 0) {
+    match leaf.try_or_register(&mut cx) {
         Registered::Waiting => {}
         Registered::Committed(partner) => {
             if let Some(p) = partner {

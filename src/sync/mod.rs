@@ -3,6 +3,10 @@
 //! Lock-free code imports only from here so the model checker in `loom-tests/`
 //! sees every synchronising access.
 
+mod spin_lock;
+
+pub(crate) use spin_lock::SpinLock;
+
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
