@@ -11,7 +11,6 @@
 //! `UnsafeCell`, so the model checker sees both the lock and every access it
 //! guards.
 
-use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use crate::sync::{AtomicBool, Ordering};
@@ -79,12 +78,6 @@ impl<T> SpinLock<T> {
                 return;
             }
         }
-    }
-}
-
-impl<T> fmt::Debug for SpinLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpinLock").finish_non_exhaustive()
     }
 }
 
