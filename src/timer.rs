@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_leaf;
+use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 
@@ -331,9 +331,8 @@ impl Op for Timeout {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(mut self) {
-        self.__prepare();
-        perform_leaf(&mut self);
+    fn perform(self) {
+        perform_alone(self)
     }
     fn __complete(self, _winner: usize) {}
 }

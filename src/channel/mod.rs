@@ -9,7 +9,7 @@ pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 use std::fmt;
 
 use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_leaf;
+use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::sync::{Arc, Ordering};
@@ -211,9 +211,8 @@ impl<T> Op for SendOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(mut self) -> Self::Output {
-        perform_leaf(&mut self);
-        self.__complete(0)
+    fn perform(self) -> Self::Output {
+        perform_alone(self)
     }
     fn __complete(self, _winner: usize) -> Self::Output {
         // Taken by a receiver, or still ours because every receiver is gone.
@@ -230,9 +229,8 @@ impl<T> Op for RecvOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(mut self) -> Self::Output {
-        perform_leaf(&mut self);
-        self.__complete(0)
+    fn perform(self) -> Self::Output {
+        perform_alone(self)
     }
     fn __complete(self, _winner: usize) -> Self::Output {
         self.slot.ok_or(RecvError)
@@ -245,9 +243,8 @@ impl<T> Op for IntoRecvOp<T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(mut self) -> Self::Output {
-        perform_leaf(&mut self);
-        self.__complete(0)
+    fn perform(self) -> Self::Output {
+        perform_alone(self)
     }
     fn __complete(mut self, _winner: usize) -> Self::Output {
         self.slot.take().ok_or(RecvError)

@@ -24,6 +24,12 @@ struct JoinInner<T> {
 }
 
 impl<T> JoinInner<T> {
+    /// Stores the fiber's result and wakes its joiners.
+    fn deliver(&self, result: std::thread::Result<T>) {
+        *lock(&self.result) = Some(result);
+        self.done.fire();
+    }
+
     /// The result, if the fiber finished and nobody took it yet.
     fn take(&self) -> Option<std::thread::Result<T>> {
         lock(&self.result).take()
@@ -100,8 +106,7 @@ struct Finish<T> {
 impl<T> Finish<T> {
     fn complete(mut self, result: std::thread::Result<T>) {
         if let Some(inner) = self.inner.take() {
-            *lock(&inner.result) = Some(result);
-            inner.done.fire();
+            inner.deliver(result);
         }
     }
 }
@@ -111,8 +116,7 @@ impl<T> Drop for Finish<T> {
         if let Some(inner) = self.inner.take() {
             let message = "selvedge: the fiber was torn down before it finished \
                            (its runtime stopped when main returned)";
-            *lock(&inner.result) = Some(Err(Box::new(message.to_string())));
-            inner.done.fire();
+            inner.deliver(Err(Box::new(message.to_string())));
         }
     }
 }

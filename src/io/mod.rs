@@ -40,7 +40,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_leaf;
+use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
@@ -181,9 +181,8 @@ impl Op for Readiness<'_> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(mut self) -> io::Result<()> {
-        perform_leaf(&mut self);
-        self.__complete(0)
+    fn perform(self) -> io::Result<()> {
+        perform_alone(self)
     }
     fn __complete(mut self, _winner: usize) -> io::Result<()> {
         self.result

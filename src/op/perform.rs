@@ -52,6 +52,17 @@ pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
     guard.committed = true;
 }
 
+/// Performs an operation that is its own only leaf (a channel end, a timer,
+/// a readiness wait): `perform`'s protocol through `perform_leaf`. Always
+/// inlined: as a call, moving `op` in cost ping-pong ~22 instructions per
+/// round trip (callgrind).
+#[inline(always)]
+pub(crate) fn perform_alone<O: Op + Leaf>(mut op: O) -> O::Output {
+    op.__prepare();
+    perform_leaf(&mut op);
+    op.__complete(0)
+}
+
 /// The one-leaf `Withdraw`: cancels the timer, and withdraws the leaf when
 /// unwinding out of `wait`.
 struct WithdrawLeaf<'a, L: Leaf> {
