@@ -51,7 +51,8 @@ enum Source {
 /// The run queue of one scheduler.
 #[derive(Debug, Default)]
 pub(crate) struct RunQueue {
-    handoff: Option<Queued>,
+    /// Not stamped: fairness compares only the other queues' heads.
+    handoff: Option<FiberKey>,
     woken: VecDeque<Queued>,
     batches: Vec<Batch>,
     yielded: VecDeque<Queued>,
@@ -72,11 +73,10 @@ impl RunQueue {
 
     /// A fiber woken by the running fiber: hand-off if free.
     pub(crate) fn wake(&mut self, key: FiberKey) {
-        let q = self.stamp(key);
         if self.handoff.is_none() {
-            self.handoff = Some(q);
+            self.handoff = Some(key);
         } else {
-            self.woken.push_back(q);
+            self.push_woken(key);
         }
     }
 
@@ -122,8 +122,8 @@ impl RunQueue {
                 return self.pop(source);
             }
         }
-        if let Some(q) = self.handoff.take() {
-            return Some(q.key);
+        if let Some(key) = self.handoff.take() {
+            return Some(key);
         }
         if let Some(q) = self.woken.pop_front() {
             return Some(q.key);

@@ -321,77 +321,103 @@ impl Scheduler {
         self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
+    /// Resumes a fiber until it suspends or returns. The common case, a
+    /// started fiber, stays short; the first run takes `start_fiber`.
+    #[inline]
     fn run_fiber(&self, key: FiberKey) {
-        let (coroutine, first_run) = {
+        let (coroutine, yielder) = {
             let mut fibers = self.fibers.borrow_mut();
             let slot = match fibers.get_mut(key.index as usize) {
                 Some(f) if f.generation == key.generation => f,
                 _ => return, // a late wake for a fiber that is gone
             };
-            let first_run = matches!(slot.state, FiberState::Unstarted(_));
-            if first_run {
-                let FiberState::Unstarted(body) =
-                    std::mem::replace(&mut slot.state, FiberState::Starting)
-                else {
-                    unreachable!()
-                };
-                let stack = self.stacks.borrow_mut().get();
-                match stack {
-                    Ok(stack) => {
-                        let co = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
-                            context::set_running(context::current_key(), y);
-                            body(Start::Run);
-                        });
-                        slot.state = FiberState::Started {
-                            coroutine: self.boxes.borrow_mut().boxed(co),
-                            yielder: std::ptr::null(),
-                        };
-                    }
-                    Err(message) => {
-                        if self.stacks.borrow_mut().first_failure() {
-                            eprintln!("{message}");
-                        }
-                        fibers.remove(key.index as usize);
-                        drop(fibers);
-                        body(Start::Failed(message));
-                        return;
-                    }
+            match &mut slot.state {
+                FiberState::Started { coroutine, yielder } => {
+                    (&mut **coroutine as *mut FiberCoroutine, *yielder)
+                }
+                _ => {
+                    drop(fibers);
+                    return self.start_fiber(key);
                 }
             }
-            let FiberState::Started { coroutine, yielder } = &mut slot.state else {
-                unreachable!("a started fiber")
-            };
-            context::set_running(Some(key), *yielder);
-            (&mut **coroutine as *mut FiberCoroutine, first_run)
         };
+        context::set_running(Some(key), yielder);
         // SAFETY: the coroutine is boxed, so it stays put while the fiber
         // table grows; only this scheduler loop removes a started fiber's
-        // slot (below, and in `teardown`, which runs after the loop), never
-        // while the fiber runs; and the loop is not re-entered from a fiber
-        // (`context::enter` forbids nesting), so this is the only reference.
+        // slot (in `finish_fiber`, and in `teardown`, which runs after the
+        // loop), never while the fiber runs; and the loop is not re-entered
+        // from a fiber (`context::enter` forbids nesting), so this is the
+        // only reference.
+        let result = unsafe { (*coroutine).resume(()) };
+        context::set_running(None, std::ptr::null());
+        if let CoroutineResult::Return(()) = result {
+            self.finish_fiber(key);
+        }
+    }
+
+    /// A fiber's first run: gives it a stack and a coroutine, runs it, and
+    /// keeps its yielder for `teardown`, which unwinds the fiber with it.
+    #[inline(never)]
+    fn start_fiber(&self, key: FiberKey) {
+        let coroutine = {
+            let mut fibers = self.fibers.borrow_mut();
+            let slot = &mut fibers[key.index as usize];
+            let FiberState::Unstarted(body) =
+                std::mem::replace(&mut slot.state, FiberState::Starting)
+            else {
+                unreachable!("a fiber starts once")
+            };
+            let stack = self.stacks.borrow_mut().get();
+            match stack {
+                Ok(stack) => {
+                    let co = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
+                        context::set_running(context::current_key(), y);
+                        body(Start::Run);
+                    });
+                    let mut coroutine = self.boxes.borrow_mut().boxed(co);
+                    let ptr = &mut *coroutine as *mut FiberCoroutine;
+                    slot.state = FiberState::Started {
+                        coroutine,
+                        yielder: std::ptr::null(),
+                    };
+                    ptr
+                }
+                Err(message) => {
+                    if self.stacks.borrow_mut().first_failure() {
+                        eprintln!("{message}");
+                    }
+                    fibers.remove(key.index as usize);
+                    drop(fibers);
+                    body(Start::Failed(message));
+                    return;
+                }
+            }
+        };
+        context::set_running(Some(key), std::ptr::null());
+        // SAFETY: as in `run_fiber`.
         let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
         match result {
             CoroutineResult::Yield(()) => {
-                if first_run {
-                    // Kept for teardown, which unwinds the fiber on its stack.
-                    let yielder = context::current_yielder();
-                    if let Some(FiberSlot {
-                        state: FiberState::Started { yielder: y, .. },
-                        ..
-                    }) = self.fibers.borrow_mut().get_mut(key.index as usize)
-                    {
-                        *y = yielder;
-                    }
+                let yielder = context::current_yielder();
+                if let Some(FiberSlot {
+                    state: FiberState::Started { yielder: y, .. },
+                    ..
+                }) = self.fibers.borrow_mut().get_mut(key.index as usize)
+                {
+                    *y = yielder;
                 }
             }
-            CoroutineResult::Return(()) => {
-                let slot = self.fibers.borrow_mut().remove(key.index as usize);
-                if let FiberState::Started { coroutine, .. } = slot.state {
-                    let coroutine = self.boxes.borrow_mut().unbox(coroutine);
-                    self.stacks.borrow_mut().put(coroutine.into_stack());
-                }
-            }
+            CoroutineResult::Return(()) => self.finish_fiber(key),
+        }
+    }
+
+    /// A fiber returned: its slot goes, its stack and box go back to their pools.
+    fn finish_fiber(&self, key: FiberKey) {
+        let slot = self.fibers.borrow_mut().remove(key.index as usize);
+        if let FiberState::Started { coroutine, .. } = slot.state {
+            let coroutine = self.boxes.borrow_mut().unbox(coroutine);
+            self.stacks.borrow_mut().put(coroutine.into_stack());
         }
     }
 
