@@ -15,3 +15,34 @@ fn signal_racing_with_wait_always_releases_the_waiter() {
         assert!(signaller.join().unwrap(), "the only signal is the first");
     });
 }
+
+/// Two waiters, so one is listed behind the other: `fire` commits both
+/// under the signal's lock and wakes them after releasing it; neither may
+/// be lost. (The signaller is the thread that joins: loom would count a
+/// late unpark of a thread blocked in `join` as a spurious wake of the join.)
+#[test]
+fn a_signal_releases_every_waiter() {
+    // Three threads whose spin waits are each a branch: one preemption
+    // explores in a second, two run for over ten minutes. With `fire` waking
+    // only the first listed waiter, this model deadlocks at once.
+    selvedge_loom_tests::model_bounded(Some(1), || {
+        let c = Condition::new();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let c = c.clone();
+                thread::spawn(move || {
+                    c.wait();
+                    assert!(c.is_signaled());
+                })
+            })
+            .collect();
+        // Yields are not preemptions: they let the bounded search reach the
+        // schedules where both waiters are listed before the signal.
+        thread::yield_now();
+        thread::yield_now();
+        assert!(c.signal(), "the only signal is the first");
+        for w in waiters {
+            w.join().unwrap();
+        }
+    });
+}

@@ -15,24 +15,26 @@ use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::runtime::context;
 use crate::runtime::rethrow_teardown;
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{Arc, SpinLock};
 use slot::Start;
 
 struct JoinInner<T> {
     done: Signal,
-    result: Mutex<Option<std::thread::Result<T>>>,
+    /// Held only to move the result in or out (no user code runs under it),
+    /// so a spin lock does.
+    result: SpinLock<Option<std::thread::Result<T>>>,
 }
 
 impl<T> JoinInner<T> {
     /// Stores the fiber's result and wakes its joiners.
     fn deliver(&self, result: std::thread::Result<T>) {
-        *lock(&self.result) = Some(result);
+        *self.result.lock() = Some(result);
         self.done.fire();
     }
 
     /// The result, if the fiber finished and nobody took it yet.
     fn take(&self) -> Option<std::thread::Result<T>> {
-        lock(&self.result).take()
+        self.result.lock().take()
     }
 }
 
@@ -76,7 +78,7 @@ where
 {
     let inner = Arc::new(JoinInner {
         done: Signal::new(),
-        result: Mutex::new(None),
+        result: SpinLock::new(None),
     });
     let finish = Finish {
         inner: Some(inner.clone()),

@@ -6,7 +6,8 @@ use std::ops::Deref;
 
 use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
-use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+use crate::sync::{AtomicBool, Ordering, SpinLock};
+use crate::waker::WakeToken;
 
 struct Waiter {
     op: *const OpState,
@@ -29,11 +30,6 @@ impl Waiters {
         }
     }
 
-    /// Removes and returns every waiter.
-    fn take(&mut self) -> impl Iterator<Item = Waiter> + '_ {
-        self.first.take().into_iter().chain(self.rest.drain(..))
-    }
-
     /// Removes the waiters of perform `op`.
     fn remove(&mut self, op: &OpState) {
         self.rest.retain(|w| !std::ptr::eq(w.op, op));
@@ -46,7 +42,9 @@ impl Waiters {
 /// A one-shot, thread-safe broadcast event.
 pub(crate) struct Signal {
     fired: AtomicBool,
-    waiters: Mutex<Waiters>,
+    /// A spin lock: it is held only to push, remove or commit entries;
+    /// wakes are delivered after it is released.
+    waiters: SpinLock<Waiters>,
 }
 
 // SAFETY: the raw `OpState` pointers in `waiters` are only dereferenced under
@@ -68,7 +66,7 @@ impl Signal {
     pub(crate) fn new() -> Self {
         Signal {
             fired: AtomicBool::new(false),
-            waiters: Mutex::new(Waiters::default()),
+            waiters: SpinLock::new(Waiters::default()),
         }
     }
 
@@ -77,22 +75,34 @@ impl Signal {
     }
 
     /// Fires the signal, waking every waiter. `true` only for the first call.
+    /// Waiters are committed under the lock (a listed perform's `OpState`
+    /// lives only until it withdraws, which takes the lock) and woken after
+    /// it, so a wake that needs a system call holds up no one.
     pub(crate) fn fire(&self) -> bool {
-        let mut waiters = lock(&self.waiters);
+        let mut waiters = self.waiters.lock();
         if self.fired.load(Ordering::Relaxed) {
             return false;
         }
         self.fired.store(true, Ordering::Release);
-        for w in waiters.take() {
-            // SAFETY: the entry is still in the list and we hold its lock, so
-            // its perform has not withdrawn and its `OpState` is alive.
-            let op = unsafe { &*w.op };
-            if let Some(claim) = op.claim() {
-                claim.commit(w.idx).wake();
-            }
-        }
+        let first = waiters.first.take().and_then(commit);
+        let rest: Vec<WakeToken> = if waiters.rest.is_empty() {
+            Vec::new() // the common case, one joiner: no allocation
+        } else {
+            waiters.rest.drain(..).filter_map(commit).collect()
+        };
+        drop(waiters);
+        first.into_iter().chain(rest).for_each(WakeToken::wake);
         true
     }
+}
+
+/// Commits a listed waiter's perform, if nobody else did, and returns the
+/// token that wakes it. The caller holds the signal's lock.
+fn commit(w: Waiter) -> Option<WakeToken> {
+    // SAFETY: the entry was listed and the caller holds the lock, so its
+    // perform has not withdrawn and its `OpState` is alive.
+    let op = unsafe { &*w.op };
+    op.claim().map(|claim| claim.commit(w.idx))
 }
 
 /// The leaf that waits for a signal; generic over how the signal is held
@@ -113,7 +123,7 @@ impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
     }
 
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        let mut waiters = lock(&self.signal.waiters);
+        let mut waiters = self.signal.waiters.lock();
         if self.signal.fired.load(Ordering::Relaxed) {
             drop(waiters);
             return commit_own(cx.op, idx);
@@ -123,7 +133,7 @@ impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
     }
 
     fn unregister(&mut self, op: &OpState) {
-        let mut waiters = lock(&self.signal.waiters);
+        let mut waiters = self.signal.waiters.lock();
         waiters.remove(op);
     }
 }
