@@ -26,9 +26,10 @@ pub(crate) struct TimerHandle {
     seq: u64,
 }
 
-/// When a blocked perform's earliest timer leaf is due.
+/// When a blocked perform's earliest timer leaf is due. (Public only
+/// because the hidden `Leaf` trait names it; not reachable by users.)
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Deadline {
+pub enum Deadline {
     At(Instant),
     /// Counted from when the scheduler next reads its clock: see
     /// `TimerHeap::insert`.
@@ -314,6 +315,13 @@ impl Leaf for Timeout {
         Registered::Waiting
     }
     fn unregister(&mut self, _op: &OpState) {}
+    fn pending_deadline(&self) -> Option<Deadline> {
+        match self.when {
+            When::After(d) => Some(Deadline::After(d)),
+            When::Prepared { deadline, began } if deadline > began => Some(Deadline::At(deadline)),
+            When::Prepared { .. } | When::At(_) => None,
+        }
+    }
 }
 
 impl Op for Timeout {

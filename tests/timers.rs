@@ -1,6 +1,6 @@
 //! Timers: never early, deadline order, cancellation of losers, bounded memory.
 
-use selvedge::{after, at, channel, run, sleep, spawn, Op};
+use selvedge::{after, at, channel, run, sleep, spawn, Op, TrySendError};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -81,6 +81,53 @@ fn a_timeout_beats_a_silent_channel() {
         assert_eq!(r, "timeout");
         assert!(start.elapsed() >= Duration::from_millis(10));
     });
+}
+
+/// The timer comes first in the choice, so the receive is leaf 1: the
+/// sender that completes it must commit leaf 1, not the timer.
+#[test]
+fn a_receive_listed_after_its_timeout_wins_when_a_sender_comes() {
+    run(|| {
+        let (tx, rx) = channel();
+        // Spawned first, run after the choice below blocks: the receive waits.
+        spawn(move || tx.send(7).unwrap());
+        let v = after(Duration::from_secs(3600))
+            .wrap(|()| panic!("timed out"))
+            .or(rx.recv_op().wrap(|r| r.unwrap()))
+            .perform();
+        assert_eq!(v, 7);
+    });
+}
+
+/// A receive that lost to its timeout leaves no waiter in the channel: a
+/// later `try_send` finds nobody, and the next receive gets the value.
+fn timed_out_receive_withdraws() {
+    let (tx, rx) = channel::<u32>();
+    for timer_first in [false, true] {
+        let recv = rx.recv_op().wrap(|_| "message");
+        let timeout = after(Duration::from_millis(2)).wrap(|()| "timeout");
+        let r = if timer_first {
+            timeout.or(recv).perform()
+        } else {
+            recv.or(timeout).perform()
+        };
+        assert_eq!(r, "timeout");
+        assert!(matches!(tx.try_send(1), Err(TrySendError::Full(1))));
+    }
+    let tx2 = tx.clone();
+    let sender = std::thread::spawn(move || tx2.send(9).unwrap());
+    assert_eq!(rx.recv(), Ok(9));
+    sender.join().unwrap();
+}
+
+#[test]
+fn a_timed_out_receive_leaves_no_waiter_behind_in_a_fiber() {
+    run(timed_out_receive_withdraws);
+}
+
+#[test]
+fn a_timed_out_receive_leaves_no_waiter_behind_on_a_thread() {
+    timed_out_receive_withdraws();
 }
 
 #[test]

@@ -152,6 +152,7 @@ impl<T> Chan<T> {
         side: Side,
         mine: *mut Option<T>,
         op: &OpState,
+        idx: usize,
     ) -> Registered {
         let mut q = self.queues.lock();
         if let Some(token) = take_partner(&mut q, side, mine) {
@@ -163,7 +164,7 @@ impl<T> Chan<T> {
         }
         q.own(side).push_back(Entry {
             op,
-            idx: 0,
+            idx,
             slot: mine,
         });
         Registered::Waiting

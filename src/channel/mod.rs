@@ -175,8 +175,8 @@ macro_rules! channel_leaf {
             fn unregister(&mut self, op: &OpState) {
                 self.$($chan).+.unregister($side, op);
             }
-            fn try_or_register(&mut self, cx: &mut RegisterCx<'_>) -> Registered {
-                self.$($chan).+.try_or_register($side, &mut self.$slot, cx.op)
+            fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+                self.$($chan).+.try_or_register($side, &mut self.$slot, cx.op, idx)
             }
         }
     };

@@ -62,15 +62,23 @@ pub trait Leaf {
     /// Withdraws the interest published by `register` (no-op if a partner
     /// already removed it).
     fn unregister(&mut self, op: &OpState);
-    /// For a perform of this leaf alone (index 0): `try_now`, else
-    /// `register`. `cx.op` is not yet visible to any other party, which lets
-    /// a leaf do both in one step (a channel takes its lock once).
-    fn try_or_register(&mut self, cx: &mut RegisterCx<'_>) -> Registered {
+    /// For a perform in which this leaf, index `idx`, is the only one that
+    /// can become ready without a clock (see `pending_deadline`): `try_now`,
+    /// else `register`. `cx.op` is not yet visible to any other party, which
+    /// lets a leaf do both in one step (a channel takes its lock once).
+    fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         if self.try_now() {
             Registered::Committed(None)
         } else {
-            self.register(cx, 0)
+            self.register(cx, idx)
         }
+    }
+    /// For a leaf that only waits for a time that has not come yet: its
+    /// deadline. Registering such a leaf only offers that deadline, so a
+    /// choice of one other leaf and such a timer performs like that leaf
+    /// alone, with the deadline attached.
+    fn pending_deadline(&self) -> Option<Deadline> {
+        None
     }
 }
 

@@ -25,23 +25,32 @@ pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
 /// without the leaf list, the random order and the dynamic calls, which are
 /// most of the cost of a plain `send` or `recv`.
 pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
+    perform_one(leaf, 0, None);
+}
+
+/// Performs leaf `idx` alone, racing it against `deadline` (a timer leaf
+/// not yet due): try and register in one step, then wait. Returns the
+/// winner: `idx`, or the timer's leaf.
+#[inline(always)]
+fn perform_one<L: Leaf + ?Sized>(
+    leaf: &mut L,
+    idx: usize,
+    deadline: Option<(Deadline, usize)>,
+) -> usize {
     let op = OpState::new(Waker::current());
-    let mut cx = RegisterCx {
-        op: &op,
-        deadline: None,
-    };
-    match leaf.try_or_register(&mut cx) {
+    let mut cx = RegisterCx { op: &op, deadline };
+    match leaf.try_or_register(&mut cx, idx) {
         Registered::Waiting => {}
         Registered::Committed(partner) => {
             if let Some(p) = partner {
                 p.0.wake();
             }
-            return;
+            return idx;
         }
-        Registered::CommittedByOther => return,
+        Registered::CommittedByOther => return op.winner(),
     }
-    // Whoever commits the only leaf also removes its entry; the guard
-    // withdraws it only if the fiber is torn down while waiting.
+    // Whoever commits the leaf also removes its entry; the guard withdraws
+    // it if the timer won, or if the fiber is torn down while waiting.
     let mut guard = WithdrawLeaf {
         leaf,
         op: &op,
@@ -49,7 +58,9 @@ pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
         committed: false,
     };
     wait(&op, cx.deadline, &mut guard.timer);
-    guard.committed = true;
+    let winner = op.winner();
+    guard.committed = winner == idx;
+    winner
 }
 
 /// Performs an operation that is its own only leaf (a channel end, a timer,
@@ -65,14 +76,14 @@ pub(crate) fn perform_alone<O: Op + Leaf>(mut op: O) -> O::Output {
 
 /// The one-leaf `Withdraw`: cancels the timer, and withdraws the leaf when
 /// unwinding out of `wait`.
-struct WithdrawLeaf<'a, L: Leaf> {
+struct WithdrawLeaf<'a, L: Leaf + ?Sized> {
     leaf: &'a mut L,
     op: &'a OpState,
     timer: Option<TimerHandle>,
     committed: bool,
 }
 
-impl<L: Leaf> Drop for WithdrawLeaf<'_, L> {
+impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
     fn drop(&mut self) {
         if let Some(t) = self.timer.take() {
             context::cancel_timer(t);
@@ -101,6 +112,9 @@ fn first_ready(leaves: &mut LeafList<'_>, order: &Order) -> Option<usize> {
 }
 
 fn commit_one(leaves: &mut LeafList<'_>) -> usize {
+    if let Some((i, deadline)) = lone_leaf_and_deadline(leaves) {
+        return perform_one(leaves.get(i), i, deadline);
+    }
     let order = Order::shuffled(leaves.len());
     if let Some(i) = first_ready(leaves, &order) {
         return i;
@@ -144,6 +158,27 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     guard.winner = Some(winner);
     drop(guard);
     winner
+}
+
+/// A choice of one leaf, or of one leaf and a timer not yet due (a receive
+/// with a timeout): that leaf, and the timer's deadline. Such a timer cannot
+/// be ready before the other leaf is tried, so trying that leaf alone is
+/// fair. Longer choices take the general path: checking them costs more
+/// than it saves (select4: ~50 instructions per message).
+#[inline]
+fn lone_leaf_and_deadline(leaves: &mut LeafList<'_>) -> Option<(usize, Option<(Deadline, usize)>)> {
+    match leaves.len() {
+        1 => Some((0, None)),
+        2 => match (
+            leaves.get(0).pending_deadline(),
+            leaves.get(1).pending_deadline(),
+        ) {
+            (None, Some(d)) => Some((0, Some((d, 1)))),
+            (Some(d), None) => Some((1, Some((d, 0)))),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Blocks until `op` is committed, arming one timer for the earliest deadline.
