@@ -175,6 +175,7 @@ macro_rules! channel_leaf {
             fn unregister(&mut self, op: &OpState) {
                 self.$($chan).+.unregister($side, op);
             }
+            #[inline]
             fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
                 self.$($chan).+.try_or_register($side, &mut self.$slot, cx.op, idx)
             }
