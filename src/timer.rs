@@ -303,24 +303,21 @@ impl Leaf for Timeout {
         true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        if let When::After(d) = self.when {
-            cx.offer_deadline(Deadline::After(d), idx);
-            return Registered::Waiting;
+        match self.pending_deadline() {
+            Some(deadline) => {
+                cx.offer_deadline(deadline, idx);
+                Registered::Waiting
+            }
+            None => commit_own(cx.op, idx),
         }
-        let (deadline, passed) = self.deadline();
-        if passed {
-            return commit_own(cx.op, idx);
-        }
-        cx.offer_deadline(Deadline::At(deadline), idx);
-        Registered::Waiting
     }
     fn unregister(&mut self, _op: &OpState) {}
     fn pending_deadline(&self) -> Option<Deadline> {
-        match self.when {
-            When::After(d) => Some(Deadline::After(d)),
-            When::Prepared { deadline, began } if deadline > began => Some(Deadline::At(deadline)),
-            When::Prepared { .. } | When::At(_) => None,
+        if let When::After(d) = self.when {
+            return Some(Deadline::After(d)); // positive: see `When::After`
         }
+        let (deadline, passed) = self.deadline();
+        (!passed).then_some(Deadline::At(deadline))
     }
 }
 

@@ -17,8 +17,9 @@ fn signal_racing_with_wait_always_releases_the_waiter() {
 }
 
 /// Two waiters, so one is listed behind the other: `fire` commits and
-/// wakes both under the signal's lock; neither may be lost. (The signaller is the thread that joins: loom would count a
-/// late unpark of a thread blocked in `join` as a spurious wake of the join.)
+/// wakes both under the signal's lock; neither may be lost. (The signaller
+/// is the thread that joins: loom would count a late unpark of a thread
+/// blocked in `join` as a spurious wake of the join.)
 #[test]
 fn a_signal_releases_every_waiter() {
     // Three threads whose spin waits are each a branch: one preemption
