@@ -100,3 +100,44 @@ fn joining_a_torn_down_fiber_from_a_thread_returns_an_error() {
         assert!(msg.contains("torn down"), "{msg}");
     }
 }
+
+/// A fiber's closure shares one block with its join state, and the handle
+/// may free that block on another thread: the closure's captures must still
+/// be dropped on the fiber's own thread, whether the fiber ran or not.
+#[test]
+fn captures_drop_on_the_fiber_thread_even_when_the_handle_goes_elsewhere() {
+    struct OnDrop(Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(std::thread::current().id());
+        }
+    }
+    let drops = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let d = drops.clone();
+    let (ran, unstarted) = run(move || {
+        let not_send = std::rc::Rc::new(7u32);
+        let guard = OnDrop(d.clone());
+        let ran = spawn(move || {
+            let _g = guard;
+            *not_send * 6
+        });
+        while !ran.is_finished() {
+            yield_now();
+        }
+        let guard = OnDrop(d);
+        let unstarted = spawn(move || {
+            let _g = guard;
+            0u32
+        });
+        (ran, unstarted) // main returns first: torn down unstarted
+    });
+    let here = std::thread::current().id();
+    let joined = std::thread::spawn(move || (ran.join().unwrap(), unstarted.join()))
+        .join()
+        .unwrap();
+    assert_eq!(joined.0, 42);
+    let err = joined.1.unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("torn down"), "{msg}");
+    assert_eq!(*drops.lock().unwrap(), vec![here, here]);
+}

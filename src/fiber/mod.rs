@@ -1,12 +1,11 @@
 //! Fibers: `spawn`, `JoinHandle`, `yield_now`, `sleep`, and the stack pool.
 
+pub(crate) mod packet;
 pub(crate) mod slot;
 pub(crate) mod stack;
 pub(crate) mod stack_pool;
 
 use std::fmt;
-use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use crate::op::leaf::LeafList;
@@ -14,29 +13,7 @@ use crate::op::perform::perform_leaf;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::runtime::context;
-use crate::runtime::rethrow_teardown;
-use crate::sync::{Arc, SpinLock};
-use slot::Start;
-
-struct JoinInner<T> {
-    done: Signal,
-    /// Held only to move the result in or out (no user code runs under it),
-    /// so a spin lock does.
-    result: SpinLock<Option<std::thread::Result<T>>>,
-}
-
-impl<T> JoinInner<T> {
-    /// Stores the fiber's result and wakes its joiners.
-    fn deliver(&self, result: std::thread::Result<T>) {
-        *self.result.lock() = Some(result);
-        self.done.fire();
-    }
-
-    /// The result, if the fiber finished and nobody took it yet.
-    fn take(&self) -> Option<std::thread::Result<T>> {
-        self.result.lock().take()
-    }
-}
+use packet::{packet, JoinState, JoinView};
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
 ///
@@ -62,73 +39,26 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (body, handle) = fiber_body(f);
-    context::with_scheduler(|s| s.spawn(Box::new(body)))
+    let (body, view) = packet(f);
+    context::with_scheduler(|s| s.spawn(body))
         .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
-    handle
-}
-
-/// The body of a fiber running `f` (catching its panic for `join`), and the
-/// handle that joins it. The body is `Send` exactly when `F` and `T` are,
-/// and lives as long as `F` and `T` do.
-pub(crate) fn fiber_body<'a, F, T>(f: F) -> (impl FnOnce(Start) + 'a, JoinHandle<T>)
-where
-    F: FnOnce() -> T + 'a,
-    T: 'a,
-{
-    let inner = Arc::new(JoinInner {
-        done: Signal::new(),
-        result: SpinLock::new(None),
-    });
-    let finish = Finish {
-        inner: Some(inner.clone()),
-    };
-    let body = move |start: Start| {
-        let result = match start {
-            Start::Run => panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown),
-            Start::Failed(message) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
-        };
-        finish.complete(result);
-    };
-    let handle = JoinHandle {
-        inner,
-        _not_send: PhantomData,
-    };
-    (body, handle)
-}
-
-/// Delivers a fiber's result to its joiners exactly once. If the fiber is
-/// dropped before finishing (torn down while parked, or never started because
-/// its runtime stopped), the drop delivers an error instead, so a join from
-/// outside the runtime returns rather than waiting forever.
-struct Finish<T> {
-    inner: Option<Arc<JoinInner<T>>>,
-}
-
-impl<T> Finish<T> {
-    fn complete(mut self, result: std::thread::Result<T>) {
-        if let Some(inner) = self.inner.take() {
-            inner.deliver(result);
-        }
-    }
-}
-
-impl<T> Drop for Finish<T> {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let message = "selvedge: the fiber was torn down before it finished \
-                           (its runtime stopped when main returned)";
-            inner.deliver(Err(Box::new(message.to_string())));
-        }
-    }
+    JoinHandle::new(view)
 }
 
 /// Owns the right to wait for a fiber and take its result.
 pub struct JoinHandle<T> {
-    inner: Arc<JoinInner<T>>,
-    // `JoinHandle<T>` is `Send` exactly when `T: Send`, through `inner`.
-    _not_send: PhantomData<fn() -> T>,
+    packet: JoinView<T>,
 }
+
+// SAFETY: the handle reaches only the join state: a `Signal` (thread-safe)
+// and the result, which it moves out, so `T: Send` is what crossing threads
+// needs. The packet's erased closure is never touched through the handle,
+// and it is empty before the scheduler lets go of the packet, so a handle
+// that frees the packet on another thread drops no closure there.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: through `&JoinHandle` only `is_finished` (an atomic load) is
+// reachable; taking the result needs the handle by value or `&mut`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,6 +69,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
+    pub(crate) fn new(packet: JoinView<T>) -> Self {
+        JoinHandle { packet }
+    }
+
     /// Waits for the fiber to finish; `Err(payload)` if it panicked.
     pub fn join(mut self) -> std::thread::Result<T> {
         self.join_op().perform()
@@ -152,27 +86,27 @@ impl<T> JoinHandle<T> {
     pub fn join_op(&mut self) -> JoinOp<'_, T> {
         JoinOp {
             wait: SignalWait {
-                signal: &self.inner.done,
+                signal: &self.packet.join.done,
             },
-            inner: &self.inner,
+            join: &self.packet.join,
         }
     }
 
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
-        self.inner.done.is_fired()
+        self.packet.join.done.is_fired()
     }
 
     /// The result, if the fiber finished and nobody took it yet.
     pub(crate) fn take_result(&self) -> Option<std::thread::Result<T>> {
-        self.inner.take()
+        self.packet.join.take()
     }
 }
 
 /// Waiting for a fiber: see [`JoinHandle::join_op`].
 pub struct JoinOp<'a, T> {
     wait: SignalWait<&'a Signal>,
-    inner: &'a JoinInner<T>,
+    join: &'a JoinState<T>,
 }
 
 impl<T> fmt::Debug for JoinOp<'_, T> {
@@ -192,7 +126,7 @@ impl<T> Op for JoinOp<'_, T> {
         self.__complete(0)
     }
     fn __complete(self, _winner: usize) -> std::thread::Result<T> {
-        self.inner
+        self.join
             .take()
             .expect("selvedge: the fiber's result was already taken by an earlier join_op")
     }

@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 
 use corosensei::Coroutine;
 
+use crate::fiber::packet::Body;
 use crate::fiber::stack::FiberStack;
 use crate::runtime::context::FiberYielder;
 
@@ -17,9 +18,6 @@ pub(crate) enum Start {
     /// No stack could be had: record this error as the fiber's panic.
     Failed(String),
 }
-
-/// The body of a fiber, boxed until it first runs.
-pub(crate) type Body = Box<dyn FnOnce(Start)>;
 
 pub(crate) type FiberCoroutine = Coroutine<(), (), (), FiberStack>;
 

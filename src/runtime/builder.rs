@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fiber::slot::Start;
+use crate::fiber::packet::{packet_send, packet_unbounded};
 use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
-use crate::fiber::{fiber_body, JoinHandle};
+use crate::fiber::JoinHandle;
 use crate::runtime::context;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
@@ -125,13 +125,12 @@ impl Runtime {
         let workers = Workers::start(inner);
 
         let enter = context::enter(&sched);
-        let (body, main_handle) = fiber_body(main);
-        let body: Box<dyn FnOnce(Start) + '_> = Box::new(body);
-        // SAFETY: only the lifetime is erased. The body borrows from the
-        // caller's frame (through `main` and `T`); the scheduler runs or
-        // drops it before `run` returns or unwinds (`teardown` below, or
-        // `Scheduler::drop` while unwinding), and nothing else keeps it.
-        let body: Box<dyn FnOnce(Start) + 'static> = unsafe { std::mem::transmute(body) };
+        // SAFETY: the body borrows from the caller's frame (through `main`
+        // and `T`); the scheduler runs or drops it before `run` returns or
+        // unwinds (`teardown` below, or `Scheduler::drop` while unwinding),
+        // and nothing else keeps it.
+        let (body, main_view) = unsafe { packet_unbounded(main) };
+        let main_handle = JoinHandle::new(main_view);
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());
 
@@ -336,14 +335,14 @@ impl Handle {
             inner.running.load(Ordering::SeqCst),
             "selvedge::Handle::spawn: the runtime is not running"
         );
-        let (body, handle) = fiber_body(f);
+        let (body, view) = packet_send(f);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];
         if context::is_current_home(NonNull::from(&**target)) {
-            context::with_scheduler(|s| s.spawn(Box::new(body)));
+            context::with_scheduler(|s| s.spawn(body.into_local()));
         } else {
-            target.spawn_remote(Box::new(body));
+            target.spawn_remote(body);
         }
-        handle
+        JoinHandle::new(view)
     }
 }

@@ -17,7 +17,8 @@ use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
 use slab::Slab;
 
-use crate::fiber::slot::{Body, CoroutineBoxes, FiberCoroutine, FiberSlot, FiberState, Start};
+use crate::fiber::packet::{Body, RemoteBody};
+use crate::fiber::slot::{CoroutineBoxes, FiberCoroutine, FiberSlot, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
 use crate::io::table::{Dir, IoTable, Waiter};
@@ -25,7 +26,6 @@ use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
 use crate::runtime::context::{self, FiberYielder};
 use crate::runtime::run_queue::RunQueue;
-use crate::runtime::shared::RemoteBody;
 use crate::runtime::Shared;
 use crate::timer::{Deadline, TimerHandle, TimerHeap, TimerTarget};
 use crate::waker::FiberKey;
@@ -187,7 +187,7 @@ impl Scheduler {
             }
         }
         for body in spawns.drain(..) {
-            self.spawn(body);
+            self.spawn(body.into_local());
         }
     }
 
@@ -372,7 +372,7 @@ impl Scheduler {
                 Ok(stack) => {
                     let co = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
                         context::set_running(context::current_key(), y);
-                        body(Start::Run);
+                        body.enter(Start::Run);
                     });
                     let mut coroutine = self.boxes.borrow_mut().boxed(co);
                     let ptr = &mut *coroutine as *mut FiberCoroutine;
@@ -388,7 +388,7 @@ impl Scheduler {
                     }
                     fibers.remove(key.index as usize);
                     drop(fibers);
-                    body(Start::Failed(message));
+                    body.enter(Start::Failed(message));
                     return;
                 }
             }

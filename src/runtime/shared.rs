@@ -9,13 +9,10 @@ use std::time::Instant;
 
 use polling::{Events, Poller};
 
-use crate::fiber::slot::Start;
+use crate::fiber::packet::RemoteBody;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
 use crate::waker::FiberKey;
-
-/// A fiber body sent to this scheduler by `Handle::spawn` on another thread.
-pub(crate) type RemoteBody = Box<dyn FnOnce(Start) + Send>;
 
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
