@@ -86,7 +86,11 @@ struct Finish<T, F> {
 impl<T, F> Finish<T, F> {
     fn complete(mut self, result: std::thread::Result<T>) {
         if let Some(packet) = self.packet.take() {
-            packet.join.deliver(result);
+            // A detached fiber (its handle dropped; none can be made later)
+            // has nobody to deliver to: skip the two locks of `deliver`.
+            if Arc::strong_count(&packet) > 1 {
+                packet.join.deliver(result);
+            }
         }
     }
 }
