@@ -39,10 +39,10 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (body, view) = packet(f);
+    let (body, handle) = packet(f);
     context::with_scheduler(|s| s.spawn(body))
         .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
-    JoinHandle::new(view)
+    handle
 }
 
 /// Owns the right to wait for a fiber and take its result.
@@ -69,10 +69,6 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(packet: JoinView<T>) -> Self {
-        JoinHandle { packet }
-    }
-
     /// Waits for the fiber to finish; `Err(payload)` if it panicked.
     pub fn join(mut self) -> std::thread::Result<T> {
         self.join_op().perform()

@@ -9,6 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
 
 use crate::fiber::slot::Start;
+use crate::fiber::JoinHandle;
 use crate::op::signal::Signal;
 use crate::runtime::rethrow_teardown;
 use crate::sync::SpinLock;
@@ -150,8 +151,8 @@ impl RemoteBody {
     }
 }
 
-/// The body and the join view of a fiber running `f`, for this thread.
-pub(crate) fn packet<F, T>(f: F) -> (Body, JoinView<T>)
+/// The body and the join handle of a fiber running `f`, for this thread.
+pub(crate) fn packet<F, T>(f: F) -> (Body, JoinHandle<T>)
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
@@ -161,13 +162,13 @@ where
 }
 
 /// The same for a fiber that may start on another thread.
-pub(crate) fn packet_send<F, T>(f: F) -> (RemoteBody, JoinView<T>)
+pub(crate) fn packet_send<F, T>(f: F) -> (RemoteBody, JoinHandle<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let (body, view) = packet(f);
-    (RemoteBody(body), view)
+    let (body, handle) = packet(f);
+    (RemoteBody(body), handle)
 }
 
 /// The same without the `'static` bounds, for the main fiber of `run`.
@@ -177,8 +178,8 @@ where
 /// The body must be entered or dropped before anything `F` or `T` borrows
 /// goes away (the runtime guarantees it for the main fiber: `run` does not
 /// return or unwind before its scheduler ran or dropped every body). The
-/// join view's erased closure is empty by then, so it can live longer.
-pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinView<T>)
+/// handle's erased closure is empty by then, so it can live longer.
+pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinHandle<T>)
 where
     F: FnOnce() -> T + 'a,
     T: 'a,
@@ -201,7 +202,9 @@ where
             Body {
                 entry: std::mem::transmute::<Arc<dyn Entry + 'a>, Arc<dyn Entry>>(entry),
             },
-            std::mem::transmute::<Arc<Packet<T, dyn Erased + 'a>>, JoinView<T>>(view),
+            JoinHandle {
+                packet: std::mem::transmute::<Arc<Packet<T, dyn Erased + 'a>>, JoinView<T>>(view),
+            },
         )
     }
 }

@@ -129,8 +129,7 @@ impl Runtime {
         // and `T`); the scheduler runs or drops it before `run` returns or
         // unwinds (`teardown` below, or `Scheduler::drop` while unwinding),
         // and nothing else keeps it.
-        let (body, main_view) = unsafe { packet_unbounded(main) };
-        let main_handle = JoinHandle::new(main_view);
+        let (body, main_handle) = unsafe { packet_unbounded(main) };
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());
 
@@ -335,7 +334,7 @@ impl Handle {
             inner.running.load(Ordering::SeqCst),
             "selvedge::Handle::spawn: the runtime is not running"
         );
-        let (body, view) = packet_send(f);
+        let (body, handle) = packet_send(f);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];
         if context::is_current_home(NonNull::from(&**target)) {
@@ -343,6 +342,6 @@ impl Handle {
         } else {
             target.spawn_remote(body);
         }
-        JoinHandle::new(view)
+        handle
     }
 }
