@@ -10,7 +10,7 @@ use std::ptr::NonNull;
 use crate::runtime::{context, Shared};
 use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
 
-/// Identifies a fiber within its scheduler: a slab index and a generation,
+/// Identifies a fiber within its scheduler: a table index and a generation,
 /// so a late wake for a finished fiber can be recognised and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FiberKey {

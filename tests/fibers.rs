@@ -147,6 +147,35 @@ fn join_op_composes_with_other_operations() {
     });
 }
 
+/// Suspended fibers, and the running one, are resumed in place while the
+/// fiber table grows by thousands of slots under them.
+#[test]
+fn parked_and_running_fibers_survive_the_fiber_table_growing() {
+    let total = run(|| {
+        let (tx, rx) = channel::<u64>();
+        let parked: Vec<_> = (0..50u64)
+            .map(|i| {
+                let rx = rx.clone();
+                spawn(move || rx.recv().unwrap() * 1000 + i)
+            })
+            .collect();
+        yield_now(); // every parked fiber has started and waits in `recv`
+        let local = 7u64;
+        let busy: Vec<_> = (0..5000u64).map(|i| spawn(move || i)).collect();
+        yield_now(); // the main fiber suspends and resumes mid-growth
+        let busy_sum: u64 = busy.into_iter().map(|h| h.join().unwrap()).sum();
+        for _ in 0..50 {
+            tx.send(1).unwrap();
+        }
+        let mut parked_sum = 0;
+        for h in parked {
+            parked_sum += h.join().unwrap();
+        }
+        (local, busy_sum, parked_sum)
+    });
+    assert_eq!(total, (7, 4999 * 5000 / 2, 50 * 1000 + 49 * 50 / 2));
+}
+
 #[test]
 fn nested_spawns_many_levels_deep() {
     fn depth(n: u32) -> u32 {

@@ -4,6 +4,7 @@ pub(crate) mod packet;
 pub(crate) mod slot;
 pub(crate) mod stack;
 pub(crate) mod stack_pool;
+pub(crate) mod table;
 
 use std::fmt;
 use std::time::Duration;

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
-use slab::Slab;
 
 use crate::fiber::packet::{Body, RemoteBody};
-use crate::fiber::slot::{CoroutineBoxes, FiberCoroutine, FiberSlot, FiberState, Start};
+use crate::fiber::slot::{FiberCoroutine, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
+use crate::fiber::table::{FiberTable, VACANT};
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
@@ -40,12 +40,11 @@ pub const POLL_INTERVAL: u32 = 61;
 pub(crate) struct Scheduler {
     shared: Arc<Shared>,
     pub(crate) runtime: Arc<RuntimeInner>,
-    fibers: RefCell<Slab<FiberSlot>>,
+    fibers: FiberTable,
     queue: RefCell<RunQueue>,
     timers: RefCell<TimerHeap>,
     io: RefCell<IoTable>,
     stacks: RefCell<StackPool>,
-    boxes: RefCell<CoroutineBoxes>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
@@ -56,7 +55,7 @@ pub(crate) struct Scheduler {
 impl fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scheduler")
-            .field("fibers", &self.fibers.borrow().len())
+            .field("fibers", &self.fibers.len())
             .finish_non_exhaustive()
     }
 }
@@ -72,12 +71,11 @@ impl Scheduler {
         Scheduler {
             shared,
             runtime,
-            fibers: RefCell::new(Slab::new()),
+            fibers: FiberTable::default(),
             queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
             io: RefCell::new(IoTable::new(true)),
             stacks: RefCell::new(stacks),
-            boxes: RefCell::new(CoroutineBoxes::default()),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
@@ -98,21 +96,20 @@ impl Scheduler {
     /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
     /// fresh children; otherwise it goes to the back of the ready queue.
     pub(crate) fn spawn(&self, body: Body) -> FiberKey {
-        let generation = self.next_generation.get().wrapping_add(1);
+        let mut generation = self.next_generation.get().wrapping_add(1);
+        if generation == VACANT {
+            generation = generation.wrapping_add(1);
+        }
         self.next_generation.set(generation);
-        let mut fibers = self.fibers.borrow_mut();
-        let index = fibers.insert(FiberSlot {
-            generation,
-            state: FiberState::Unstarted(body),
-            open_batch: None,
-        });
-        let key = FiberKey {
-            index: u32::try_from(index).expect("more than 2^32 fibers"),
-            generation,
-        };
+        let index = self.fibers.insert(generation, body);
+        let key = FiberKey { index, generation };
         let mut queue = self.queue.borrow_mut();
-        match context::current_key().and_then(|p| fibers.get_mut(p.index as usize)) {
-            Some(parent) => queue.push_fresh(&mut parent.open_batch, key),
+        match context::current_key().and_then(|p| self.fibers.get(p)) {
+            Some(parent) => {
+                let mut open = parent.open_batch.get();
+                queue.push_fresh(&mut open, key);
+                parent.open_batch.set(open);
+            }
             None => queue.push_woken(key),
         }
         key
@@ -325,29 +322,21 @@ impl Scheduler {
     /// started fiber, stays short; the first run takes `start_fiber`.
     #[inline]
     fn run_fiber(&self, key: FiberKey) {
-        let (coroutine, yielder) = {
-            let mut fibers = self.fibers.borrow_mut();
-            let slot = match fibers.get_mut(key.index as usize) {
-                Some(f) if f.generation == key.generation => f,
-                _ => return, // a late wake for a fiber that is gone
-            };
-            match &mut slot.state {
-                FiberState::Started { coroutine, yielder } => {
-                    (&mut **coroutine as *mut FiberCoroutine, *yielder)
-                }
-                _ => {
-                    drop(fibers);
-                    return self.start_fiber(key);
-                }
-            }
+        let Some(slot) = self.fibers.get(key) else {
+            return; // a late wake for a fiber that is gone
         };
-        context::set_running(Some(key), yielder);
-        // SAFETY: the coroutine is boxed, so it stays put while the fiber
-        // table grows; only this scheduler loop removes a started fiber's
-        // slot (in `finish_fiber`, and in `teardown`, which runs after the
-        // loop), never while the fiber runs; and the loop is not re-entered
-        // from a fiber (`context::enter` forbids nesting), so this is the
-        // only reference.
+        // SAFETY: fibers run one at a time and only from this loop (which
+        // `context::enter` keeps from nesting), so no coroutine borrows this
+        // slot's state now.
+        let coroutine = match unsafe { &mut *slot.state.get() } {
+            FiberState::Started(coroutine) => coroutine as *mut FiberCoroutine,
+            _ => return self.start_fiber(key),
+        };
+        context::set_running(Some(key), slot.yielder.get());
+        // SAFETY: the table's slots never move, and only this loop empties
+        // a slot (`finish_fiber`, and `teardown` after the loop), never
+        // while its fiber runs; nothing else touches a running fiber's
+        // state, so this is the only reference to the coroutine.
         let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
         if let CoroutineResult::Return(()) = result {
@@ -359,91 +348,67 @@ impl Scheduler {
     /// keeps its yielder for `teardown`, which unwinds the fiber with it.
     #[inline(never)]
     fn start_fiber(&self, key: FiberKey) {
-        let coroutine = {
-            let mut fibers = self.fibers.borrow_mut();
-            let slot = &mut fibers[key.index as usize];
-            let FiberState::Unstarted(body) =
-                std::mem::replace(&mut slot.state, FiberState::Starting)
-            else {
-                unreachable!("a fiber starts once")
-            };
-            let stack = self.stacks.borrow_mut().get();
-            match stack {
-                Ok(stack) => {
-                    let co = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
-                        context::set_running(context::current_key(), y);
-                        body.enter(Start::Run);
-                    });
-                    let mut coroutine = self.boxes.borrow_mut().boxed(co);
-                    let ptr = &mut *coroutine as *mut FiberCoroutine;
-                    slot.state = FiberState::Started {
-                        coroutine,
-                        yielder: std::ptr::null(),
-                    };
-                    ptr
+        let slot = self.fibers.get(key).expect("a fiber picked to run");
+        // SAFETY: as in `run_fiber`: the fiber is not running.
+        let state = unsafe { &mut *slot.state.get() };
+        let FiberState::Unstarted(body) = std::mem::replace(state, FiberState::Starting) else {
+            unreachable!("a fiber starts once")
+        };
+        let stack = self.stacks.borrow_mut().get();
+        let stack = match stack {
+            Ok(stack) => stack,
+            Err(message) => {
+                if self.stacks.borrow_mut().first_failure() {
+                    eprintln!("{message}");
                 }
-                Err(message) => {
-                    if self.stacks.borrow_mut().first_failure() {
-                        eprintln!("{message}");
-                    }
-                    fibers.remove(key.index as usize);
-                    drop(fibers);
-                    body.enter(Start::Failed(message));
-                    return;
-                }
+                drop(self.fibers.take(key.index));
+                body.enter(Start::Failed(message));
+                return;
             }
         };
+        *state = FiberState::Started(Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
+            context::set_running(context::current_key(), y);
+            body.enter(Start::Run);
+        }));
+        let FiberState::Started(coroutine) = state else {
+            unreachable!("started just above")
+        };
+        let coroutine = coroutine as *mut FiberCoroutine;
         context::set_running(Some(key), std::ptr::null());
         // SAFETY: as in `run_fiber`.
         let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
         match result {
-            CoroutineResult::Yield(()) => {
-                let yielder = context::current_yielder();
-                if let Some(FiberSlot {
-                    state: FiberState::Started { yielder: y, .. },
-                    ..
-                }) = self.fibers.borrow_mut().get_mut(key.index as usize)
-                {
-                    *y = yielder;
-                }
-            }
+            CoroutineResult::Yield(()) => slot.yielder.set(context::current_yielder()),
             CoroutineResult::Return(()) => self.finish_fiber(key),
         }
     }
 
-    /// A fiber returned: its slot goes, its stack and box go back to their pools.
+    /// A fiber returned: its slot goes, its stack back to the pool.
     fn finish_fiber(&self, key: FiberKey) {
-        let slot = self.fibers.borrow_mut().remove(key.index as usize);
-        if let FiberState::Started { coroutine, .. } = slot.state {
-            let coroutine = self.boxes.borrow_mut().unbox(coroutine);
+        if let (FiberState::Started(coroutine), _) = self.fibers.take(key.index) {
             self.stacks.borrow_mut().put(coroutine.into_stack());
         }
     }
 
     /// Drops every remaining fiber, unwinding the stacks of started ones so
     /// their destructors run (and their performs withdraw from queues).
+    /// Fibers those destructors spawn are dropped too.
     pub(crate) fn teardown(&self) {
         self.tearing_down.set(true);
+        let mut from = 0;
         loop {
-            let next = {
-                let mut fibers = self.fibers.borrow_mut();
-                let first = fibers.iter().next().map(|(i, f)| (i, f.generation));
-                first.map(|(i, generation)| (i, generation, fibers.remove(i)))
+            let Some(key) = self.fibers.next_live(from) else {
+                if from == 0 {
+                    break;
+                }
+                from = 0; // a destructor may have spawned into a lower slot
+                continue;
             };
-            let Some((index, generation, slot)) = next else {
-                break;
-            };
-            let key = FiberKey {
-                index: index as u32,
-                generation,
-            };
-            let yielder = match &slot.state {
-                FiberState::Started { yielder, .. } => *yielder,
-                _ => std::ptr::null(),
-            };
+            from = key.index + 1;
+            let (state, yielder) = self.fibers.take(key.index);
             context::set_running(Some(key), yielder);
-            drop(slot);
+            drop(state);
             context::set_running(None, std::ptr::null());
         }
     }
