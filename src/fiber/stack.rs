@@ -161,9 +161,8 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedSta
     let chunk = Rc::new(Chunk { start, len });
     let first = start.as_ptr() as usize;
     if guard > 0 {
-        for i in 0..CHUNK_STACKS {
-            install_guard(first + i * slot, guard)?; // drops (unmaps) the chunk on error
-        }
+        let guards: [usize; CHUNK_STACKS] = std::array::from_fn(|i| first + i * slot);
+        install_guards(&guards, guard)?; // drops (unmaps) the chunk on error
     }
     Ok((0..CHUNK_STACKS)
         .map(|i| {
@@ -177,6 +176,57 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedSta
             }
         })
         .collect())
+}
+
+/// Installs a guard region of `len` bytes at each address in `at`: with
+/// one `process_madvise` where the kernel lets a process advise itself that
+/// way (Linux 6.14+), else one `madvise` per guard. On our VM the batch
+/// costs ~0.85 µs per guard against ~1.2–1.4 µs for separate calls, and a
+/// fresh stack costs ~4 µs in all, so a third of a microsecond is ~8% of
+/// starting a fiber on a fresh stack.
+#[cfg(target_os = "linux")]
+fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Cleared once the kernel refuses the batched call for a reason other
+    /// than memory, so later chunks go straight to `madvise`.
+    static BATCH: AtomicBool = AtomicBool::new(true);
+    /// `PIDFD_SELF_THREAD` from Linux's uapi `pidfd.h` (not yet in libc).
+    const PIDFD_SELF_THREAD: libc::c_int = -10000;
+
+    let mut done = 0;
+    if BATCH.load(Ordering::Relaxed) {
+        let iov: [libc::iovec; CHUNK_STACKS] = std::array::from_fn(|i| libc::iovec {
+            iov_base: at[i] as *mut libc::c_void,
+            iov_len: len,
+        });
+        // SAFETY: every range lies in a chunk mapped by the caller that no
+        // stack uses yet, and a guard region only makes accesses there
+        // fault; `iov` outlives the call and holds `iov.len()` entries.
+        let advised = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF_THREAD,
+                iov.as_ptr(),
+                iov.len(),
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        match usize::try_from(advised) {
+            Ok(bytes) => done = bytes / len, // the kernel may stop early
+            Err(_) => {
+                if io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM) {
+                    BATCH.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    at[done..].iter().try_for_each(|&a| install_guard(a, len))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
+    at.iter().try_for_each(|&a| install_guard(a, len))
 }
 
 #[cfg(target_os = "linux")]
@@ -228,6 +278,35 @@ mod tests {
     fn guarded_chunks_leave_one_guard_page_between_stacks() {
         if Layout::guarded() == Layout::CarvedGuarded {
             check_chunk(Layout::CarvedGuarded, page_size());
+        }
+    }
+
+    /// Whether `/proc/self/pagemap` marks the page at `addr` as a guard
+    /// region (bit 58, Linux 6.14+); `None` if it cannot be read.
+    fn pagemap_guard_bit(addr: usize) -> Option<bool> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open("/proc/self/pagemap").ok()?;
+        let mut entry = [0u8; 8];
+        let offset = (addr / page_size() * 8) as u64;
+        file.read_exact_at(&mut entry, offset).ok()?;
+        Some(u64::from_ne_bytes(entry) >> 58 & 1 == 1)
+    }
+
+    /// Every guard of a chunk is installed, not only the first: the batched
+    /// `process_madvise` and its `madvise` fallback must both cover all 64.
+    #[test]
+    fn every_stack_of_a_chunk_gets_its_guard_page() {
+        if Layout::guarded() != Layout::CarvedGuarded {
+            return; // the kernel has no guard regions: the pool maps stacks
+        }
+        let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
+        let below = |s: &CarvedStack| s.limit.get() - page_size();
+        if pagemap_guard_bit(below(&stacks[0])) != Some(true) {
+            return; // pagemap does not report guard regions (before 6.14)
+        }
+        for (i, s) in stacks.iter().enumerate() {
+            assert_eq!(pagemap_guard_bit(below(s)), Some(true), "stack {i}");
+            assert_eq!(pagemap_guard_bit(s.limit.get()), Some(false), "stack {i}");
         }
     }
 
