@@ -116,7 +116,7 @@ impl TimerHeap {
             target,
         });
         match deadline {
-            Deadline::At(_) => self.push_heap(key),
+            Deadline::At(at) => self.push_heap(key, at),
             Deadline::After(_) => {
                 self.entries[key].pos = self.pending.len();
                 self.pending.push(key);
@@ -131,20 +131,17 @@ impl TimerHeap {
         for i in 0..self.pending.len() {
             let key = self.pending[i];
             let e = &mut self.entries[key];
-            e.deadline = Deadline::At(e.deadline.resolve(now));
-            self.push_heap(key);
+            let at = e.deadline.resolve(now);
+            e.deadline = Deadline::At(at);
+            self.push_heap(key, at);
         }
         self.pending.clear();
     }
 
-    fn push_heap(&mut self, key: usize) {
-        let e = &self.entries[key];
-        let Deadline::At(deadline) = e.deadline else {
-            unreachable!("only settled timers go into the heap")
-        };
+    fn push_heap(&mut self, key: usize, deadline: Instant) {
         let node = Node {
             deadline,
-            seq: e.seq,
+            seq: self.entries[key].seq,
             key,
         };
         self.heap.push(node);

@@ -22,7 +22,7 @@ pub(crate) enum Start {
 pub(crate) type FiberCoroutine = Coroutine<(), (), (), FiberStack>;
 
 pub(crate) enum FiberState {
-    /// A free slot; the index of the next free slot (`NO_SLOT` if none).
+    /// A free slot; the index of the next free slot (`table::NO_SLOT` if none).
     Vacant(u32),
     Unstarted(Body),
     /// Only while the scheduler takes a stack for the body.
@@ -32,9 +32,6 @@ pub(crate) enum FiberState {
     /// with the fiber's generation instead of a separate heap block.
     Started(FiberCoroutine),
 }
-
-/// Marks the end of the free list.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// A fiber's entry in its scheduler's table. Every field is a cell: the
 /// scheduler reaches the slots through shared references while one of them

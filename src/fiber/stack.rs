@@ -178,14 +178,21 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedSta
         .collect())
 }
 
-/// Installs a guard region of `len` bytes at each address in `at`: with
-/// one `process_madvise` where the kernel lets a process advise itself that
-/// way (Linux 6.14+), else one `madvise` per guard. On our VM the batch
-/// costs ~0.85 µs per guard against ~1.2–1.4 µs for separate calls, and a
-/// fresh stack costs ~4 µs in all, so a third of a microsecond is ~8% of
-/// starting a fiber on a fresh stack.
-#[cfg(target_os = "linux")]
+/// Installs a guard region of `len` bytes at each address in `at`: in one
+/// batch where the kernel takes it, else (and for what a batch left) with
+/// one `madvise` per guard.
 fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
+    let done = install_guards_batched(at, len);
+    at[done..].iter().try_for_each(|&a| install_guard(a, len))
+}
+
+/// One `process_madvise` for every guard, where the kernel lets a process
+/// advise itself that way (Linux 6.14+). On our VM the batch costs
+/// ~0.85 µs per guard against ~1.2–1.4 µs for separate calls, and a fresh
+/// stack costs ~4 µs in all. Returns how many guards it installed (from
+/// the first).
+#[cfg(target_os = "linux")]
+fn install_guards_batched(at: &[usize; CHUNK_STACKS], len: usize) -> usize {
     use std::sync::atomic::{AtomicBool, Ordering};
     /// Cleared once the kernel refuses the batched call for a reason other
     /// than memory, so later chunks go straight to `madvise`.
@@ -193,40 +200,40 @@ fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
     /// `PIDFD_SELF_THREAD` from Linux's uapi `pidfd.h` (not yet in libc).
     const PIDFD_SELF_THREAD: libc::c_int = -10000;
 
-    let mut done = 0;
-    if BATCH.load(Ordering::Relaxed) {
-        let iov: [libc::iovec; CHUNK_STACKS] = std::array::from_fn(|i| libc::iovec {
-            iov_base: at[i] as *mut libc::c_void,
-            iov_len: len,
-        });
-        // SAFETY: every range lies in a chunk mapped by the caller that no
-        // stack uses yet, and a guard region only makes accesses there
-        // fault; `iov` outlives the call and holds `iov.len()` entries.
-        let advised = unsafe {
-            libc::syscall(
-                libc::SYS_process_madvise,
-                PIDFD_SELF_THREAD,
-                iov.as_ptr(),
-                iov.len(),
-                MADV_GUARD_INSTALL,
-                0,
-            )
-        };
-        match usize::try_from(advised) {
-            Ok(bytes) => done = bytes / len, // the kernel may stop early
-            Err(_) => {
-                if io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM) {
-                    BATCH.store(false, Ordering::Relaxed);
-                }
+    if !BATCH.load(Ordering::Relaxed) {
+        return 0;
+    }
+    let iov: [libc::iovec; CHUNK_STACKS] = std::array::from_fn(|i| libc::iovec {
+        iov_base: at[i] as *mut libc::c_void,
+        iov_len: len,
+    });
+    // SAFETY: every range lies in a chunk mapped by the caller that no
+    // stack uses yet, and a guard region only makes accesses there fault;
+    // `iov` outlives the call and holds `iov.len()` entries.
+    let advised = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF_THREAD,
+            iov.as_ptr(),
+            iov.len(),
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    match usize::try_from(advised) {
+        Ok(bytes) => bytes / len, // the kernel may stop early
+        Err(_) => {
+            if io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM) {
+                BATCH.store(false, Ordering::Relaxed);
             }
+            0
         }
     }
-    at[done..].iter().try_for_each(|&a| install_guard(a, len))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
-    at.iter().try_for_each(|&a| install_guard(a, len))
+fn install_guards_batched(_at: &[usize; CHUNK_STACKS], _len: usize) -> usize {
+    0
 }
 
 #[cfg(target_os = "linux")]

@@ -11,7 +11,7 @@ use std::fmt;
 use std::ptr::NonNull;
 
 use crate::fiber::packet::Body;
-use crate::fiber::slot::{FiberSlot, FiberState, NO_SLOT};
+use crate::fiber::slot::{FiberSlot, FiberState};
 use crate::runtime::context::FiberYielder;
 use crate::waker::FiberKey;
 
@@ -23,7 +23,10 @@ const SLOT_MASK: u32 = (1 << CHUNK_SHIFT) - 1;
 /// The generation of a vacant slot; live fibers never get it, so a lookup
 /// tells a vacant slot from a live one without reading the slot's state
 /// (which a running fiber's coroutine holds borrowed).
-pub(crate) const VACANT: u32 = 0;
+const VACANT: u32 = 0;
+
+/// Ends the free list.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// The fiber table of one scheduler. Not `Sync`: one thread's scheduler
 /// reaches it, and no method calls out to other code while it holds a
@@ -34,6 +37,9 @@ pub(crate) struct FiberTable {
     /// The head of the free list threaded through the vacant slots.
     free: Cell<u32>,
     len: Cell<usize>,
+    /// The last generation handed out, so a reused slot's new fiber is
+    /// told apart from the one that had it before.
+    generation: Cell<u32>,
 }
 
 impl Default for FiberTable {
@@ -42,6 +48,7 @@ impl Default for FiberTable {
             chunks: UnsafeCell::new(Vec::new()),
             free: Cell::new(NO_SLOT),
             len: Cell::new(0),
+            generation: Cell::new(VACANT),
         }
     }
 }
@@ -74,9 +81,13 @@ impl FiberTable {
             .filter(|s| s.generation.get() == key.generation)
     }
 
-    /// Adds a fiber that has not started; `generation` must not be `VACANT`.
-    pub(crate) fn insert(&self, generation: u32, body: Body) -> u32 {
-        debug_assert_ne!(generation, VACANT);
+    /// Adds a fiber that has not started, under a fresh generation.
+    pub(crate) fn insert(&self, body: Body) -> FiberKey {
+        let mut generation = self.generation.get().wrapping_add(1);
+        if generation == VACANT {
+            generation = generation.wrapping_add(1);
+        }
+        self.generation.set(generation);
         if self.free.get() == NO_SLOT {
             self.grow();
         }
@@ -93,7 +104,7 @@ impl FiberTable {
         slot.open_batch.set(None);
         slot.yielder.set(std::ptr::null());
         self.len.set(self.len.get() + 1);
-        index
+        FiberKey { index, generation }
     }
 
     /// Empties a live fiber's slot, handing back its state (for the caller
@@ -181,12 +192,13 @@ mod tests {
     #[test]
     fn slots_stay_put_while_the_table_grows() {
         let table = FiberTable::default();
-        let first = table.insert(1, body());
-        let before: *const FiberSlot = table.get(key(first, 1)).unwrap();
-        for g in 2..(10 * CHUNK_SLOTS as u32) {
-            table.insert(g, body());
+        let first = table.insert(body());
+        assert_eq!(first.generation, 1);
+        let before: *const FiberSlot = table.get(key(first.index, 1)).unwrap();
+        for _ in 2..(10 * CHUNK_SLOTS as u32) {
+            table.insert(body());
         }
-        let after: *const FiberSlot = table.get(key(first, 1)).unwrap();
+        let after: *const FiberSlot = table.get(key(first.index, 1)).unwrap();
         assert_eq!(before, after);
         assert_eq!(table.len(), 10 * CHUNK_SLOTS - 1);
     }
@@ -194,11 +206,13 @@ mod tests {
     #[test]
     fn a_freed_slot_is_reused_and_its_old_key_is_stale() {
         let table = FiberTable::default();
-        let a = table.insert(1, body());
-        let b = table.insert(2, body());
+        let a = table.insert(body()).index;
+        let b = table.insert(body()).index;
         assert!(matches!(table.take(a).0, FiberState::Unstarted(_)));
         assert!(table.get(key(a, 1)).is_none(), "a late wake finds nothing");
-        let c = table.insert(3, body());
+        let c = table.insert(body());
+        assert_eq!(c.generation, 3);
+        let c = c.index;
         assert_eq!(c, a, "the most recently freed slot is reused first");
         assert!(table.get(key(c, 1)).is_none());
         assert!(table.get(key(c, 3)).is_some());
@@ -208,20 +222,30 @@ mod tests {
     }
 
     #[test]
+    fn generations_skip_the_vacant_mark_when_they_wrap() {
+        let table = FiberTable::default();
+        table.generation.set(u32::MAX - 1);
+        let a = table.insert(body());
+        let b = table.insert(body());
+        assert_eq!((a.generation, b.generation), (u32::MAX, 1));
+        assert!(table.get(a).is_some() && table.get(b).is_some());
+    }
+
+    #[test]
     fn a_new_fiber_starts_with_a_clean_slot() {
         let table = FiberTable::default();
-        let a = table.insert(1, body());
-        let slot = table.get(key(a, 1)).unwrap();
+        let a = table.insert(body());
+        let slot = table.get(a).unwrap();
         slot.open_batch.set(Some(7));
-        drop(table.take(a));
-        let b = table.insert(2, body());
-        assert_eq!(table.get(key(b, 2)).unwrap().open_batch.get(), None);
+        drop(table.take(a.index));
+        let b = table.insert(body());
+        assert_eq!(table.get(b).unwrap().open_batch.get(), None);
     }
 
     #[test]
     fn next_live_visits_live_fibers_in_index_order() {
         let table = FiberTable::default();
-        let keys: Vec<u32> = (1..=200).map(|g| table.insert(g, body())).collect();
+        let keys: Vec<u32> = (1..=200).map(|_| table.insert(body()).index).collect();
         for &i in keys.iter().filter(|&&i| i % 3 != 0) {
             drop(table.take(i));
         }

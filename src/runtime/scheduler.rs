@@ -20,7 +20,7 @@ use crate::fiber::packet::{Body, RemoteBody};
 use crate::fiber::slot::{FiberCoroutine, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
-use crate::fiber::table::{FiberTable, VACANT};
+use crate::fiber::table::FiberTable;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
@@ -48,7 +48,6 @@ pub(crate) struct Scheduler {
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
-    next_generation: Cell<u32>,
     tearing_down: Cell<bool>,
 }
 
@@ -79,7 +78,6 @@ impl Scheduler {
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
-            next_generation: Cell::new(0),
             tearing_down: Cell::new(false),
         }
     }
@@ -96,13 +94,7 @@ impl Scheduler {
     /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
     /// fresh children; otherwise it goes to the back of the ready queue.
     pub(crate) fn spawn(&self, body: Body) -> FiberKey {
-        let mut generation = self.next_generation.get().wrapping_add(1);
-        if generation == VACANT {
-            generation = generation.wrapping_add(1);
-        }
-        self.next_generation.set(generation);
-        let index = self.fibers.insert(generation, body);
-        let key = FiberKey { index, generation };
+        let key = self.fibers.insert(body);
         let mut queue = self.queue.borrow_mut();
         match context::current_key().and_then(|p| self.fibers.get(p)) {
             Some(parent) => {
