@@ -126,3 +126,31 @@ fn spawn_and_join_with_pooled_stacks_allocate_one_block_for_the_closure_and_its_
         assert_eq!(n, 1000, "{n} allocations for 1000 spawn+join");
     });
 }
+
+#[test]
+fn fibers_blocking_on_a_fresh_channel_allocate_nothing_however_many_wait() {
+    const WAITERS: u64 = 1000;
+    run(|| {
+        let (tx, rx) = channel::<u64>();
+        let senders: Vec<_> = (0..WAITERS)
+            .map(|i| {
+                let tx = tx.clone();
+                spawn(move || {
+                    yield_now();
+                    tx.send(i).unwrap();
+                })
+            })
+            .collect();
+        // Every sender starts (taking its stack) and yields behind us.
+        yield_now();
+        // Now every sender blocks in `send`; each queues a waiter.
+        let ((), n) = counted(yield_now);
+        assert_eq!(
+            n, 0,
+            "{WAITERS} fibers blocking on one channel allocated {n} times"
+        );
+        let sum: u64 = (0..WAITERS).map(|_| rx.recv().unwrap()).sum();
+        assert_eq!(sum, WAITERS * (WAITERS - 1) / 2);
+        senders.into_iter().for_each(|s| s.join().unwrap());
+    });
+}

@@ -4,14 +4,16 @@
 //! The lock is a spin lock (see `crate::sync::SpinLock`): it is held only
 //! to push, pop or scan entries, never across a wake or a fiber switch.
 //!
-//! Every waiter entry points at a slot in a blocked perform's frame: for a
-//! sender, the value it offers; for a receiver, where the value goes. Entries
-//! (and the slots behind them) are touched only under the channel lock, and
-//! a perform removes its entries under that lock before its frame ends.
+//! Every waiter is a node in a blocked perform's frame (see `waiters`) and
+//! points at a slot there: for a sender, the value it offers; for a
+//! receiver, where the value goes. Nodes and the slots behind them are
+//! touched only under the channel lock, and a perform unlinks its nodes
+//! under that lock before its frame ends.
 
-use std::collections::VecDeque;
 use std::fmt;
+use std::ptr;
 
+use super::waiters::{Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered, WakeTokenBox};
 use crate::op::state::{OpState, TryClaim};
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinLock};
@@ -24,29 +26,23 @@ pub(crate) enum Side {
     Recv,
 }
 
-struct Entry<T> {
-    op: *const OpState,
-    idx: usize,
-    slot: *mut Option<T>,
-}
-
 struct Queues<T> {
-    senders: VecDeque<Entry<T>>,
-    receivers: VecDeque<Entry<T>>,
+    senders: WaiterQueue<T>,
+    receivers: WaiterQueue<T>,
     senders_gone: bool,
     receivers_gone: bool,
 }
 
 impl<T> Queues<T> {
     /// The queue of parties that can match a leaf on `side`.
-    fn partners(&mut self, side: Side) -> &mut VecDeque<Entry<T>> {
+    fn partners(&mut self, side: Side) -> &mut WaiterQueue<T> {
         match side {
             Side::Send => &mut self.receivers,
             Side::Recv => &mut self.senders,
         }
     }
 
-    fn own(&mut self, side: Side) -> &mut VecDeque<Entry<T>> {
+    fn own(&mut self, side: Side) -> &mut WaiterQueue<T> {
         match side {
             Side::Send => &mut self.senders,
             Side::Recv => &mut self.receivers,
@@ -77,22 +73,28 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     unsafe { *to = (*from).take() };
 }
 
-/// Pops waiting partners until one can be claimed (dropping stale entries
-/// of performs committed elsewhere), moves the value between `mine` and its
+/// Pops waiting partners until one can be claimed (dropping stale nodes of
+/// performs committed elsewhere), moves the value between `mine` and its
 /// slot, and commits it. Returns the token that wakes it.
+#[inline]
 fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Option<WakeToken> {
-    while let Some(e) = q.partners(side).pop_front() {
-        // SAFETY: the entry was in the queue and we hold the lock, so its
-        // perform is registered and its `OpState` alive.
-        let theirs = unsafe { &*e.op };
+    loop {
+        // SAFETY: we hold the lock.
+        let w = unsafe { q.partners(side).pop_front() };
+        if w.is_null() {
+            return None;
+        }
+        // SAFETY: the node was linked and we hold the lock, so its perform
+        // has not withdrawn (it would need the lock): node and `OpState`
+        // are alive.
+        let (theirs, idx, slot) = unsafe { (&*(*w).op(), (*w).idx(), (*w).slot()) };
         if let Some(claim) = theirs.claim() {
-            // SAFETY: `mine` is the caller's live slot; `e.slot` belongs
-            // to a registered perform; we hold the lock.
-            unsafe { transfer(side, mine, e.slot) };
-            return Some(claim.commit(e.idx));
+            // SAFETY: `mine` is the caller's live slot; `slot` belongs to a
+            // registered perform; we hold the lock.
+            unsafe { transfer(side, mine, slot) };
+            return Some(claim.commit(idx));
         }
     }
-    None
 }
 
 /// The shared state of one channel.
@@ -122,8 +124,8 @@ impl<T> Chan<T> {
     pub(crate) fn new() -> Self {
         Chan {
             queues: SpinLock::new(Queues {
-                senders: VecDeque::new(),
-                receivers: VecDeque::new(),
+                senders: WaiterQueue::default(),
+                receivers: WaiterQueue::default(),
                 senders_gone: false,
                 receivers_gone: false,
             }),
@@ -151,6 +153,7 @@ impl<T> Chan<T> {
         &self,
         side: Side,
         mine: *mut Option<T>,
+        waiter: &Waiter<T>,
         op: &OpState,
         idx: usize,
     ) -> Registered {
@@ -162,52 +165,57 @@ impl<T> Chan<T> {
         if q.partners_gone(side) {
             return Registered::Committed(None);
         }
-        q.own(side).push_back(Entry {
-            op,
-            idx,
-            slot: mine,
-        });
+        // SAFETY: the caller's perform keeps `waiter` in place until it is
+        // unlinked (see `Waiter`); we hold the lock.
+        unsafe { q.own(side).push_back(waiter, op, idx, mine) };
         Registered::Waiting
     }
 
     /// Registers a leaf of the perform `cx.op`, matching a waiting partner
     /// at once if there is one (claiming both performs, ours first).
+    #[inline]
     pub(crate) fn register(
         &self,
         side: Side,
         mine: *mut Option<T>,
+        waiter: &Waiter<T>,
         cx: &mut RegisterCx<'_>,
         idx: usize,
     ) -> Registered {
         let own = cx.op;
         let mut q = self.queues.lock();
-        let mut i = 0;
-        while i < q.partners(side).len() {
-            let e = &q.partners(side)[i];
-            if std::ptr::eq(e.op, own) {
-                i += 1; // never match a choice against itself
+        let mut cur = q.partners(side).front();
+        while !cur.is_null() {
+            // SAFETY: a linked node, lock held (see `take_partner`).
+            let (op, e_idx, e_slot, next) =
+                unsafe { ((*cur).op(), (*cur).idx(), (*cur).slot(), (*cur).next()) };
+            if ptr::eq(op, own) {
+                cur = next; // never match a choice against itself
                 continue;
             }
-            let (op, e_idx, e_slot) = (e.op, e.idx, e.slot);
             let my_claim = match own.try_claim() {
                 TryClaim::Claimed(c) => c,
                 TryClaim::Synced | TryClaim::Busy => return Registered::CommittedByOther,
             };
-            // SAFETY: the entry is queued and we hold the lock (see try_now).
+            // SAFETY: as above.
             let theirs = unsafe { &*op };
             match theirs.try_claim() {
                 TryClaim::Claimed(their_claim) => {
                     // SAFETY: both slots are live (ours in the caller's frame,
                     // theirs registered) and we hold the lock.
-                    unsafe { transfer(side, mine, e_slot) };
-                    q.partners(side).remove(i);
+                    unsafe {
+                        transfer(side, mine, e_slot);
+                        q.partners(side).unlink(cur);
+                    }
                     let token = their_claim.commit(e_idx);
                     my_claim.commit_own(idx);
                     return Registered::Committed(Some(WakeTokenBox(token)));
                 }
                 TryClaim::Synced => {
                     my_claim.release();
-                    q.partners(side).remove(i);
+                    // SAFETY: linked in this queue, lock held.
+                    unsafe { q.partners(side).unlink(cur) };
+                    cur = next;
                 }
                 TryClaim::Busy => {
                     // The partner is mid-commit (maybe claiming us): step back
@@ -221,18 +229,18 @@ impl<T> Chan<T> {
             drop(q);
             return commit_own(own, idx);
         }
-        q.own(side).push_back(Entry {
-            op: own,
-            idx,
-            slot: mine,
-        });
+        // SAFETY: as in `try_or_register`.
+        unsafe { q.own(side).push_back(waiter, own, idx, mine) };
         Registered::Waiting
     }
 
-    /// Removes the entries of perform `op` from `side`'s queue.
-    pub(crate) fn unregister(&self, side: Side, op: &OpState) {
+    /// Withdraws `waiter` from `side`'s queue, unless a partner that
+    /// committed its perform already did.
+    pub(crate) fn unregister(&self, side: Side, waiter: &Waiter<T>) {
         let mut q = self.queues.lock();
-        q.own(side).retain(|e| !std::ptr::eq(e.op, op));
+        // SAFETY: the caller's leaf owns `waiter`, which is linked (if at
+        // all) in its own side's queue; we hold the lock.
+        unsafe { q.own(side).unlink(waiter) };
     }
 
     /// The last handle of `side` is gone: release every waiter of the other
@@ -243,11 +251,16 @@ impl<T> Chan<T> {
             Side::Send => q.senders_gone = true,
             Side::Recv => q.receivers_gone = true,
         }
-        while let Some(e) = q.partners(side).pop_front() {
-            // SAFETY: queued entry, lock held (see try_now).
-            let theirs = unsafe { &*e.op };
+        loop {
+            // SAFETY: lock held.
+            let w = unsafe { q.partners(side).pop_front() };
+            if w.is_null() {
+                break;
+            }
+            // SAFETY: a linked node, lock held (see `take_partner`).
+            let (theirs, idx) = unsafe { (&*(*w).op(), (*w).idx()) };
             if let Some(claim) = theirs.claim() {
-                claim.commit(e.idx).wake();
+                claim.commit(idx).wake();
             }
         }
     }

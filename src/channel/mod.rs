@@ -3,6 +3,7 @@
 
 mod chan;
 mod error;
+mod waiters;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 
@@ -14,6 +15,7 @@ use crate::op::state::OpState;
 use crate::op::Op;
 use crate::sync::{Arc, Ordering};
 use chan::{Chan, Side};
+use waiters::Waiter;
 
 /// Creates a rendezvous channel. Both ends are `Clone`, and `Send + Sync`
 /// when `T: Send`, so fibers on any scheduler and plain threads can share it.
@@ -103,6 +105,7 @@ impl<T> Sender<T> {
         SendOp {
             chan: &self.chan,
             value: Some(value),
+            waiter: Waiter::default(),
         }
     }
 
@@ -134,6 +137,7 @@ impl<T> Receiver<T> {
         RecvOp {
             chan: &self.chan,
             slot: None,
+            waiter: Waiter::default(),
         }
     }
 
@@ -143,6 +147,7 @@ impl<T> Receiver<T> {
         IntoRecvOp {
             receiver: self,
             slot: None,
+            waiter: Waiter::default(),
         }
     }
 
@@ -170,14 +175,14 @@ macro_rules! channel_leaf {
                 self.$($chan).+.try_now($side, &mut self.$slot)
             }
             fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$($chan).+.register($side, &mut self.$slot, cx, idx)
+                self.$($chan).+.register($side, &mut self.$slot, &self.waiter, cx, idx)
             }
-            fn unregister(&mut self, op: &OpState) {
-                self.$($chan).+.unregister($side, op);
+            fn unregister(&mut self, _op: &OpState) {
+                self.$($chan).+.unregister($side, &self.waiter);
             }
             #[inline]
             fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$($chan).+.try_or_register($side, &mut self.$slot, cx.op, idx)
+                self.$($chan).+.try_or_register($side, &mut self.$slot, &self.waiter, cx.op, idx)
             }
         }
     };
@@ -187,18 +192,21 @@ macro_rules! channel_leaf {
 pub struct SendOp<'a, T> {
     chan: &'a Chan<T>,
     value: Option<T>,
+    waiter: Waiter<T>,
 }
 
 /// Receiving from a channel: see [`Receiver::recv_op`].
 pub struct RecvOp<'a, T> {
     chan: &'a Chan<T>,
     slot: Option<T>,
+    waiter: Waiter<T>,
 }
 
 /// Receiving from a channel it owns: see [`Receiver::into_recv_op`].
 pub struct IntoRecvOp<T> {
     receiver: Receiver<T>,
     slot: Option<T>,
+    waiter: Waiter<T>,
 }
 
 channel_leaf!(SendOp<'_, T>, Side::Send, chan, value);
