@@ -21,17 +21,26 @@ struct Waiters {
     rest: Vec<Waiter>,
 }
 
+impl Waiter {
+    /// Commits the waiting perform to this leaf, if nobody did, and wakes it.
+    /// Called under the signal's lock, with the waiter just taken out of it.
+    fn commit_and_wake(self) {
+        // SAFETY: the waiter was in the list until the caller, holding the
+        // lock, took it out; its perform cannot withdraw without that lock,
+        // so its `OpState` is alive.
+        let op = unsafe { &*self.op };
+        if let Some(claim) = op.claim() {
+            claim.commit(self.idx).wake();
+        }
+    }
+}
+
 impl Waiters {
     fn push(&mut self, w: Waiter) {
         match self.first {
             None => self.first = Some(w),
             Some(_) => self.rest.push(w),
         }
-    }
-
-    /// Removes and returns every waiter.
-    fn take(&mut self) -> impl Iterator<Item = Waiter> + '_ {
-        self.first.take().into_iter().chain(self.rest.drain(..))
     }
 
     /// Removes the waiters of perform `op`.
@@ -87,12 +96,12 @@ impl Signal {
             return false;
         }
         self.fired.store(true, Ordering::Release);
-        for w in waiters.take() {
-            // SAFETY: the entry is still in the list and we hold its lock, so
-            // its perform has not withdrawn and its `OpState` is alive.
-            let op = unsafe { &*w.op };
-            if let Some(claim) = op.claim() {
-                claim.commit(w.idx).wake();
+        // The lone waiter first, and the rest only if there are any: a
+        // chained iterator over both cost a spawn+join ~40 instructions.
+        if let Some(w) = waiters.first.take() {
+            w.commit_and_wake();
+            if !waiters.rest.is_empty() {
+                waiters.rest.drain(..).for_each(Waiter::commit_and_wake);
             }
         }
         true

@@ -54,9 +54,12 @@ pub(crate) struct RunQueue {
     /// Not stamped: fairness compares only the other queues' heads.
     handoff: Option<FiberKey>,
     woken: VecDeque<Queued>,
+    /// The first `live` batches form the stack; the ones above it are empty
+    /// and kept, with their buffers, for the next batches to reuse in place
+    /// (a spawn+join opens and closes one batch per fiber).
     batches: Vec<Batch>,
+    live: usize,
     yielded: VecDeque<Queued>,
-    spare: Vec<VecDeque<Queued>>,
     next_seq: u64,
     next_batch: u64,
     picks: u32,
@@ -96,20 +99,25 @@ impl RunQueue {
     /// A fiber spawned by a fiber whose open batch is `*open`.
     pub(crate) fn push_fresh(&mut self, open: &mut Option<u64>, key: FiberKey) {
         let q = self.stamp(key);
+        let live = &mut self.batches[..self.live];
         if let Some(id) = *open {
-            if let Some(b) = self.batches.iter_mut().rev().find(|b| b.id == id) {
+            if let Some(b) = live.iter_mut().rev().find(|b| b.id == id) {
                 b.fibers.push_back(q);
                 return;
             }
         }
         self.next_batch += 1;
-        let mut fibers = self.spare.pop().unwrap_or_default();
-        fibers.push_back(q);
-        self.batches.push(Batch {
-            id: self.next_batch,
-            fibers,
-        });
-        *open = Some(self.next_batch);
+        let id = self.next_batch;
+        match self.batches.get_mut(self.live) {
+            Some(b) => b.id = id,
+            None => self.batches.push(Batch {
+                id,
+                fibers: VecDeque::new(),
+            }),
+        }
+        self.batches[self.live].fibers.push_back(q);
+        self.live += 1;
+        *open = Some(id);
     }
 
     /// The next fiber to run.
@@ -128,7 +136,7 @@ impl RunQueue {
         if let Some(q) = self.woken.pop_front() {
             return Some(q.key);
         }
-        if !self.batches.is_empty() {
+        if self.live > 0 {
             return self.pop(Source::TopBatch);
         }
         self.yielded.pop_front().map(|q| q.key)
@@ -136,7 +144,10 @@ impl RunQueue {
 
     /// The queue whose head has waited longest (the hand-off aside).
     fn oldest(&self) -> Option<Source> {
-        let top = self.batches.last().and_then(|b| b.fibers.front());
+        let top = self
+            .live
+            .checked_sub(1)
+            .and_then(|i| self.batches[i].fibers.front());
         [
             (self.woken.front(), Source::Woken),
             (top, Source::TopBatch),
@@ -153,11 +164,10 @@ impl RunQueue {
             Source::Woken => self.woken.pop_front(),
             Source::Yielded => self.yielded.pop_front(),
             Source::TopBatch => {
-                let batch = self.batches.last_mut()?;
+                let batch = &mut self.batches[self.live.checked_sub(1)?];
                 let q = batch.fibers.pop_front();
                 if batch.fibers.is_empty() {
-                    let b = self.batches.pop().expect("the top batch");
-                    self.spare.push(b.fibers);
+                    self.live -= 1;
                 }
                 q
             }
@@ -192,6 +202,24 @@ mod tests {
         q.push_fresh(&mut child, k(11));
         q.push_fresh(&mut parent, k(3));
         assert_eq!(drain(&mut q), vec![10, 11, 2, 3]);
+    }
+
+    /// Batch slots are reused in place once their batch ran out; a fiber
+    /// whose batch ran out opens a new one on top, and its old batch id
+    /// never matches the batch that reuses the slot.
+    #[test]
+    fn a_batch_that_ran_out_is_never_extended_through_its_reused_slot() {
+        let mut q = RunQueue::default();
+        let (mut parent, mut child) = (None, None);
+        q.push_fresh(&mut parent, k(1));
+        assert_eq!(q.pick(), Some(k(1))); // the parent's batch ran out
+        q.push_fresh(&mut child, k(10)); // reuses its slot
+        q.push_fresh(&mut parent, k(2)); // a new batch, above the child's
+        q.push_fresh(&mut child, k(11));
+        assert_eq!(drain(&mut q), vec![2, 10, 11]);
+        q.push_fresh(&mut child, k(12));
+        q.push_fresh(&mut parent, k(3));
+        assert_eq!(drain(&mut q), vec![3, 12]);
     }
 
     #[test]

@@ -358,10 +358,13 @@ impl Scheduler {
                 return;
             }
         };
-        *state = FiberState::Started(Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
+        let coroutine = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
             context::set_running(context::current_key(), y);
             body.enter(Start::Run);
-        }));
+        });
+        // SAFETY: `state` is a valid place holding `Starting`, which owns
+        // nothing, so overwriting it without a drop leaks nothing.
+        unsafe { std::ptr::write(state, FiberState::Started(coroutine)) };
         let FiberState::Started(coroutine) = state else {
             unreachable!("started just above")
         };
