@@ -149,6 +149,7 @@ impl<T> Chan<T> {
     /// `try_now` and `register` under one lock, for a perform whose only
     /// leaf this is. Its `OpState` is not published anywhere yet, so nobody
     /// else can commit it: matching a partner needs no claim of our own.
+    #[inline]
     pub(crate) fn try_or_register(
         &self,
         side: Side,

@@ -75,6 +75,7 @@ impl RunQueue {
     }
 
     /// A fiber woken by the running fiber: hand-off if free.
+    #[inline]
     pub(crate) fn wake(&mut self, key: FiberKey) {
         if self.handoff.is_none() {
             self.handoff = Some(key);
