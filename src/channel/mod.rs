@@ -291,6 +291,7 @@ impl<T> fmt::Debug for Iter<'_, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[inline]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -317,6 +318,7 @@ impl<T> fmt::Debug for IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[inline]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

@@ -181,19 +181,28 @@ fn lone_leaf_and_deadline(leaves: &mut LeafList<'_>) -> Option<(usize, Option<(D
     }
 }
 
-/// Blocks until `op` is committed, arming one timer for the earliest deadline.
+/// Blocks until `op` is committed, arming one timer for the earliest
+/// deadline. The fiber case is inlined into every perform; a thread's wait
+/// stays out of line.
+#[inline(always)]
 fn wait(op: &OpState, deadline: Option<(Deadline, usize)>, timer: &mut Option<TimerHandle>) {
-    if context::in_fiber() {
-        if !op.is_synced() {
-            if let Some((at, idx)) = deadline {
-                *timer = Some(context::insert_timer(at, op, idx));
-            }
-            while !op.is_synced() {
-                context::suspend();
-            }
-        }
-        return;
+    if !context::in_fiber() {
+        return wait_thread(op, deadline);
     }
+    if !op.is_synced() {
+        if let Some((at, idx)) = deadline {
+            *timer = Some(context::insert_timer(at, op, idx));
+        }
+        while !op.is_synced() {
+            context::suspend();
+        }
+    }
+}
+
+/// `wait` for a plain OS thread: parks until woken or the deadline passes.
+#[cold]
+#[inline(never)]
+fn wait_thread(op: &OpState, deadline: Option<(Deadline, usize)>) {
     let deadline = deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx));
     loop {
         if op.is_synced() {
