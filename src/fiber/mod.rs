@@ -71,6 +71,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Waits for the fiber to finish; `Err(payload)` if it panicked.
+    #[inline]
     pub fn join(mut self) -> std::thread::Result<T> {
         self.join_op().perform()
     }
@@ -118,6 +119,7 @@ impl<T> Op for JoinOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);
     }
+    #[inline]
     fn perform(mut self) -> std::thread::Result<T> {
         perform_leaf(&mut self.wait);
         self.__complete(0)

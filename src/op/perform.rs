@@ -11,6 +11,7 @@ use crate::timer::{Deadline, TimerHandle};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
+#[inline]
 pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
     op.__prepare();
     let winner = {
@@ -111,6 +112,7 @@ fn first_ready(leaves: &mut LeafList<'_>, order: &Order) -> Option<usize> {
     order.iter().find(|&i| leaves.get(i).try_now())
 }
 
+#[inline]
 fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     if let Some((i, deadline)) = lone_leaf_and_deadline(leaves) {
         return perform_one(leaves.get(i), i, deadline);
