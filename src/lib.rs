@@ -63,7 +63,7 @@ pub use timer::{after, at, Timeout};
 #[doc(hidden)]
 pub mod __private {
     //! Items that appear in the hidden methods of [`Op`](crate::Op); not API.
-    pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, WakeTokenBox};
+    pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
     pub use crate::op::state::OpState;
 }
 

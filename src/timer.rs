@@ -26,10 +26,9 @@ pub(crate) struct TimerHandle {
     seq: u64,
 }
 
-/// When a blocked perform's earliest timer leaf is due. (Public only
-/// because the hidden `Leaf` trait names it; not reachable by users.)
+/// When a blocked perform's earliest timer leaf is due.
 #[derive(Clone, Copy, Debug)]
-pub enum Deadline {
+pub(crate) enum Deadline {
     At(Instant),
     /// Counted from when the scheduler next reads its clock: see
     /// `TimerHeap::insert`.
@@ -338,6 +337,11 @@ impl Leaf for Timeout {
         }
     }
     fn unregister(&mut self, _op: &OpState) {}
+}
+
+impl Timeout {
+    /// Its deadline, if it has not come yet (a positive `after` counts as
+    /// not yet come: see `When::After`).
     fn pending_deadline(&self) -> Option<Deadline> {
         if let When::After(d) = self.when {
             return Some(Deadline::After(d)); // positive: see `When::After`
@@ -360,7 +364,8 @@ impl Op for Timeout {
         self.when = When::Prepared { deadline, began };
     }
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
+        let pending = self.pending_deadline();
+        leaves.push_timer(self, pending);
     }
     fn perform(self) {
         perform_alone(self)

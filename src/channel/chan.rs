@@ -14,7 +14,7 @@ use std::fmt;
 use std::ptr;
 
 use super::waiters::{Waiter, WaiterQueue};
-use crate::op::leaf::{commit_own, RegisterCx, Registered, WakeTokenBox};
+use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{OpState, TryClaim};
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinLock};
 use crate::waker::WakeToken;
@@ -149,7 +149,7 @@ impl<T> Chan<T> {
     /// `try_now` and `register` under one lock, for a perform whose only
     /// leaf this is. Its `OpState` is not published anywhere yet, so nobody
     /// else can commit it: matching a partner needs no claim of our own.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_or_register(
         &self,
         side: Side,
@@ -161,10 +161,11 @@ impl<T> Chan<T> {
         let mut q = self.queues.lock();
         if let Some(token) = take_partner(&mut q, side, mine) {
             drop(q);
-            return Registered::Committed(Some(WakeTokenBox(token)));
+            token.wake();
+            return Registered::Committed;
         }
         if q.partners_gone(side) {
-            return Registered::Committed(None);
+            return Registered::Committed;
         }
         // SAFETY: the caller's perform keeps `waiter` in place until it is
         // unlinked (see `Waiter`); we hold the lock.
@@ -210,7 +211,9 @@ impl<T> Chan<T> {
                     }
                     let token = their_claim.commit(e_idx);
                     my_claim.commit_own(idx);
-                    return Registered::Committed(Some(WakeTokenBox(token)));
+                    drop(q);
+                    token.wake();
+                    return Registered::Committed;
                 }
                 TryClaim::Synced => {
                     my_claim.release();

@@ -3,7 +3,6 @@
 
 use crate::op::state::OpState;
 use crate::timer::Deadline;
-use crate::waker::WakeToken;
 use std::time::Instant;
 
 /// What registering a leaf achieved.
@@ -12,15 +11,15 @@ pub enum Registered {
     /// Queued; the perform must wait.
     Waiting,
     /// This leaf committed the perform itself (it found a partner while
-    /// registering); the partner, if any, must be woken.
-    Committed(Option<WakeTokenBox>),
+    /// registering, and has woken it). A unit variant, so the whole enum
+    /// comes back in a register: with the partner's wake token inside, a
+    /// choice read it back from memory right after the leaf's dynamic call
+    /// wrote it, a store-forwarding stall (perf put an eighth of `recv or
+    /// after(d)`'s samples there).
+    Committed,
     /// Another party committed the perform while we were registering.
     CommittedByOther,
 }
-
-/// Opaque wrapper so the hidden API does not expose crate-private types.
-#[derive(Debug)]
-pub struct WakeTokenBox(pub(crate) WakeToken);
 
 /// Per-perform context handed to leaves while they register.
 #[derive(Debug)]
@@ -63,22 +62,15 @@ pub trait Leaf {
     /// already removed it).
     fn unregister(&mut self, op: &OpState);
     /// For a perform in which this leaf, index `idx`, is the only one that
-    /// can become ready without a clock (see `pending_deadline`): `try_now`,
-    /// else `register`. `cx.op` is not yet visible to any other party, which
+    /// can become ready without a clock (see `LeafList::push_timer`):
+    /// `try_now`, else `register`. `cx.op` is not yet visible to any other party, which
     /// lets a leaf do both in one step (a channel takes its lock once).
     fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         if self.try_now() {
-            Registered::Committed(None)
+            Registered::Committed
         } else {
             self.register(cx, idx)
         }
-    }
-    /// For a leaf that only waits for a time that has not come yet: its
-    /// deadline. Registering such a leaf only offers that deadline, so a
-    /// choice of one other leaf and such a timer performs like that leaf
-    /// alone, with the deadline attached.
-    fn pending_deadline(&self) -> Option<Deadline> {
-        None
     }
 }
 
@@ -90,6 +82,10 @@ pub struct LeafList<'s> {
     inline: [Option<&'s mut dyn Leaf>; INLINE],
     len: usize,
     spill: Vec<&'s mut dyn Leaf>,
+    /// The first timer leaf that waits for a time not yet come, and its
+    /// index; and how many such leaves there are.
+    pending: Option<(Deadline, usize)>,
+    pending_count: usize,
 }
 
 impl std::fmt::Debug for LeafList<'_> {
@@ -104,6 +100,37 @@ impl<'s> LeafList<'s> {
             inline: Default::default(),
             len: 0,
             spill: Vec::new(),
+            pending: None,
+            pending_count: 0,
+        }
+    }
+
+    /// Appends a timer leaf; `pending` is its deadline if that has not come
+    /// yet. Registering such a leaf only offers its deadline, so a choice
+    /// of one other leaf and such a timer performs like that leaf alone,
+    /// with the deadline attached. Recorded here, at push time, rather than
+    /// asked of every leaf through a dynamic call: the answer came back
+    /// through memory, a store-forwarding stall that perf put at a quarter
+    /// of `recv or after(d)`'s samples in the perform.
+    #[inline]
+    pub(crate) fn push_timer(&mut self, leaf: &'s mut dyn Leaf, pending: Option<Deadline>) {
+        if let Some(deadline) = pending {
+            if self.pending.is_none() {
+                self.pending = Some((deadline, self.len));
+            }
+            self.pending_count += 1;
+        }
+        self.push(leaf);
+    }
+
+    /// The one timer leaf still pending, if exactly one is: its deadline
+    /// and index.
+    #[inline]
+    pub(crate) fn lone_pending_timer(&self) -> Option<(Deadline, usize)> {
+        if self.pending_count == 1 {
+            self.pending
+        } else {
+            None
         }
     }
 
@@ -150,7 +177,7 @@ pub(crate) fn commit_own(op: &OpState, idx: usize) -> Registered {
     match op.try_claim() {
         TryClaim::Claimed(c) => {
             c.commit_own(idx);
-            Registered::Committed(None)
+            Registered::Committed
         }
         // Busy: another party holds the claim and will commit it.
         TryClaim::Synced | TryClaim::Busy => Registered::CommittedByOther,

@@ -42,12 +42,7 @@ fn perform_one<L: Leaf + ?Sized>(
     let mut cx = RegisterCx { op: &op, deadline };
     match leaf.try_or_register(&mut cx, idx) {
         Registered::Waiting => {}
-        Registered::Committed(partner) => {
-            if let Some(p) = partner {
-                p.0.wake();
-            }
-            return idx;
-        }
+        Registered::Committed => return idx,
         Registered::CommittedByOther => return op.winner(),
     }
     // Whoever commits the leaf also removes its entry; the guard withdraws
@@ -139,12 +134,9 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     for (pos, i) in order.iter().enumerate() {
         match guard.leaves.get(i).register(&mut cx, i) {
             Registered::Waiting => guard.registered = pos + 1,
-            Registered::Committed(partner) => {
+            Registered::Committed => {
                 committed = Some(i);
                 guard.registered = pos;
-                if let Some(p) = partner {
-                    p.0.wake();
-                }
                 break;
             }
             Registered::CommittedByOther => break,
@@ -171,14 +163,10 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 fn lone_leaf_and_deadline(leaves: &mut LeafList<'_>) -> Option<(usize, Option<(Deadline, usize)>)> {
     match leaves.len() {
         1 => Some((0, None)),
-        2 => match (
-            leaves.get(0).pending_deadline(),
-            leaves.get(1).pending_deadline(),
-        ) {
-            (None, Some(d)) => Some((0, Some((d, 1)))),
-            (Some(d), None) => Some((1, Some((d, 0)))),
-            _ => None,
-        },
+        2 => {
+            let (deadline, timer) = leaves.lone_pending_timer()?;
+            Some((1 - timer, Some((deadline, timer))))
+        }
         _ => None,
     }
 }
