@@ -284,6 +284,7 @@ enum When {
 /// selvedge::run(|| selvedge::after(Duration::from_millis(5)).perform());
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
+#[inline]
 pub fn after(d: Duration) -> Timeout {
     Timeout {
         when: When::After(d),
@@ -299,6 +300,7 @@ pub fn at(deadline: Instant) -> Timeout {
 
 impl Timeout {
     /// The deadline, and whether it had passed when the perform began.
+    #[inline]
     fn deadline(&self) -> (Instant, bool) {
         match self.when {
             When::Prepared { deadline, began } => (deadline, deadline <= began),
@@ -342,6 +344,7 @@ impl Leaf for Timeout {
 impl Timeout {
     /// Its deadline, if it has not come yet (a positive `after` counts as
     /// not yet come: see `When::After`).
+    #[inline]
     fn pending_deadline(&self) -> Option<Deadline> {
         if let When::After(d) = self.when {
             return Some(Deadline::After(d)); // positive: see `When::After`
@@ -353,6 +356,7 @@ impl Timeout {
 
 impl Op for Timeout {
     type Output = ();
+    #[inline]
     fn __prepare(&mut self) {
         let deadline = match self.when {
             When::At(t) => Some(t),
@@ -363,6 +367,7 @@ impl Op for Timeout {
         let deadline = deadline.unwrap_or(began);
         self.when = When::Prepared { deadline, began };
     }
+    #[inline]
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         let pending = self.pending_deadline();
         leaves.push_timer(self, pending);

@@ -95,6 +95,7 @@ impl std::fmt::Debug for LeafList<'_> {
 }
 
 impl<'s> LeafList<'s> {
+    #[inline]
     pub(crate) fn new() -> Self {
         LeafList {
             inline: Default::default(),
