@@ -292,6 +292,7 @@ pub fn after(d: Duration) -> Timeout {
 }
 
 /// Completes once `deadline` has passed (at once if it already has).
+#[inline]
 pub fn at(deadline: Instant) -> Timeout {
     Timeout {
         when: When::At(deadline),
@@ -308,6 +309,17 @@ impl Timeout {
                 unreachable!("a positive `after` has no deadline until it waits")
             }
         }
+    }
+
+    /// Its deadline, if it has not come yet (a positive `after` counts as
+    /// not yet come: see `When::After`).
+    #[inline]
+    fn pending_deadline(&self) -> Option<Deadline> {
+        if let When::After(d) = self.when {
+            return Some(Deadline::After(d)); // positive: see `When::After`
+        }
+        let (deadline, passed) = self.deadline();
+        (!passed).then_some(Deadline::At(deadline))
     }
 }
 
@@ -340,20 +352,6 @@ impl Leaf for Timeout {
     }
     fn unregister(&mut self, _op: &OpState) {}
 }
-
-impl Timeout {
-    /// Its deadline, if it has not come yet (a positive `after` counts as
-    /// not yet come: see `When::After`).
-    #[inline]
-    fn pending_deadline(&self) -> Option<Deadline> {
-        if let When::After(d) = self.when {
-            return Some(Deadline::After(d)); // positive: see `When::After`
-        }
-        let (deadline, passed) = self.deadline();
-        (!passed).then_some(Deadline::At(deadline))
-    }
-}
-
 impl Op for Timeout {
     type Output = ();
     #[inline]

@@ -110,18 +110,20 @@ impl Waker {
 }
 
 impl WakeToken {
-    /// Delivers the wake. The local case is inlined and the others kept
-    /// out of line: as one call, a rendezvous paid ~17 instructions a wake.
+    /// Delivers the wake: `deliver`, with its local case inlined into the
+    /// caller and the rest out of line (as one call, a rendezvous paid ~17
+    /// instructions a wake).
     #[inline(always)]
     pub(crate) fn wake(self) {
         match self {
             WakeToken::Local(key) => context::wake_local(key),
-            other => other.wake_elsewhere(),
+            other => other.deliver(),
         }
     }
 
+    /// Delivers the wake, whatever kind it is.
     #[inline(never)]
-    fn wake_elsewhere(self) {
+    fn deliver(self) {
         match self {
             WakeToken::Local(key) => context::wake_local(key),
             WakeToken::Remote(shared, key) => shared.wake_remote(key),

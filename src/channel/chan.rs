@@ -13,7 +13,7 @@
 use std::fmt;
 use std::ptr;
 
-use super::waiters::{Waiter, WaiterQueue};
+use super::waiters::{Entry, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{OpState, TryClaim};
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinLock};
@@ -78,23 +78,18 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
 /// slot, and commits it. Returns the token that wakes it.
 #[inline]
 fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Option<WakeToken> {
-    loop {
-        // SAFETY: we hold the lock.
-        let w = unsafe { q.partners(side).pop_front() };
-        if w.is_null() {
-            return None;
-        }
-        // SAFETY: the node was linked and we hold the lock, so its perform
-        // has not withdrawn (it would need the lock): node and `OpState`
-        // are alive.
-        let (theirs, idx, slot) = unsafe { (&*(*w).op(), (*w).idx(), (*w).slot()) };
+    while let Some(e) = q.partners(side).pop_front() {
+        // SAFETY: we hold the lock, so the popped node's perform has not
+        // withdrawn (it would need the lock): its `OpState` is alive.
+        let theirs = unsafe { &*e.op };
         if let Some(claim) = theirs.claim() {
-            // SAFETY: `mine` is the caller's live slot; `slot` belongs to a
-            // registered perform; we hold the lock.
-            unsafe { transfer(side, mine, slot) };
-            return Some(claim.commit(idx));
+            // SAFETY: `mine` is the caller's live slot; `e.slot` belongs to
+            // that same live perform; we hold the lock.
+            unsafe { transfer(side, mine, e.slot) };
+            return Some(claim.commit(e.idx));
         }
     }
+    None
 }
 
 /// The shared state of one channel.
@@ -167,9 +162,14 @@ impl<T> Chan<T> {
         if q.partners_gone(side) {
             return Registered::Committed;
         }
+        let entry = Entry {
+            op,
+            idx,
+            slot: mine,
+        };
         // SAFETY: the caller's perform keeps `waiter` in place until it is
         // unlinked (see `Waiter`); we hold the lock.
-        unsafe { q.own(side).push_back(waiter, op, idx, mine) };
+        unsafe { q.own(side).push_back(waiter, entry) };
         Registered::Waiting
     }
 
@@ -189,9 +189,8 @@ impl<T> Chan<T> {
         let mut cur = q.partners(side).front();
         while !cur.is_null() {
             // SAFETY: a linked node, lock held (see `take_partner`).
-            let (op, e_idx, e_slot, next) =
-                unsafe { ((*cur).op(), (*cur).idx(), (*cur).slot(), (*cur).next()) };
-            if ptr::eq(op, own) {
+            let (e, next) = unsafe { ((*cur).entry(), (*cur).next()) };
+            if ptr::eq(e.op, own) {
                 cur = next; // never match a choice against itself
                 continue;
             }
@@ -200,16 +199,16 @@ impl<T> Chan<T> {
                 TryClaim::Synced | TryClaim::Busy => return Registered::CommittedByOther,
             };
             // SAFETY: as above.
-            let theirs = unsafe { &*op };
+            let theirs = unsafe { &*e.op };
             match theirs.try_claim() {
                 TryClaim::Claimed(their_claim) => {
                     // SAFETY: both slots are live (ours in the caller's frame,
                     // theirs registered) and we hold the lock.
                     unsafe {
-                        transfer(side, mine, e_slot);
+                        transfer(side, mine, e.slot);
                         q.partners(side).unlink(cur);
                     }
-                    let token = their_claim.commit(e_idx);
+                    let token = their_claim.commit(e.idx);
                     my_claim.commit_own(idx);
                     drop(q);
                     token.wake();
@@ -233,8 +232,13 @@ impl<T> Chan<T> {
             drop(q);
             return commit_own(own, idx);
         }
+        let entry = Entry {
+            op: own,
+            idx,
+            slot: mine,
+        };
         // SAFETY: as in `try_or_register`.
-        unsafe { q.own(side).push_back(waiter, own, idx, mine) };
+        unsafe { q.own(side).push_back(waiter, entry) };
         Registered::Waiting
     }
 
@@ -255,16 +259,12 @@ impl<T> Chan<T> {
             Side::Send => q.senders_gone = true,
             Side::Recv => q.receivers_gone = true,
         }
-        loop {
-            // SAFETY: lock held.
-            let w = unsafe { q.partners(side).pop_front() };
-            if w.is_null() {
-                break;
-            }
-            // SAFETY: a linked node, lock held (see `take_partner`).
-            let (theirs, idx) = unsafe { (&*(*w).op(), (*w).idx()) };
+        while let Some(e) = q.partners(side).pop_front() {
+            // SAFETY: lock held, so the popped node's perform is alive (see
+            // `take_partner`).
+            let theirs = unsafe { &*e.op };
             if let Some(claim) = theirs.claim() {
-                claim.commit(idx).wake();
+                claim.commit(e.idx).wake();
             }
         }
     }

@@ -14,11 +14,26 @@ use std::ptr;
 
 use crate::op::state::OpState;
 
-/// A leaf's place in a queue, and what a partner needs to commit it.
+/// What a partner needs to commit a queued leaf: its perform, the leaf's
+/// index there, and the leaf's value slot (the offered value, or where a
+/// value goes).
+pub(crate) struct Entry<T> {
+    pub(crate) op: *const OpState,
+    pub(crate) idx: usize,
+    pub(crate) slot: *mut Option<T>,
+}
+
+// Not derived: a derive would demand `T: Copy`.
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Entry<T> {}
+
+/// A leaf's place in a queue, and its entry.
 pub(crate) struct Waiter<T> {
-    op: Cell<*const OpState>,
-    idx: Cell<usize>,
-    slot: Cell<*mut Option<T>>,
+    entry: Cell<Entry<T>>,
     prev: Cell<*const Waiter<T>>,
     next: Cell<*const Waiter<T>>,
     linked: Cell<bool>,
@@ -34,9 +49,11 @@ unsafe impl<T: Send> Sync for Waiter<T> {}
 impl<T> Default for Waiter<T> {
     fn default() -> Self {
         Waiter {
-            op: Cell::new(ptr::null()),
-            idx: Cell::new(0),
-            slot: Cell::new(ptr::null_mut()),
+            entry: Cell::new(Entry {
+                op: ptr::null(),
+                idx: 0,
+                slot: ptr::null_mut(),
+            }),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
             linked: Cell::new(false),
@@ -45,22 +62,10 @@ impl<T> Default for Waiter<T> {
 }
 
 impl<T> Waiter<T> {
-    /// The perform this node belongs to.
+    /// What a partner needs to commit this node's leaf.
     #[inline]
-    pub(crate) fn op(&self) -> *const OpState {
-        self.op.get()
-    }
-
-    /// The index of its leaf in that perform.
-    #[inline]
-    pub(crate) fn idx(&self) -> usize {
-        self.idx.get()
-    }
-
-    /// Its leaf's value slot: the offered value, or where a value goes.
-    #[inline]
-    pub(crate) fn slot(&self) -> *mut Option<T> {
-        self.slot.get()
+    pub(crate) fn entry(&self) -> Entry<T> {
+        self.entry.get()
     }
 
     /// The node after this one; null at the back.
@@ -99,17 +104,9 @@ impl<T> WaiterQueue<T> {
     /// `w` is in no queue, and stays alive and in place until it is
     /// unlinked; the caller holds the channel lock.
     #[inline]
-    pub(crate) unsafe fn push_back(
-        &mut self,
-        w: &Waiter<T>,
-        op: *const OpState,
-        idx: usize,
-        slot: *mut Option<T>,
-    ) {
+    pub(crate) unsafe fn push_back(&mut self, w: &Waiter<T>, entry: Entry<T>) {
         debug_assert!(!w.linked.get(), "a waiter linked twice");
-        w.op.set(op);
-        w.idx.set(idx);
-        w.slot.set(slot);
+        w.entry.set(entry);
         w.prev.set(self.tail);
         w.next.set(ptr::null());
         w.linked.set(true);
@@ -154,27 +151,37 @@ impl<T> WaiterQueue<T> {
         true
     }
 
-    /// Unlinks and returns the oldest node; null when the queue is empty.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the channel lock. The node returned stays alive
-    /// only as long as its perform is registered (see the module docs).
+    /// Unlinks the oldest node and returns its entry. The pointers in the
+    /// entry stay valid while the caller holds the lock (which `&mut self`
+    /// implies: queues are reached only through it), because the node's
+    /// perform cannot withdraw without it.
     #[inline]
-    pub(crate) unsafe fn pop_front(&mut self) -> *const Waiter<T> {
+    pub(crate) fn pop_front(&mut self) -> Option<Entry<T>> {
         let w = self.head;
-        if !w.is_null() {
-            // SAFETY: the head is linked, so alive, and it is in this queue.
-            unsafe { self.unlink(w) };
+        if w.is_null() {
+            return None;
         }
-        w
+        // SAFETY: the head is linked, so alive (`push_back`'s contract), and
+        // it is in this queue.
+        unsafe {
+            self.unlink(w);
+            Some((*w).entry())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Waiter, WaiterQueue};
+    use super::{Entry, Waiter, WaiterQueue};
     use std::ptr;
+
+    fn entry(idx: usize) -> Entry<u32> {
+        Entry {
+            op: ptr::null(),
+            idx,
+            slot: ptr::null_mut(),
+        }
+    }
 
     fn order(q: &WaiterQueue<u32>) -> Vec<usize> {
         let mut seen = Vec::new();
@@ -182,7 +189,7 @@ mod tests {
         while !w.is_null() {
             // SAFETY: every node of these tests outlives its queue.
             let node = unsafe { &*w };
-            seen.push(node.idx());
+            seen.push(node.entry().idx);
             w = node.next();
         }
         seen
@@ -194,7 +201,7 @@ mod tests {
         let mut q = WaiterQueue::default();
         for (i, w) in nodes.iter().enumerate() {
             // SAFETY: `nodes` outlives `q` and never moves.
-            unsafe { q.push_back(w, ptr::null(), i, ptr::null_mut()) };
+            unsafe { q.push_back(w, entry(i)) };
         }
         assert_eq!(order(&q), [0, 1, 2, 3, 4]);
         // SAFETY: as above, for every call below.
@@ -204,16 +211,16 @@ mod tests {
             assert_eq!(order(&q), [0, 1, 3, 4]);
             assert!(q.unlink(&nodes[4]));
             assert_eq!(order(&q), [0, 1, 3]);
-            assert_eq!((*q.pop_front()).idx(), 0);
+            assert_eq!(q.pop_front().map(|e| e.idx), Some(0));
             assert_eq!(order(&q), [1, 3]);
-            q.push_back(&nodes[2], ptr::null(), 7, ptr::null_mut());
+            q.push_back(&nodes[2], entry(7));
             assert_eq!(order(&q), [1, 3, 7]);
             assert!(q.unlink(&nodes[1]));
             assert!(q.unlink(&nodes[3]));
             assert!(q.unlink(&nodes[2]));
             assert!(q.front().is_null());
-            assert!(q.pop_front().is_null());
-            q.push_back(&nodes[0], ptr::null(), 9, ptr::null_mut());
+            assert!(q.pop_front().is_none());
+            q.push_back(&nodes[0], entry(9));
         }
         assert_eq!(order(&q), [9]);
     }

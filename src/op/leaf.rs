@@ -63,8 +63,9 @@ pub trait Leaf {
     fn unregister(&mut self, op: &OpState);
     /// For a perform in which this leaf, index `idx`, is the only one that
     /// can become ready without a clock (see `LeafList::push_timer`):
-    /// `try_now`, else `register`. `cx.op` is not yet visible to any other party, which
-    /// lets a leaf do both in one step (a channel takes its lock once).
+    /// `try_now`, else `register`. `cx.op` is not yet visible to any other
+    /// party, which lets a leaf do both in one step (a channel takes its
+    /// lock once).
     fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         if self.try_now() {
             Registered::Committed

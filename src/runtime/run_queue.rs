@@ -109,14 +109,15 @@ impl RunQueue {
         }
         self.next_batch += 1;
         let id = self.next_batch;
-        match self.batches.get_mut(self.live) {
-            Some(b) => b.id = id,
-            None => self.batches.push(Batch {
+        if self.live == self.batches.len() {
+            self.batches.push(Batch {
                 id,
                 fibers: VecDeque::new(),
-            }),
+            });
         }
-        self.batches[self.live].fibers.push_back(q);
+        let batch = &mut self.batches[self.live];
+        batch.id = id;
+        batch.fibers.push_back(q);
         self.live += 1;
         *open = Some(id);
     }
