@@ -206,3 +206,43 @@ fn runtimes_run_one_after_another_on_one_thread() {
         assert_eq!(run(move || spawn(move || i * 2).join().unwrap()), i * 2);
     }
 }
+
+/// Two fibers that hand off to each other forever run as a chain without
+/// the scheduler's full turn in between; a fiber that is merely ready still
+/// runs within the fairness bound (`POLL_INTERVAL` is well above it).
+#[test]
+fn a_pair_handing_off_forever_lets_a_ready_fiber_run_within_the_fairness_bound() {
+    let rounds = run(|| {
+        let count = Rc::new(RefCell::new(0u32));
+        let stop = Rc::new(RefCell::new(false));
+        let (ping_tx, ping_rx) = channel::<()>();
+        let (pong_tx, pong_rx) = channel::<()>();
+        let (c, s) = (count.clone(), stop.clone());
+        // Bounded, so a starving scheduler fails the assertion below
+        // instead of hanging the test.
+        let pinger = spawn(move || {
+            while !*s.borrow() && *c.borrow() < 100_000 {
+                ping_tx.send(()).unwrap();
+                pong_rx.recv().unwrap();
+                *c.borrow_mut() += 1;
+            }
+        });
+        let ponger = spawn(move || {
+            for () in &ping_rx {
+                pong_tx.send(()).unwrap();
+            }
+        });
+        let (c, s) = (count.clone(), stop.clone());
+        let ready = spawn(move || {
+            *s.borrow_mut() = true;
+            let seen = *c.borrow();
+            seen
+        });
+        let seen = ready.join().unwrap();
+        pinger.join().unwrap();
+        ponger.join().unwrap();
+        seen
+    });
+    assert!(rounds > 0, "the pair got going first");
+    assert!(rounds <= 16, "the ready fiber waited {rounds} round trips");
+}

@@ -298,3 +298,46 @@ fn cross_scheduler_rendezvous_works_with_and_without_the_idle_spin() {
         assert_eq!(sum, (0..1000).sum(), "spin {spin:?}");
     }
 }
+
+/// A worker's stop flag is checked between fiber runs, and the hand-off
+/// chain that skips that check ends every few picks: an endless hand-off
+/// on a worker cannot keep `run` from returning.
+#[test]
+fn an_endless_hand_off_on_every_scheduler_does_not_keep_run_from_returning() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    const BOUND: u64 = 20_000_000;
+    let counts: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let cs = counts.clone();
+    rt(2).run(move || {
+        for count in &cs {
+            let count = Arc::clone(count);
+            // Placed round-robin: two pairs per scheduler.
+            Handle::current().spawn(move || {
+                let (ping_tx, ping_rx) = channel::<()>();
+                let (pong_tx, pong_rx) = channel::<()>();
+                spawn(move || {
+                    for () in &ping_rx {
+                        if pong_tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                });
+                // Bounded, so a worker that never stops fails the
+                // assertion below instead of hanging the test.
+                while count.load(Ordering::Relaxed) < BOUND {
+                    ping_tx.send(()).unwrap();
+                    pong_rx.recv().unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while cs.iter().any(|c| c.load(Ordering::Relaxed) < 100) {
+            yield_now();
+        }
+    });
+    for c in &counts {
+        let n = c.load(Ordering::Relaxed);
+        assert!((100..BOUND).contains(&n), "a pair ran {n} round trips");
+    }
+}

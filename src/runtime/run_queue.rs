@@ -132,6 +132,28 @@ impl RunQueue {
                 return self.pop(source);
             }
         }
+        self.pick_in_order()
+    }
+
+    /// The hand-off fiber, counted as a pick, if there is one, `pick` would
+    /// choose it (no fairness turn is due) and `also()` holds; else `None`,
+    /// leaving the queue as it was. `also` runs only when there is a
+    /// hand-off, so a miss costs one test.
+    #[inline]
+    pub(crate) fn pick_handoff(&mut self, also: impl FnOnce() -> bool) -> Option<FiberKey> {
+        let key = self.handoff?;
+        if self.picks + 1 >= FAIRNESS || !also() {
+            return None;
+        }
+        self.handoff = None;
+        self.picks += 1;
+        Some(key)
+    }
+
+    /// The next fiber by priority alone: hand-off, woken, newest batch,
+    /// yielded.
+    #[inline]
+    fn pick_in_order(&mut self) -> Option<FiberKey> {
         if let Some(key) = self.handoff.take() {
             return Some(key);
         }
@@ -336,5 +358,32 @@ mod tests {
             }
         }
         assert!(picks <= FAIRNESS as usize, "waited {picks} picks");
+    }
+
+    /// The scheduler's hand-off chain takes picks through `pick_handoff`
+    /// and falls back to `pick` on its misses: together they keep `pick`'s
+    /// order, fairness turns included.
+    #[test]
+    fn pick_handoff_takes_exactly_the_picks_pick_would_give_the_hand_off() {
+        let mut q = RunQueue::default();
+        assert_eq!(q.pick_handoff(|| true), None, "no hand-off");
+        q.push_yielded(k(99));
+        q.wake(k(1));
+        assert_eq!(q.pick_handoff(|| false), None, "`also` vetoes");
+        assert_eq!(q.pick_handoff(|| true), Some(k(1)));
+        let mut picks = 1;
+        loop {
+            q.wake(k(1));
+            picks += 1;
+            match q.pick_handoff(|| true) {
+                Some(key) => assert_eq!(key, k(1)),
+                None => {
+                    assert_eq!(picks, FAIRNESS, "the chain ends on the fairness turn");
+                    assert_eq!(q.pick(), Some(k(99)), "which `pick` takes");
+                    assert_eq!(q.pick(), Some(k(1)), "the hand-off waited");
+                    break;
+                }
+            }
+        }
     }
 }

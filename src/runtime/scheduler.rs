@@ -145,9 +145,27 @@ impl Scheduler {
             }
             let next = self.queue.borrow_mut().pick();
             match next {
-                Some(key) => {
-                    self.run_fiber(key);
-                    runs_since_poll += 1;
+                Some(mut key) => {
+                    // While fibers suspend, run the next one straight
+                    // away. `done()` can wait: it turns true only as a
+                    // fiber returns (the main fiber), which ends the chain,
+                    // or for a worker's stop flag, which the fairness turn
+                    // ending the chain every `FAIRNESS` picks observes soon
+                    // enough. Polling and the inbox end it on their turn.
+                    loop {
+                        let suspended = self.run_fiber(key);
+                        runs_since_poll += 1;
+                        if !suspended {
+                            break;
+                        }
+                        let partner = self.queue.borrow_mut().pick_handoff(|| {
+                            runs_since_poll < POLL_INTERVAL && !self.shared.has_inbox()
+                        });
+                        match partner {
+                            Some(partner) => key = partner,
+                            None => break,
+                        }
+                    }
                     if runs_since_poll >= POLL_INTERVAL {
                         runs_since_poll = 0;
                         self.fire_timers();
@@ -312,10 +330,11 @@ impl Scheduler {
 
     /// Resumes a fiber until it suspends or returns. The common case, a
     /// started fiber, stays short; the first run takes `start_fiber`.
+    /// True if the fiber suspended (it is still alive).
     #[inline]
-    fn run_fiber(&self, key: FiberKey) {
+    fn run_fiber(&self, key: FiberKey) -> bool {
         let Some(slot) = self.fibers.get(key) else {
-            return; // a late wake for a fiber that is gone
+            return false; // a late wake for a fiber that is gone
         };
         // SAFETY: fibers run one at a time and only from this loop (which
         // `context::enter` keeps from nesting), so no coroutine borrows this
@@ -331,15 +350,19 @@ impl Scheduler {
         // state, so this is the only reference to the coroutine.
         let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
-        if let CoroutineResult::Return(()) = result {
-            self.finish_fiber(key);
+        match result {
+            CoroutineResult::Yield(()) => true,
+            CoroutineResult::Return(()) => {
+                self.finish_fiber(key);
+                false
+            }
         }
     }
 
     /// A fiber's first run: gives it a stack and a coroutine, runs it, and
     /// keeps its yielder for `teardown`, which unwinds the fiber with it.
     #[inline(never)]
-    fn start_fiber(&self, key: FiberKey) {
+    fn start_fiber(&self, key: FiberKey) -> bool {
         let slot = self.fibers.get(key).expect("a fiber picked to run");
         // SAFETY: as in `run_fiber`: the fiber is not running.
         let state = unsafe { &mut *slot.state.get() };
@@ -355,7 +378,7 @@ impl Scheduler {
                 }
                 drop(self.fibers.take(key.index));
                 body.enter(Start::Failed(message));
-                return;
+                return false;
             }
         };
         let coroutine = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
@@ -374,8 +397,14 @@ impl Scheduler {
         let result = unsafe { (*coroutine).resume(()) };
         context::set_running(None, std::ptr::null());
         match result {
-            CoroutineResult::Yield(()) => slot.yielder.set(context::current_yielder()),
-            CoroutineResult::Return(()) => self.finish_fiber(key),
+            CoroutineResult::Yield(()) => {
+                slot.yielder.set(context::current_yielder());
+                true
+            }
+            CoroutineResult::Return(()) => {
+                self.finish_fiber(key);
+                false
+            }
         }
     }
 
