@@ -83,6 +83,16 @@ impl Waker {
         Waker::Thread(thread::current())
     }
 
+    /// Wakes the owner if it is a fiber of this thread's scheduler; false
+    /// (and nothing done) for any other owner.
+    #[inline]
+    pub(crate) fn wake_if_local(&self) -> bool {
+        match self {
+            Waker::Fiber { home, key } => context::wake_if_local(*home, *key),
+            _ => false,
+        }
+    }
+
     /// Makes a token; called while the perform is still registered.
     #[inline]
     pub(crate) fn token(&self) -> WakeToken {

@@ -2,7 +2,10 @@
 //! by the op-state protocol, and disconnection.
 //!
 //! The lock is a spin lock (see `crate::sync::SpinLock`): it is held only
-//! to push, pop or scan entries, never across a wake or a fiber switch.
+//! to push, pop or scan entries, and to wake a partner that is a fiber of
+//! this thread (a push on its run queue). Other wakes, which may take a
+//! lock or a system call, wait until it is released; no fiber switches
+//! while it is held.
 //!
 //! Every waiter is a node in a blocked perform's frame (see `waiters`) and
 //! points at a slot there: for a sender, the value it offers; for a
@@ -16,7 +19,7 @@ use std::ptr;
 use super::waiters::{Entry, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{OpState, TryClaim};
-use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinLock};
+use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinGuard, SpinLock};
 use crate::waker::WakeToken;
 
 /// Which end of the channel a leaf is.
@@ -49,6 +52,16 @@ impl<T> Queues<T> {
         }
     }
 
+    /// Whether any party waits to match a leaf on `side`.
+    #[inline]
+    fn has_partners(&self, side: Side) -> bool {
+        let q = match side {
+            Side::Send => &self.receivers,
+            Side::Recv => &self.senders,
+        };
+        !q.front().is_null()
+    }
+
     /// No partner can ever come: a disconnected channel is ready (with an error).
     fn partners_gone(&self, side: Side) -> bool {
         match side {
@@ -73,11 +86,15 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     unsafe { *to = (*from).take() };
 }
 
+/// A partner that `take_partner` committed: its wake, unless it was a
+/// fiber of this thread, woken already.
+type Taken = Option<WakeToken>;
+
 /// Pops waiting partners until one can be claimed (dropping stale nodes of
 /// performs committed elsewhere), moves the value between `mine` and its
-/// slot, and commits it. Returns the token that wakes it.
-#[inline]
-fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Option<WakeToken> {
+/// slot, and commits it. `None` if no partner waits.
+#[inline(always)]
+fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Option<Taken> {
     while let Some(e) = q.partners(side).pop_front() {
         // SAFETY: we hold the lock, so the popped node's perform has not
         // withdrawn (it would need the lock): its `OpState` is alive.
@@ -86,7 +103,7 @@ fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Optio
             // SAFETY: `mine` is the caller's live slot; `e.slot` belongs to
             // that same live perform; we hold the lock.
             unsafe { transfer(side, mine, e.slot) };
-            return Some(claim.commit(e.idx));
+            return Some(claim.commit_waking_local(e.idx));
         }
     }
     None
@@ -132,10 +149,23 @@ impl<T> Chan<T> {
     /// Fast path: commits now if a partner waits (transferring the value) or
     /// the other side is gone (leaving the slots as they are).
     pub(crate) fn try_now(&self, side: Side, mine: *mut Option<T>) -> bool {
-        let mut q = self.queues.lock();
-        if let Some(token) = take_partner(&mut q, side, mine) {
+        let q = self.queues.lock();
+        if !q.has_partners(side) {
+            return q.partners_gone(side);
+        }
+        Self::take_now(q, side, mine)
+    }
+
+    /// `try_now` when partners are queued. Out of line, so that a choice's
+    /// misses (most of its `try_now` calls) skip the frame that the match
+    /// and the wake need.
+    #[inline(never)]
+    fn take_now(mut q: SpinGuard<'_, Queues<T>>, side: Side, mine: *mut Option<T>) -> bool {
+        if let Some(taken) = take_partner(&mut q, side, mine) {
             drop(q);
-            token.wake();
+            if let Some(token) = taken {
+                token.wake();
+            }
             return true;
         }
         q.partners_gone(side)
@@ -154,9 +184,11 @@ impl<T> Chan<T> {
         idx: usize,
     ) -> Registered {
         let mut q = self.queues.lock();
-        if let Some(token) = take_partner(&mut q, side, mine) {
+        if let Some(taken) = take_partner(&mut q, side, mine) {
             drop(q);
-            token.wake();
+            if let Some(token) = taken {
+                token.wake();
+            }
             return Registered::Committed;
         }
         if q.partners_gone(side) {
@@ -208,10 +240,12 @@ impl<T> Chan<T> {
                         transfer(side, mine, e.slot);
                         q.partners(side).unlink(cur);
                     }
-                    let token = their_claim.commit(e.idx);
+                    let taken = their_claim.commit_waking_local(e.idx);
                     my_claim.commit_own(idx);
                     drop(q);
-                    token.wake();
+                    if let Some(token) = taken {
+                        token.wake();
+                    }
                     return Registered::Committed;
                 }
                 TryClaim::Synced => {

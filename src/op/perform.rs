@@ -287,14 +287,43 @@ impl Order {
     }
 
     #[inline]
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let (perm, inline_len, spill) = match self {
-            Order::Inline { perm, len } => (*perm, *len, &[][..]),
-            Order::Spill(v) => (0, 0, &v[..]),
-        };
-        (0..inline_len)
-            .map(move |i| ((perm >> (8 * i)) & 0xff) as usize)
-            .chain(spill.iter().map(|&i| i as usize))
+    fn iter(&self) -> OrderIter<'_> {
+        match self {
+            Order::Inline { perm, len } => OrderIter {
+                perm: *perm,
+                left: *len,
+                spill: [].iter(),
+            },
+            Order::Spill(v) => OrderIter {
+                perm: 0,
+                left: 0,
+                spill: v.iter(),
+            },
+        }
+    }
+}
+
+/// The indices of an `Order`: the bytes of `perm`, lowest first, then the
+/// spilled ones. One struct rather than a chain of two mapped iterators,
+/// whose every step tested which half it was in (select4: ~50
+/// instructions per message).
+struct OrderIter<'a> {
+    perm: u64,
+    left: usize,
+    spill: std::slice::Iter<'a, u32>,
+}
+
+impl Iterator for OrderIter<'_> {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.left > 0 {
+            self.left -= 1;
+            let i = (self.perm & 0xff) as usize;
+            self.perm >>= 8;
+            return Some(i);
+        }
+        self.spill.next().map(|&i| i as usize)
     }
 }
 

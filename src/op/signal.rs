@@ -30,7 +30,9 @@ impl Waiter {
         // so its `OpState` is alive.
         let op = unsafe { &*self.op };
         if let Some(claim) = op.claim() {
-            claim.commit(self.idx).wake();
+            if let Some(token) = claim.commit_waking_local(self.idx) {
+                token.wake();
+            }
         }
     }
 }

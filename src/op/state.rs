@@ -103,6 +103,22 @@ impl<'a> Claim<'a> {
         token
     }
 
+    /// `commit`, waking the owner at once if it is a fiber of this thread's
+    /// scheduler (a push on its run queue, fine under a channel lock):
+    /// only another owner's wake comes back, to deliver after the locks.
+    /// No token is built on the common path, a rendezvous between fibers
+    /// of one thread.
+    #[inline(always)]
+    pub(crate) fn commit_waking_local(self, idx: usize) -> Option<WakeToken> {
+        if self.op.waker.wake_if_local() {
+            // The owner cannot run before this thread switches fibers, so
+            // waking it before the commit is safe.
+            self.finish(idx);
+            return None;
+        }
+        Some(self.commit(idx))
+    }
+
     /// Commits our own perform to leaf `idx`; nobody needs waking.
     #[inline]
     pub(crate) fn commit_own(self, idx: usize) {

@@ -114,6 +114,19 @@ pub(crate) fn wake_local(key: FiberKey) {
     with_scheduler(|s| s.wake(key));
 }
 
+/// `wake_local`, if `home` is this thread's scheduler; false otherwise.
+#[inline]
+pub(crate) fn wake_if_local(home: NonNull<Shared>, key: FiberKey) -> bool {
+    with_scheduler(|s| {
+        let local = s.shared_ptr() == home;
+        if local {
+            s.wake(key);
+        }
+        local
+    })
+    .unwrap_or(false)
+}
+
 pub(crate) fn insert_timer(deadline: Deadline, op: &OpState, idx: usize) -> TimerHandle {
     with_scheduler(|s| s.insert_timer(deadline, TimerTarget { op, idx }))
         .expect("timer armed outside a runtime")

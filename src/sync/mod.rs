@@ -5,7 +5,7 @@
 
 mod spin_lock;
 
-pub(crate) use spin_lock::SpinLock;
+pub(crate) use spin_lock::{SpinGuard, SpinLock};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
