@@ -136,7 +136,8 @@ impl Scheduler {
         self.timers.borrow_mut().cancel(handle);
     }
 
-    /// Runs fibers until `done()` holds (checked between fiber runs).
+    /// Runs fibers until `done()` holds: checked after every fiber that
+    /// returns, and at least every `FAIRNESS` runs otherwise.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) -> io::Result<()> {
         let mut runs_since_poll = 0;
         while !done() {
@@ -146,12 +147,14 @@ impl Scheduler {
             let next = self.queue.borrow_mut().pick();
             match next {
                 Some(mut key) => {
-                    // While fibers suspend, run the next one straight
-                    // away. `done()` can wait: it turns true only as a
-                    // fiber returns (the main fiber), which ends the chain,
-                    // or for a worker's stop flag, which the fairness turn
-                    // ending the chain every `FAIRNESS` picks observes soon
-                    // enough. Polling and the inbox end it on their turn.
+                    // The hand-off chain: while each fiber suspends after
+                    // waking a partner into the hand-off slot, run the
+                    // partner straight away. `done()` can wait: it turns
+                    // true only as a fiber returns (the main fiber), which
+                    // ends the chain, or for a worker's stop flag, which
+                    // the fairness turn ending the chain every `FAIRNESS`
+                    // picks observes soon enough. Polling and the inbox end
+                    // it on their turn.
                     loop {
                         let suspended = self.run_fiber(key);
                         runs_since_poll += 1;
