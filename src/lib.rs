@@ -98,7 +98,9 @@ pub mod __loom {
         pub fn complete(&self, idx: usize) -> bool {
             match self.state.claim() {
                 Some(c) => {
-                    c.commit(idx).wake();
+                    if let Some(token) = c.commit(idx) {
+                        token.wake();
+                    }
                     true
                 }
                 None => false,

@@ -54,8 +54,6 @@ impl fmt::Debug for Waker {
 /// A wake that can be delivered after the locks that found it are released.
 #[derive(Debug)]
 pub(crate) enum WakeToken {
-    /// A fiber on the calling thread's own scheduler: no atomics, no syscall.
-    Local(FiberKey),
     /// A fiber on another scheduler: goes through its inbox.
     Remote(Arc<Shared>, FiberKey),
     /// A plain thread.
@@ -83,59 +81,39 @@ impl Waker {
         Waker::Thread(thread::current())
     }
 
-    /// Wakes the owner if it is a fiber of this thread's scheduler; false
-    /// (and nothing done) for any other owner.
+    /// Wakes the owner now if it is a fiber of this thread's scheduler;
+    /// otherwise makes the token that wakes it. Called while the perform
+    /// is still registered.
     #[inline]
-    pub(crate) fn wake_if_local(&self) -> bool {
-        match self {
-            Waker::Fiber { home, key } => context::wake_if_local(*home, *key),
-            _ => false,
-        }
-    }
-
-    /// Makes a token; called while the perform is still registered.
-    #[inline]
-    pub(crate) fn token(&self) -> WakeToken {
+    pub(crate) fn wake_here_or_token(&self) -> Option<WakeToken> {
         match self {
             Waker::Fiber { home, key } => {
-                if context::is_current_home(*home) {
-                    WakeToken::Local(*key)
-                } else {
-                    // SAFETY: the perform owning this waker is still
-                    // registered, so its scheduler's `Arc<Shared>` is alive
-                    // (see `Waker::Fiber`); we add one strong count for the
-                    // token before anything can drop it.
-                    let shared = unsafe {
-                        Arc::increment_strong_count(home.as_ptr());
-                        Arc::from_raw(home.as_ptr())
-                    };
-                    WakeToken::Remote(shared, *key)
+                if context::wake_if_local(*home, *key) {
+                    return None;
                 }
+                // SAFETY: the perform owning this waker is still registered,
+                // so its scheduler's `Arc<Shared>` is alive (see
+                // `Waker::Fiber`); we add one strong count for the token
+                // before anything can drop it.
+                let shared = unsafe {
+                    Arc::increment_strong_count(home.as_ptr());
+                    Arc::from_raw(home.as_ptr())
+                };
+                Some(WakeToken::Remote(shared, *key))
             }
-            Waker::Thread(t) => WakeToken::Thread(t.clone()),
+            Waker::Thread(t) => Some(WakeToken::Thread(t.clone())),
             #[cfg(loom)]
-            Waker::Count(c) => WakeToken::Count(c.clone()),
+            Waker::Count(c) => Some(WakeToken::Count(c.clone())),
         }
     }
 }
 
 impl WakeToken {
-    /// Delivers the wake: `deliver`, with its local case inlined into the
-    /// caller and the rest out of line (as one call, a rendezvous paid ~17
-    /// instructions a wake).
-    #[inline(always)]
+    /// Delivers the wake. Out of line: a same-thread fiber never gets a
+    /// token (see `Waker::wake_here_or_token`).
+    #[inline(never)]
     pub(crate) fn wake(self) {
         match self {
-            WakeToken::Local(key) => context::wake_local(key),
-            other => other.deliver(),
-        }
-    }
-
-    /// Delivers the wake, whatever kind it is.
-    #[inline(never)]
-    fn deliver(self) {
-        match self {
-            WakeToken::Local(key) => context::wake_local(key),
             WakeToken::Remote(shared, key) => shared.wake_remote(key),
             WakeToken::Thread(t) => t.unpark(),
             #[cfg(loom)]

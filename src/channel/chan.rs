@@ -103,7 +103,7 @@ fn take_partner<T>(q: &mut Queues<T>, side: Side, mine: *mut Option<T>) -> Optio
             // SAFETY: `mine` is the caller's live slot; `e.slot` belongs to
             // that same live perform; we hold the lock.
             unsafe { transfer(side, mine, e.slot) };
-            return Some(claim.commit_waking_local(e.idx));
+            return Some(claim.commit(e.idx));
         }
     }
     None
@@ -240,7 +240,7 @@ impl<T> Chan<T> {
                         transfer(side, mine, e.slot);
                         q.partners(side).unlink(cur);
                     }
-                    let taken = their_claim.commit_waking_local(e.idx);
+                    let taken = their_claim.commit(e.idx);
                     my_claim.commit_own(idx);
                     drop(q);
                     if let Some(token) = taken {
@@ -298,7 +298,9 @@ impl<T> Chan<T> {
             // `take_partner`).
             let theirs = unsafe { &*e.op };
             if let Some(claim) = theirs.claim() {
-                claim.commit(e.idx).wake();
+                if let Some(token) = claim.commit(e.idx) {
+                    token.wake();
+                }
             }
         }
     }

@@ -396,7 +396,9 @@ fn commit_all(list: &mut Vec<Waiter>, make: impl Fn() -> io::Result<()>) -> usiz
             // SAFETY: the claim gives us the sole right to complete this
             // perform, whose leaf (and so its result slot) is alive.
             unsafe { *w.result = Some(make()) };
-            claim.commit(w.idx).wake();
+            if let Some(token) = claim.commit(w.idx) {
+                token.wake();
+            }
         }
     }
     n

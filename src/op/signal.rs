@@ -30,7 +30,7 @@ impl Waiter {
         // so its `OpState` is alive.
         let op = unsafe { &*self.op };
         if let Some(claim) = op.claim() {
-            if let Some(token) = claim.commit_waking_local(self.idx) {
+            if let Some(token) = claim.commit(self.idx) {
                 token.wake();
             }
         }

@@ -93,30 +93,18 @@ pub(crate) struct Claim<'a> {
 }
 
 impl<'a> Claim<'a> {
-    /// Commits the perform to leaf `idx` on behalf of another party and
-    /// returns the token that wakes its owner. The token is taken before the
-    /// state turns SYNCED: after that store the owner may return and free it.
-    #[inline]
-    pub(crate) fn commit(self, idx: usize) -> WakeToken {
-        let token = self.op.waker.token();
+    /// Commits the perform to leaf `idx` on behalf of another party. An
+    /// owner that is a fiber of this thread's scheduler is woken at once (a
+    /// push on its run queue, fine under a channel lock: it cannot run
+    /// before this thread switches fibers), so the common rendezvous builds
+    /// no token. Any other owner's wake comes back, to deliver once the
+    /// caller's locks are released; it is taken before the state turns
+    /// SYNCED, after which the owner may return and free it.
+    #[inline(always)]
+    pub(crate) fn commit(self, idx: usize) -> Option<WakeToken> {
+        let token = self.op.waker.wake_here_or_token();
         self.finish(idx);
         token
-    }
-
-    /// `commit`, waking the owner at once if it is a fiber of this thread's
-    /// scheduler (a push on its run queue, fine under a channel lock):
-    /// only another owner's wake comes back, to deliver after the locks.
-    /// No token is built on the common path, a rendezvous between fibers
-    /// of one thread.
-    #[inline(always)]
-    pub(crate) fn commit_waking_local(self, idx: usize) -> Option<WakeToken> {
-        if self.op.waker.wake_if_local() {
-            // The owner cannot run before this thread switches fibers, so
-            // waking it before the commit is safe.
-            self.finish(idx);
-            return None;
-        }
-        Some(self.commit(idx))
     }
 
     /// Commits our own perform to leaf `idx`; nobody needs waking.

@@ -108,13 +108,8 @@ pub(crate) fn suspend() {
     unsafe { (*y).suspend(()) };
 }
 
-/// Puts a fiber of this thread's scheduler back on its run queue.
-#[inline]
-pub(crate) fn wake_local(key: FiberKey) {
-    with_scheduler(|s| s.wake(key));
-}
-
-/// `wake_local`, if `home` is this thread's scheduler; false otherwise.
+/// Puts a fiber of `home` back on its run queue, if `home` is this
+/// thread's scheduler; false (and nothing done) otherwise.
 #[inline]
 pub(crate) fn wake_if_local(home: NonNull<Shared>, key: FiberKey) -> bool {
     with_scheduler(|s| {

@@ -223,7 +223,9 @@ impl Scheduler {
             // between fiber runs, so the `OpState` it names is alive.
             let op = unsafe { &*t.op };
             if let Some(claim) = op.claim() {
-                claim.commit(t.idx).wake();
+                if let Some(token) = claim.commit(t.idx) {
+                    token.wake();
+                }
                 woke = true;
             }
         }
