@@ -47,6 +47,36 @@ fn leftover_fibers_are_unwound_with_destructors_run() {
     assert_eq!(drops.load(Ordering::SeqCst), 40);
 }
 
+/// A finished fiber's coroutine stays parked for the next fiber; fibers
+/// blocked on such reused coroutines when main returns are unwound the same
+/// way, and the idle coroutines left in the pool are ended without running
+/// anything.
+#[test]
+fn fibers_parked_on_reused_coroutines_are_unwound_with_destructors_run() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let v = run(move || {
+        let done: Vec<_> = (0..20).map(|i| spawn(move || i)).collect();
+        for (i, h) in done.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), i);
+        }
+        let (_tx, rx) = channel::<()>();
+        for _ in 0..10 {
+            let guard = Count(d.clone());
+            let rx = rx.clone();
+            spawn(move || {
+                let _g = guard;
+                let _ = rx.recv();
+            });
+        }
+        yield_now();
+        assert_eq!(d.load(Ordering::SeqCst), 0, "all ten wait");
+        "main done"
+    });
+    assert_eq!(v, "main done");
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+}
+
 #[test]
 fn a_channel_shared_with_a_thread_survives_teardown_of_blocked_fibers() {
     // Fibers blocked on a channel the thread still holds are torn down; their

@@ -1,5 +1,6 @@
 //! Fibers: `spawn`, `JoinHandle`, `yield_now`, `sleep`, and the stack pool.
 
+pub(crate) mod coroutine;
 pub(crate) mod packet;
 pub(crate) mod slot;
 pub(crate) mod stack;

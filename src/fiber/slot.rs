@@ -4,11 +4,8 @@
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 
-use corosensei::Coroutine;
-
+use crate::fiber::coroutine::Runner;
 use crate::fiber::packet::Body;
-use crate::fiber::stack::FiberStack;
-use crate::runtime::context::FiberYielder;
 
 /// How a fiber's body is entered for the first time.
 #[derive(Debug)]
@@ -19,18 +16,15 @@ pub(crate) enum Start {
     Failed(String),
 }
 
-pub(crate) type FiberCoroutine = Coroutine<(), (), (), FiberStack>;
-
 pub(crate) enum FiberState {
     /// A free slot; the index of the next free slot (`table::NO_SLOT` if none).
     Vacant(u32),
     Unstarted(Body),
     /// Only while the scheduler takes a stack for the body.
     Starting,
-    /// Running or suspended. Inline: the table's slots never move, so the
-    /// scheduler resumes the coroutine where it lies, one cache line group
-    /// with the fiber's generation instead of a separate heap block.
-    Started(FiberCoroutine),
+    /// Running or suspended: its coroutine, whose handle lives on the
+    /// fiber's stack (see `fiber::coroutine`).
+    Started(Runner),
 }
 
 /// A fiber's entry in its scheduler's table. Every field is a cell: the
@@ -40,8 +34,6 @@ pub(crate) struct FiberSlot {
     pub(crate) generation: Cell<u32>,
     /// The batch this fiber's not-yet-started children are queued in.
     pub(crate) open_batch: Cell<Option<u64>>,
-    /// Set after the first run; teardown unwinds the fiber with it.
-    pub(crate) yielder: Cell<*const FiberYielder>,
     /// Mutated only by the scheduler loop, between fiber runs, except that a
     /// running fiber's coroutine is borrowed mutably through it for the
     /// length of the run; nothing touches a running fiber's state.
@@ -53,7 +45,6 @@ impl FiberSlot {
         FiberSlot {
             generation: Cell::new(0),
             open_batch: Cell::new(None),
-            yielder: Cell::new(std::ptr::null()),
             state: UnsafeCell::new(FiberState::Vacant(next_free)),
         }
     }

@@ -33,30 +33,87 @@ pub(crate) const CHUNK_STACKS: usize = 64;
 #[cfg(target_os = "linux")]
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
-/// The stack a fiber runs on.
-pub(crate) enum FiberStack {
-    Mapped(DefaultStack),
-    Carved(CarvedStack),
+/// Bytes at the top of every stack kept out of corosensei's reach: the
+/// fiber's coroutine record lives there (see `fiber::coroutine`), next to
+/// the stack's first frame, which every switch touches anyway.
+pub(crate) const TOP_RESERVE: usize = 128;
+
+/// The stack a fiber runs on. Corosensei sees `[limit, base)`; the
+/// `TOP_RESERVE` bytes from `base` up to the top of the memory are the
+/// owner's (`reserved_top`).
+pub(crate) struct FiberStack {
+    /// Already `TOP_RESERVE` below the top: read on every resume.
+    base: StackPointer,
+    limit: StackPointer,
+    memory: Memory,
 }
 
-// SAFETY: both variants describe memory that stays mapped, readable and
-// writable between `limit` and `base` for as long as the value lives (a
-// `CarvedStack` keeps its chunk alive), and no two stacks overlap.
+/// What keeps a stack's memory mapped.
+enum Memory {
+    /// A mapping of its own with an `mprotect`ed guard page, unmapped on drop.
+    Mapped { _mapping: DefaultStack },
+    /// Part of a chunk, which is unmapped with its last stack.
+    Carved {
+        /// Lets Valgrind tell a fiber switch from a wild stack pointer, as
+        /// corosensei's own stacks do (free when not under Valgrind).
+        _valgrind: ValgrindStackRegistration,
+        _chunk: Rc<Chunk>,
+    },
+}
+
+impl FiberStack {
+    /// A stack of its own mapping (corosensei's `DefaultStack`).
+    pub(crate) fn mapped(stack: DefaultStack) -> FiberStack {
+        FiberStack {
+            base: StackPointer::new(stack.base().get() - TOP_RESERVE).expect("a mapping at 0"),
+            limit: stack.limit(),
+            memory: Memory::Mapped { _mapping: stack },
+        }
+    }
+
+    /// The `TOP_RESERVE` bytes above the stack: mapped, writable, 16-byte
+    /// aligned, and never written by code running on the stack.
+    #[inline]
+    pub(crate) fn reserved_top(&self) -> NonNull<u8> {
+        NonNull::new(self.base.get() as *mut u8).expect("a stack at address 0")
+    }
+
+    fn top(&self) -> usize {
+        self.base.get() + TOP_RESERVE
+    }
+
+    pub(crate) fn is_carved(&self) -> bool {
+        matches!(self.memory, Memory::Carved { .. })
+    }
+
+    /// Returns a carved stack's touched pages to the kernel, keeping its
+    /// place (unmapping part of a chunk would split it) and its guard page,
+    /// which `MADV_DONTNEED` leaves in place. The stack reads as zeros
+    /// afterwards, as a fresh one does.
+    pub(crate) fn release_memory(&self) {
+        debug_assert!(self.is_carved(), "a mapped stack is unmapped instead");
+        let len = self.top() - self.limit.get();
+        // SAFETY: `[limit, top)` is this stack's part of its chunk's
+        // mapping, and no fiber runs on it (the pool only trims idle
+        // stacks), so discarding its contents affects no live value.
+        unsafe { libc::madvise(self.limit.get() as *mut _, len, libc::MADV_DONTNEED) };
+    }
+}
+
+// SAFETY: `[limit, base + TOP_RESERVE)` stays mapped, readable and
+// writable for as long as the value lives (`memory` keeps the mapping or
+// its chunk alive), and no two stacks overlap. `base` is `TOP_RESERVE` (a
+// multiple of 16) below a page boundary, so it is aligned, and the stack
+// is still far above `MIN_STACK_SIZE`.
 unsafe impl Stack for FiberStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        match self {
-            FiberStack::Mapped(s) => s.base(),
-            FiberStack::Carved(s) => s.base,
-        }
+        self.base
     }
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        match self {
-            FiberStack::Mapped(s) => s.limit(),
-            FiberStack::Carved(s) => s.limit,
-        }
+        self.limit
     }
 }
 
@@ -80,31 +137,6 @@ impl Layout {
         } else {
             Layout::Mapped
         }
-    }
-}
-
-/// One stack of a chunk: `[limit, base)`, with the chunk's guard page (if
-/// any) just below `limit`.
-pub(crate) struct CarvedStack {
-    base: StackPointer,
-    limit: StackPointer,
-    /// Lets Valgrind tell a fiber switch from a wild stack pointer, as
-    /// corosensei's own stacks do (free when not under Valgrind).
-    _valgrind: ValgrindStackRegistration,
-    _chunk: Rc<Chunk>,
-}
-
-impl CarvedStack {
-    /// Returns the stack's touched pages to the kernel, keeping its place
-    /// (unmapping part of a chunk would split it) and its guard page, which
-    /// `MADV_DONTNEED` leaves in place. The stack reads as zeros afterwards,
-    /// as a fresh one does.
-    pub(crate) fn release_memory(&self) {
-        let len = self.base.get() - self.limit.get();
-        // SAFETY: `[limit, base)` is part of our chunk's mapping and no
-        // fiber runs on it (the pool only trims idle stacks), so discarding
-        // its contents affects no live value.
-        unsafe { libc::madvise(self.limit.get() as *mut _, len, libc::MADV_DONTNEED) };
     }
 }
 
@@ -132,7 +164,7 @@ pub(crate) fn page_size() -> usize {
 /// Maps a chunk and carves it into `CHUNK_STACKS` stacks of at least `size`
 /// usable bytes, with a guard page below each for `CarvedGuarded`. Fails
 /// with `Unsupported` if the kernel has no guard regions.
-pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedStack>> {
+pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<FiberStack>> {
     debug_assert_ne!(layout, Layout::Mapped);
     let page = page_size();
     let guard = if layout == Layout::CarvedGuarded {
@@ -167,12 +199,14 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<CarvedSta
     Ok((0..CHUNK_STACKS)
         .map(|i| {
             let limit = first + i * slot + guard;
-            let base = first + (i + 1) * slot;
-            CarvedStack {
+            let top = first + (i + 1) * slot;
+            FiberStack {
                 limit: StackPointer::new(limit).expect("a mapping at 0"),
-                base: StackPointer::new(base).expect("a mapping at 0"),
-                _valgrind: ValgrindStackRegistration::new(limit as *mut u8, base - limit),
-                _chunk: chunk.clone(),
+                base: StackPointer::new(top - TOP_RESERVE).expect("a mapping at 0"),
+                memory: Memory::Carved {
+                    _valgrind: ValgrindStackRegistration::new(limit as *mut u8, top - limit),
+                    _chunk: chunk.clone(),
+                },
             }
         })
         .collect())
@@ -259,10 +293,10 @@ mod tests {
         let stacks = map_chunk(20_000, layout).unwrap();
         assert_eq!(stacks.len(), CHUNK_STACKS);
         for pair in stacks.windows(2) {
-            assert_eq!(pair[0].base.get() + gap, pair[1].limit.get());
+            assert_eq!(pair[0].top() + gap, pair[1].limit.get());
         }
         for s in &stacks {
-            let len = s.base.get() - s.limit.get();
+            let len = s.top() - s.limit.get();
             assert!(len >= 20_000 && len % page_size() == 0);
             // SAFETY: the stack is ours and nothing runs on it.
             unsafe {
@@ -307,7 +341,7 @@ mod tests {
             return; // the kernel has no guard regions: the pool maps stacks
         }
         let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
-        let below = |s: &CarvedStack| s.limit.get() - page_size();
+        let below = |s: &FiberStack| s.limit.get() - page_size();
         if pagemap_guard_bit(below(&stacks[0])) != Some(true) {
             return; // pagemap does not report guard regions (before 6.14)
         }

@@ -1,12 +1,15 @@
 //! Fiber stacks: handed out at a fiber's first run and pooled for reuse (a
 //! fresh stack costs microseconds of kernel work, a reused one ~13 ns).
+//! A stack is pooled with its coroutine parked on it (a `Runner`), so the
+//! next fiber starts without building a coroutine.
 
 use std::fmt;
 use std::io;
 
 use corosensei::stack::DefaultStack;
 
-use crate::fiber::stack::{map_chunk, CarvedStack, FiberStack, Layout, CHUNK_STACKS};
+use crate::fiber::coroutine::Runner;
+use crate::fiber::stack::{map_chunk, FiberStack, Layout, CHUNK_STACKS};
 
 /// Default usable stack size of a fiber: 256 KiB. Only touched pages cost
 /// memory; the size bounds recursion depth and stack buffers per fiber.
@@ -14,7 +17,7 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// Idle stacks kept for reuse; the excess is unmapped while the scheduler
 /// has nothing else to do.
-const MAX_IDLE: usize = 1024;
+pub(crate) const MAX_IDLE: usize = 1024;
 
 /// Stacks unmapped per idle moment. An `munmap` costs several microseconds
 /// (8 µs on the 2-core VM of docs/benchmarks.md), so unmapping as fibers
@@ -26,10 +29,13 @@ const TRIM_BATCH: usize = 64;
 pub(crate) struct StackPool {
     size: usize,
     layout: Layout,
-    idle: Vec<FiberStack>,
+    /// Parked coroutines of finished fibers, most recently used last.
+    idle: Vec<Runner>,
     /// Carved stacks never used or emptied by `trim`: zeroed, no memory.
-    fresh: Vec<CarvedStack>,
+    fresh: Vec<FiberStack>,
     live: usize,
+    /// Coroutines built so far: the stacks a pooled coroutine did not serve.
+    created: usize,
     reported: bool,
 }
 
@@ -40,6 +46,7 @@ impl fmt::Debug for StackPool {
             .field("layout", &self.layout)
             .field("idle", &self.idle.len())
             .field("live", &self.live)
+            .field("created", &self.created)
             .finish()
     }
 }
@@ -53,29 +60,34 @@ impl StackPool {
             idle: Vec::new(),
             fresh: Vec::new(),
             live: 0,
+            created: 0,
             reported: false,
         }
     }
 
-    /// A stack for a fiber about to start; the error names the limit hit.
-    pub(crate) fn get(&mut self) -> Result<FiberStack, String> {
-        let stack = match self.idle.pop() {
-            Some(s) => s,
-            None => self.map_new().map_err(|e| self.exhausted(e))?,
+    /// A coroutine for a fiber about to start, parked or new; the error
+    /// names the limit hit.
+    pub(crate) fn get(&mut self) -> Result<Runner, String> {
+        let runner = match self.idle.pop() {
+            Some(r) => r,
+            None => {
+                let stack = self.map_new().map_err(|e| self.exhausted(e))?;
+                self.created += 1;
+                Runner::new(stack)
+            }
         };
         self.live += 1;
-        Ok(stack)
+        Ok(runner)
     }
 
     fn map_new(&mut self) -> io::Result<FiberStack> {
         if self.layout == Layout::Mapped {
-            return DefaultStack::new(self.size).map(FiberStack::Mapped);
+            return DefaultStack::new(self.size).map(FiberStack::mapped);
         }
         if self.fresh.is_empty() {
             self.fresh = map_chunk(self.size, self.layout)?;
         }
-        let stack = self.fresh.pop().expect("a chunk holds stacks");
-        Ok(FiberStack::Carved(stack))
+        Ok(self.fresh.pop().expect("a chunk holds stacks"))
     }
 
     /// True the first time only: the error is printed once per scheduler
@@ -84,10 +96,22 @@ impl StackPool {
         !std::mem::replace(&mut self.reported, true)
     }
 
-    /// Takes back the stack of a finished fiber. Never unmaps: see `trim`.
-    pub(crate) fn put(&mut self, stack: FiberStack) {
+    /// Takes back the parked coroutine of a finished fiber. Never unmaps:
+    /// see `trim`.
+    ///
+    /// # Safety
+    ///
+    /// `runner` is parked: its last resume returned `FiberYield::Finished`
+    /// (or it never ran). The pool retires idle runners without unwinding.
+    pub(crate) unsafe fn put(&mut self, runner: Runner) {
         self.live -= 1;
-        self.idle.push(stack);
+        self.idle.push(runner);
+    }
+
+    /// The stack of an idle runner, its coroutine ended.
+    fn retire(runner: Runner) -> FiberStack {
+        // SAFETY: `put` admits parked runners only.
+        unsafe { runner.retire() }
     }
 
     /// True while more stacks are idle than the pool keeps.
@@ -101,10 +125,11 @@ impl StackPool {
     pub(crate) fn trim(&mut self) {
         let excess = self.idle.len().saturating_sub(MAX_IDLE);
         let keep = self.idle.len() - excess.min(TRIM_BATCH);
-        for stack in self.idle.drain(keep..) {
-            if let FiberStack::Carved(s) = stack {
-                s.release_memory();
-                self.fresh.push(s);
+        for runner in self.idle.drain(keep..) {
+            let stack = Self::retire(runner);
+            if stack.is_carved() {
+                stack.release_memory();
+                self.fresh.push(stack);
             }
         }
     }
@@ -139,6 +164,24 @@ impl StackPool {
 }
 
 #[cfg(test)]
+impl StackPool {
+    /// Idle runners, fresh stacks, coroutines created.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        (self.idle.len(), self.fresh.len(), self.created)
+    }
+}
+
+impl Drop for StackPool {
+    /// Ends the parked coroutines without unwinding them (see
+    /// `Runner::retire`); their stacks are then freed.
+    fn drop(&mut self) {
+        for runner in self.idle.drain(..) {
+            drop(Self::retire(runner));
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -147,7 +190,8 @@ mod tests {
         let mut pool = StackPool::new(16 * 1024, Layout::Mapped);
         let stacks: Vec<_> = (0..MAX_IDLE + 100).map(|_| pool.get().unwrap()).collect();
         for s in stacks {
-            pool.put(s);
+            // SAFETY: new runners, never resumed.
+            unsafe { pool.put(s) };
         }
         assert_eq!(pool.idle.len(), MAX_IDLE + 100, "put never unmaps");
         assert!(pool.needs_trim());
@@ -165,14 +209,14 @@ mod tests {
         let mut pool = StackPool::new(16 * 1024, Layout::CarvedUnguarded);
         let count = MAX_IDLE + TRIM_BATCH;
         let stacks: Vec<_> = (0..count).map(|_| pool.get().unwrap()).collect();
-        assert!(stacks.iter().all(|s| matches!(s, FiberStack::Carved(_))));
         assert_eq!(
             pool.fresh.len(),
             count.div_ceil(CHUNK_STACKS) * CHUNK_STACKS - count
         );
         let fresh_before = pool.fresh.len();
         for s in stacks {
-            pool.put(s);
+            // SAFETY: new runners, never resumed.
+            unsafe { pool.put(s) };
         }
         pool.trim();
         assert_eq!(pool.idle.len(), MAX_IDLE);

@@ -12,7 +12,6 @@ use std::ptr::NonNull;
 
 use crate::fiber::packet::Body;
 use crate::fiber::slot::{FiberSlot, FiberState};
-use crate::runtime::context::FiberYielder;
 use crate::waker::FiberKey;
 
 /// Slots per chunk (a power of two, so an index splits with a shift).
@@ -106,16 +105,15 @@ impl FiberTable {
         self.free.set(next);
         slot.generation.set(generation);
         slot.open_batch.set(None);
-        slot.yielder.set(std::ptr::null());
         self.len.set(self.len.get() + 1);
         FiberKey { index, generation }
     }
 
     /// Empties a live fiber's slot, handing back its state (for the caller
-    /// to drop outside any borrow of the table) and its yielder.
+    /// to drop outside any borrow of the table).
     ///
     /// The fiber must not be running: its state is moved out.
-    pub(crate) fn take(&self, index: u32) -> (FiberState, *const FiberYielder) {
+    pub(crate) fn take(&self, index: u32) -> FiberState {
         let slot = self.slot(index).expect("a live fiber's slot");
         debug_assert_ne!(slot.generation.get(), VACANT);
         // SAFETY: the fiber is not running (the caller's precondition: only
@@ -126,7 +124,7 @@ impl FiberTable {
         self.free.set(index);
         slot.generation.set(VACANT);
         self.len.set(self.len.get() - 1);
-        (state, slot.yielder.replace(std::ptr::null()))
+        state
     }
 
     /// The first live fiber at or after `from`, for teardown.
@@ -212,7 +210,7 @@ mod tests {
         let table = FiberTable::default();
         let a = table.insert(body()).index;
         let b = table.insert(body()).index;
-        assert!(matches!(table.take(a).0, FiberState::Unstarted(_)));
+        assert!(matches!(table.take(a), FiberState::Unstarted(_)));
         assert!(table.get(key(a, 1)).is_none(), "a late wake finds nothing");
         let c = table.insert(body());
         assert_eq!(c.generation, 3);

@@ -5,15 +5,12 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::time::Instant;
 
-use corosensei::Yielder;
-
+use crate::fiber::coroutine::{FiberYield, FiberYielder};
 use crate::op::state::OpState;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
 use crate::timer::{Deadline, TimerHandle, TimerTarget};
 use crate::waker::FiberKey;
-
-pub(crate) type FiberYielder = Yielder<(), ()>;
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
@@ -102,10 +99,10 @@ pub(crate) fn current_yielder() -> *const FiberYielder {
 pub(crate) fn suspend() {
     let y = YIELDER.with(Cell::get);
     assert!(!y.is_null() && in_fiber(), "suspend outside a fiber");
-    // SAFETY: the scheduler (or the fiber body, on first run) sets `YIELDER`
-    // to the running fiber's yielder before any of its code runs; the
+    // SAFETY: the scheduler (or `fiber_main`, on a coroutine's first run)
+    // sets `YIELDER` to the running fiber's yielder before any of its code runs; the
     // yielder lives on that fiber's stack, which is alive while it runs.
-    unsafe { (*y).suspend(()) };
+    unsafe { (*y).suspend(FiberYield::Suspended) };
 }
 
 /// Puts a fiber of `home` back on its run queue, if `home` is this

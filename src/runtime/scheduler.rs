@@ -13,18 +13,18 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corosensei::{Coroutine, CoroutineResult};
 use polling::Events;
 
+use crate::fiber::coroutine::{FiberYield, Runner};
 use crate::fiber::packet::{Body, RemoteBody};
-use crate::fiber::slot::{FiberCoroutine, FiberState, Start};
+use crate::fiber::slot::{FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
 use crate::fiber::table::FiberTable;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
-use crate::runtime::context::{self, FiberYielder};
+use crate::runtime::context;
 use crate::runtime::run_queue::RunQueue;
 use crate::runtime::Shared;
 use crate::timer::{Deadline, TimerHandle, TimerHeap, TimerTarget};
@@ -48,6 +48,8 @@ pub(crate) struct Scheduler {
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
+    /// The body `start_fiber` hands to the coroutine it resumes.
+    starting_body: Cell<Option<Body>>,
     tearing_down: Cell<bool>,
 }
 
@@ -78,6 +80,7 @@ impl Scheduler {
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
+            starting_body: Cell::new(None),
             tearing_down: Cell::new(false),
         }
     }
@@ -333,7 +336,7 @@ impl Scheduler {
         self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
-    /// Resumes a fiber until it suspends or returns. The common case, a
+    /// Resumes a fiber until it suspends or finishes. The common case, a
     /// started fiber, stays short; the first run takes `start_fiber`.
     /// True if the fiber suspended (it is still alive).
     #[inline]
@@ -344,28 +347,20 @@ impl Scheduler {
         // SAFETY: fibers run one at a time and only from this loop (which
         // `context::enter` keeps from nesting), so no coroutine borrows this
         // slot's state now.
-        let coroutine = match unsafe { &mut *slot.state.get() } {
-            FiberState::Started(coroutine) => coroutine as *mut FiberCoroutine,
+        let runner = match unsafe { &mut *slot.state.get() } {
+            FiberState::Started(runner) => runner as *mut Runner,
             _ => return self.start_fiber(key),
         };
-        context::set_running(Some(key), slot.yielder.get());
         // SAFETY: the table's slots never move, and only this loop empties
         // a slot (`finish_fiber`, and `teardown` after the loop), never
         // while its fiber runs; nothing else touches a running fiber's
-        // state, so this is the only reference to the coroutine.
-        let result = unsafe { (*coroutine).resume(()) };
-        context::set_running(None, std::ptr::null());
-        match result {
-            CoroutineResult::Yield(()) => true,
-            CoroutineResult::Return(()) => {
-                self.finish_fiber(key);
-                false
-            }
-        }
+        // state, so this is the only reference to the runner.
+        let why = unsafe { (*runner).resume(key) };
+        self.after_run(key, why)
     }
 
-    /// A fiber's first run: gives it a stack and a coroutine, runs it, and
-    /// keeps its yielder for `teardown`, which unwinds the fiber with it.
+    /// A fiber's first run: gives it a coroutine (parked by a finished
+    /// fiber, or new on a fresh stack), hands it the body and runs it.
     #[inline(never)]
     fn start_fiber(&self, key: FiberKey) -> bool {
         let slot = self.fibers.get(key).expect("a fiber picked to run");
@@ -374,9 +369,9 @@ impl Scheduler {
         let FiberState::Unstarted(body) = std::mem::replace(state, FiberState::Starting) else {
             unreachable!("a fiber starts once")
         };
-        let stack = self.stacks.borrow_mut().get();
-        let stack = match stack {
-            Ok(stack) => stack,
+        let runner = self.stacks.borrow_mut().get();
+        let runner = match runner {
+            Ok(runner) => runner,
             Err(message) => {
                 if self.stacks.borrow_mut().first_failure() {
                     eprintln!("{message}");
@@ -386,37 +381,48 @@ impl Scheduler {
                 return false;
             }
         };
-        let coroutine = Coroutine::with_stack(stack, move |y: &FiberYielder, ()| {
-            context::set_running(context::current_key(), y);
-            body.enter(Start::Run);
-        });
         // SAFETY: `state` is a valid place holding `Starting`, which owns
         // nothing, so overwriting it without a drop leaks nothing.
-        unsafe { std::ptr::write(state, FiberState::Started(coroutine)) };
-        let FiberState::Started(coroutine) = state else {
+        unsafe { std::ptr::write(state, FiberState::Started(runner)) };
+        let FiberState::Started(runner) = state else {
             unreachable!("started just above")
         };
-        let coroutine = coroutine as *mut FiberCoroutine;
-        context::set_running(Some(key), std::ptr::null());
         // SAFETY: as in `run_fiber`.
-        let result = unsafe { (*coroutine).resume(()) };
-        context::set_running(None, std::ptr::null());
-        match result {
-            CoroutineResult::Yield(()) => {
-                slot.yielder.set(context::current_yielder());
-                true
-            }
-            CoroutineResult::Return(()) => {
+        let runner = unsafe { &mut *(runner as *mut Runner) };
+        self.starting_body.set(Some(body));
+        let why = runner.resume(key);
+        debug_assert!(self.starting_body.take().is_none(), "the body started");
+        runner.set_yielder(context::current_yielder());
+        self.after_run(key, why)
+    }
+
+    /// The body of the fiber being started, for its coroutine to run.
+    pub(crate) fn take_starting_body(&self) -> Option<Body> {
+        self.starting_body.take()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stacks_for_test(&self) -> std::cell::RefMut<'_, StackPool> {
+        self.stacks.borrow_mut()
+    }
+
+    /// After a fiber ran: true if it suspended; if it finished, its slot
+    /// goes and its coroutine, parked on its stack, back to the pool.
+    #[inline(always)]
+    fn after_run(&self, key: FiberKey, why: FiberYield) -> bool {
+        match why {
+            FiberYield::Suspended => true,
+            FiberYield::Finished => {
                 self.finish_fiber(key);
                 false
             }
         }
     }
 
-    /// A fiber returned: its slot goes, its stack back to the pool.
     fn finish_fiber(&self, key: FiberKey) {
-        if let (FiberState::Started(coroutine), _) = self.fibers.take(key.index) {
-            self.stacks.borrow_mut().put(coroutine.into_stack());
+        if let FiberState::Started(runner) = self.fibers.take(key.index) {
+            // SAFETY: the runner's last resume returned `Finished`.
+            unsafe { self.stacks.borrow_mut().put(runner) };
         }
     }
 
@@ -435,7 +441,11 @@ impl Scheduler {
                 continue;
             };
             from = key.index + 1;
-            let (state, yielder) = self.fibers.take(key.index);
+            let state = self.fibers.take(key.index);
+            let yielder = match &state {
+                FiberState::Started(runner) => runner.yielder(),
+                _ => std::ptr::null(),
+            };
             context::set_running(Some(key), yielder);
             drop(state);
             context::set_running(None, std::ptr::null());

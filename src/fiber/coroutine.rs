@@ -1,0 +1,298 @@
+//! A fiber's coroutine: a loop that runs one fiber body after another on
+//! the same stack, owned through a record at the top of that stack.
+//!
+//! Creating a coroutine writes its entry frame onto the stack, and its
+//! first resume goes through corosensei's trampoline and root
+//! `catch_unwind`. A finished fiber therefore does not return from its
+//! coroutine: it suspends with [`FiberYield::Finished`], and the pool keeps
+//! the parked [`Runner`] for the next fiber to start. The scheduler hands
+//! the next body over beside the resume (`Scheduler::take_starting_body`),
+//! not through its value: corosensei passes a resume value that is not
+//! zero-sized through memory, on every resume of every fiber.
+//!
+//! The coroutine itself (corosensei's handle: the stack, its saved stack
+//! pointer) never moves. It sits in the stack's reserved top
+//! (`stack::TOP_RESERVE`), on the cache line of the stack's first frame,
+//! which every switch writes anyway; a fiber's slot and the pool hold a
+//! one-word [`Runner`] pointing at it.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::ptr::NonNull;
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::fiber::slot::Start;
+use crate::fiber::stack::{FiberStack, TOP_RESERVE};
+use crate::runtime::context;
+use crate::runtime::scheduler::Scheduler;
+use crate::waker::FiberKey;
+
+/// Why a fiber's coroutine handed control back to the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FiberYield {
+    /// The fiber waits (or yielded).
+    Suspended,
+    /// The fiber's body returned or panicked (and delivered its result):
+    /// the coroutine is parked between bodies, ready for the next one.
+    Finished,
+}
+
+pub(crate) type FiberYielder = Yielder<(), FiberYield>;
+
+/// Never returns: bodies end by suspending (`Finished`), and a teardown
+/// unwinds the coroutine by force, which corosensei catches at its root.
+type FiberCoroutine = Coroutine<(), FiberYield, Infallible, FiberStack>;
+
+/// What lives in a stack's reserved top.
+struct Record {
+    coroutine: FiberCoroutine,
+    /// Lives on the coroutine's stack; null until its first suspend.
+    yielder: Cell<*const FiberYielder>,
+}
+
+const _: () = assert!(
+    size_of::<Record>() <= TOP_RESERVE && align_of::<Record>() <= 16,
+    "the coroutine record fits the stack's reserved top"
+);
+
+/// Owns a fiber coroutine whose record lives on its own stack: dropping it
+/// unwinds the coroutine (if a body is on it) and frees the stack.
+pub(crate) struct Runner(NonNull<Record>);
+
+impl Runner {
+    /// A coroutine on `stack` that has not run: its first resume enters
+    /// [`fiber_main`].
+    pub(crate) fn new(stack: FiberStack) -> Runner {
+        let at = stack.reserved_top().cast::<Record>();
+        let record = Record {
+            coroutine: Coroutine::with_stack(stack, fiber_main),
+            yielder: Cell::new(std::ptr::null()),
+        };
+        // SAFETY: the reserved top is mapped, writable, aligned for a
+        // `Record` and big enough (asserted above), and no code running
+        // on the stack writes there; the record keeps the stack, hence
+        // that memory, alive until `Drop` or `retire` moves it out.
+        unsafe { at.as_ptr().write(record) };
+        Runner(at)
+    }
+
+    #[inline]
+    fn record(&self) -> &Record {
+        // SAFETY: the record stays initialised where `new` put it for as
+        // long as this `Runner` lives.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Runs fiber `key` on this coroutine until it suspends or finishes
+    /// its body. A parked (or new) coroutine first takes the scheduler's
+    /// starting body.
+    #[inline]
+    pub(crate) fn resume(&mut self, key: FiberKey) -> FiberYield {
+        // Read once, before the thread-local stores below, which the
+        // compiler cannot tell apart from stores to the slot holding `self`.
+        let record = self.0.as_ptr();
+        // SAFETY: `&mut self` is the only way to the record (a `Runner` is
+        // not `Clone`), so this is the only reference to it.
+        let record = unsafe { &mut *record };
+        // A new coroutine's yielder is null here: `fiber_main` sets it.
+        context::set_running(Some(key), record.yielder.get());
+        let why = match record.coroutine.resume(()) {
+            CoroutineResult::Yield(why) => why,
+            CoroutineResult::Return(never) => match never {},
+        };
+        context::set_running(None, std::ptr::null());
+        why
+    }
+
+    /// The coroutine's yielder, null before its first suspend.
+    #[inline]
+    pub(crate) fn yielder(&self) -> *const FiberYielder {
+        self.record().yielder.get()
+    }
+
+    pub(crate) fn set_yielder(&self, yielder: *const FiberYielder) {
+        self.record().yielder.set(yielder);
+    }
+
+    /// Ends the coroutine without unwinding it and hands back its stack.
+    ///
+    /// Dropping a started coroutine unwinds it by force: a panic payload
+    /// allocated and thrown through the loop, microseconds each, for the
+    /// 1,024 idle fibers a pool keeps. A parked coroutine has nothing on
+    /// its stack to drop, so it is marked done instead.
+    ///
+    /// # Safety
+    ///
+    /// The coroutine must not be inside a body: new, or parked after a
+    /// resume returned [`FiberYield::Finished`].
+    pub(crate) unsafe fn retire(self) -> FiberStack {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the record is initialised and, with `Drop` skipped,
+        // moved out exactly once; it no longer lives on the stack after.
+        let mut record = unsafe { this.0.as_ptr().read() };
+        // SAFETY: the caller's promise: the coroutine is new (its initial
+        // object, the zero-sized `fiber_main`, has no drop) or parked in
+        // `fiber_main`'s `suspend(Finished)`, where no frame holds a value
+        // with drop glue: the body was moved into `Body::enter`, which
+        // returned, and corosensei's root frame
+        // holds none until `fiber_main` returns.
+        unsafe { record.coroutine.force_reset() };
+        record.coroutine.into_stack()
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // SAFETY: as in `retire`: moved out exactly once. Dropping the
+        // coroutine then unwinds a body still on its stack (a fiber torn
+        // down while suspended) and frees the stack last.
+        drop(unsafe { self.0.as_ptr().read() });
+    }
+}
+
+/// The code every fiber coroutine runs: the bodies the scheduler starts on
+/// it, one after another.
+fn fiber_main(yielder: &FiberYielder, (): ()) -> Infallible {
+    // A fresh coroutine's yielder is known only from here; the scheduler
+    // keeps it from the first suspend on.
+    context::set_running(context::current_key(), yielder);
+    loop {
+        let body = context::with_scheduler(Scheduler::take_starting_body).flatten();
+        body.expect("a fiber coroutine started without a body")
+            .enter(Start::Run);
+        yielder.suspend(FiberYield::Finished);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fiber::stack::Layout;
+    use crate::fiber::stack_pool::MAX_IDLE;
+    use crate::runtime::context;
+    use crate::{channel, run, spawn, yield_now};
+
+    /// Idle runners, fresh stacks and coroutines created by this thread's
+    /// scheduler.
+    fn pool() -> (usize, usize, usize) {
+        context::with_scheduler(|s| s.stacks_for_test().counts()).expect("in a runtime")
+    }
+
+    #[test]
+    fn fibers_started_one_after_another_share_one_coroutine() {
+        let created = run(|| {
+            for i in 0..100 {
+                assert_eq!(spawn(move || i).join().unwrap(), i);
+            }
+            pool().2
+        });
+        assert_eq!(created, 2, "main's coroutine and one for every child");
+    }
+
+    #[test]
+    fn a_panicking_fiber_parks_its_coroutine_for_the_next_fiber() {
+        let created = run(|| {
+            for i in 0..10 {
+                let h = spawn(move || {
+                    yield_now();
+                    if i % 2 == 0 {
+                        panic!("fiber {i}");
+                    }
+                    i
+                });
+                match h.join() {
+                    Ok(v) => assert_eq!(v, i),
+                    Err(e) => {
+                        assert_eq!(e.downcast_ref::<String>().unwrap(), &format!("fiber {i}"))
+                    }
+                }
+            }
+            pool().2
+        });
+        assert_eq!(created, 2);
+    }
+
+    /// Two fibers on reused coroutines suspend and resume many times,
+    /// interleaved: each must come back on its own stack with its own
+    /// yielder (a mixed-up yielder would switch to the wrong fiber).
+    #[test]
+    fn fibers_on_reused_coroutines_suspend_and_resume_on_their_own_stacks() {
+        let (log, created) = run(|| {
+            let warm: Vec<_> = (0..2).map(|i| spawn(move || i)).collect();
+            for h in warm {
+                h.join().unwrap();
+            }
+            let (tx, rx) = channel::<(u32, u32)>();
+            let fibers: Vec<_> = (0..2u32)
+                .map(|id| {
+                    let tx = tx.clone();
+                    spawn(move || {
+                        let mut local = [id; 64]; // lives on this fiber's stack
+                        for round in 0..50 {
+                            tx.send((id, round)).unwrap();
+                            yield_now();
+                            assert!(local.iter().all(|&v| v == id + round));
+                            local.iter_mut().for_each(|v| *v += 1);
+                        }
+                        id
+                    })
+                })
+                .collect();
+            drop(tx);
+            let log: Vec<_> = rx.iter().collect();
+            for (id, h) in fibers.into_iter().enumerate() {
+                assert_eq!(h.join().unwrap(), id as u32);
+            }
+            (log, pool().2)
+        });
+        let expected: Vec<_> = (0..50).flat_map(|r| [(0, r), (1, r)]).collect();
+        assert_eq!(log, expected);
+        assert_eq!(created, 3, "the two warm-up coroutines were reused");
+    }
+
+    /// Trimming ends parked coroutines and recycles their stacks: the
+    /// trimmed stacks serve new coroutines, the kept ones are reused as
+    /// they are, and every fiber on either kind runs.
+    #[test]
+    fn trimmed_coroutines_give_back_stacks_that_serve_new_ones() {
+        let many = MAX_IDLE + 100;
+        run(move || {
+            let wave = |base: usize| {
+                let (go_tx, go_rx) = channel::<()>();
+                let hs: Vec<_> = (0..many)
+                    .map(|i| {
+                        let go = go_rx.clone();
+                        spawn(move || {
+                            go.recv().unwrap();
+                            base + i
+                        })
+                    })
+                    .collect();
+                yield_now(); // every fiber started and waits
+                for _ in 0..many {
+                    go_tx.send(()).unwrap();
+                }
+                for (i, h) in hs.into_iter().enumerate() {
+                    assert_eq!(h.join().unwrap(), base + i);
+                }
+            };
+            wave(0);
+            let (idle, fresh_before, created) = pool();
+            assert_eq!((idle, created), (many, many + 1));
+            context::with_scheduler(|s| {
+                let mut stacks = s.stacks_for_test();
+                while stacks.needs_trim() {
+                    stacks.trim();
+                }
+            });
+            let (idle, fresh, _) = pool();
+            assert_eq!(idle, MAX_IDLE);
+            if Layout::guarded() == Layout::CarvedGuarded {
+                assert_eq!(fresh, fresh_before + 100, "trimmed stacks are kept");
+            } // else each stack is a mapping of its own, and trimming unmaps it
+            wave(many);
+            let (_, _, created) = pool();
+            assert_eq!(created, many + 1 + 100, "100 coroutines rebuilt");
+        });
+    }
+}
