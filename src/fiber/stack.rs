@@ -12,8 +12,8 @@
 //! which marks pages in the page table without splitting the mapping.
 //! Live fibers are then bounded by memory, not by mappings. Where the
 //! kernel lacks guard regions, each stack is *mapped* on its own with an
-//! `mprotect`ed guard page (corosensei's `DefaultStack`), and the mapping
-//! limit applies again. The `unsafe` opt-in `Builder::unguarded_stacks`
+//! `mprotect`ed guard page (as corosensei's `DefaultStack`), and the
+//! mapping limit applies again. The `unsafe` opt-in `Builder::unguarded_stacks`
 //! carves stacks with no guard at all.
 
 use std::io;
@@ -22,7 +22,7 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
-use corosensei::stack::{DefaultStack, Stack, StackPointer};
+use corosensei::stack::{Stack, StackPointer};
 
 /// Stacks carved from one mapping: few enough that a small runtime does
 /// not reserve much address space, many enough that the `mmap` is paid
@@ -34,43 +34,24 @@ pub(crate) const CHUNK_STACKS: usize = 64;
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// Bytes at the top of every stack kept out of corosensei's reach: the
-/// fiber's coroutine record lives there (see `fiber::coroutine`), next to
-/// the stack's first frame, which every switch touches anyway.
-pub(crate) const TOP_RESERVE: usize = 128;
+/// fiber's coroutine record lives there (see `fiber::coroutine`). With the
+/// stack's first words (corosensei's link to the resumer, just below), it
+/// fills the stack's top cache line, the one line every switch touches
+/// besides the suspended frames.
+pub(crate) const TOP_RESERVE: usize = 48;
 
 /// The stack a fiber runs on. Corosensei sees `[limit, base)`; the
 /// `TOP_RESERVE` bytes from `base` up to the top of the memory are the
-/// owner's (`reserved_top`).
+/// owner's (`reserved_top`). Two words, so the coroutine that holds it
+/// fits the reserve.
 pub(crate) struct FiberStack {
-    /// Already `TOP_RESERVE` below the top: read on every resume.
+    /// `TOP_RESERVE` below the top; read on every resume.
     base: StackPointer,
-    limit: StackPointer,
-    memory: Memory,
-}
-
-/// What keeps a stack's memory mapped.
-enum Memory {
-    /// A mapping of its own with an `mprotect`ed guard page, unmapped on drop.
-    Mapped { _mapping: DefaultStack },
-    /// Part of a chunk, which is unmapped with its last stack.
-    Carved {
-        /// Lets Valgrind tell a fiber switch from a wild stack pointer, as
-        /// corosensei's own stacks do (free when not under Valgrind).
-        _valgrind: ValgrindStackRegistration,
-        _chunk: Rc<Chunk>,
-    },
+    /// The mapping the stack is part of, unmapped with its last stack.
+    chunk: Rc<Chunk>,
 }
 
 impl FiberStack {
-    /// A stack of its own mapping (corosensei's `DefaultStack`).
-    pub(crate) fn mapped(stack: DefaultStack) -> FiberStack {
-        FiberStack {
-            base: StackPointer::new(stack.base().get() - TOP_RESERVE).expect("a mapping at 0"),
-            limit: stack.limit(),
-            memory: Memory::Mapped { _mapping: stack },
-        }
-    }
-
     /// The `TOP_RESERVE` bytes above the stack: mapped, writable, 16-byte
     /// aligned, and never written by code running on the stack.
     #[inline]
@@ -82,8 +63,8 @@ impl FiberStack {
         self.base.get() + TOP_RESERVE
     }
 
-    pub(crate) fn is_carved(&self) -> bool {
-        matches!(self.memory, Memory::Carved { .. })
+    fn lowest(&self) -> usize {
+        self.top() - self.chunk.span
     }
 
     /// Returns a carved stack's touched pages to the kernel, keeping its
@@ -91,20 +72,19 @@ impl FiberStack {
     /// which `MADV_DONTNEED` leaves in place. The stack reads as zeros
     /// afterwards, as a fresh one does.
     pub(crate) fn release_memory(&self) {
-        debug_assert!(self.is_carved(), "a mapped stack is unmapped instead");
-        let len = self.top() - self.limit.get();
-        // SAFETY: `[limit, top)` is this stack's part of its chunk's
+        let len = self.chunk.span;
+        // SAFETY: `[lowest, top)` is this stack's part of its chunk's
         // mapping, and no fiber runs on it (the pool only trims idle
         // stacks), so discarding its contents affects no live value.
-        unsafe { libc::madvise(self.limit.get() as *mut _, len, libc::MADV_DONTNEED) };
+        unsafe { libc::madvise(self.lowest() as *mut _, len, libc::MADV_DONTNEED) };
     }
 }
 
-// SAFETY: `[limit, base + TOP_RESERVE)` stays mapped, readable and
-// writable for as long as the value lives (`memory` keeps the mapping or
-// its chunk alive), and no two stacks overlap. `base` is `TOP_RESERVE` (a
-// multiple of 16) below a page boundary, so it is aligned, and the stack
-// is still far above `MIN_STACK_SIZE`.
+// SAFETY: `[limit, base + TOP_RESERVE)` is one stack's part of its chunk,
+// which stays mapped, readable and writable while the `Rc` lives, and no
+// two stacks of a chunk overlap. `base` is `TOP_RESERVE` (a multiple of
+// 16) below a page boundary, so it is aligned, and every stack spans far
+// more than `MIN_STACK_SIZE`.
 unsafe impl Stack for FiberStack {
     #[inline]
     fn base(&self) -> StackPointer {
@@ -113,7 +93,7 @@ unsafe impl Stack for FiberStack {
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        self.limit
+        StackPointer::new(self.lowest()).expect("a mapping at 0")
     }
 }
 
@@ -140,16 +120,35 @@ impl Layout {
     }
 }
 
-/// One read-write mapping holding `CHUNK_STACKS` carved stacks, unmapped
-/// when its last stack is dropped.
+/// One mapping holding stacks (`CHUNK_STACKS` carved ones, or one mapped
+/// stack), unmapped when its last stack is dropped.
 struct Chunk {
     start: NonNull<u8>,
     len: usize,
+    /// Usable bytes of each stack, from its limit to its top.
+    span: usize,
+    /// Lets Valgrind tell a fiber switch from a wild stack pointer, as
+    /// corosensei's own stacks do (free when not under Valgrind).
+    _valgrind: Vec<ValgrindStackRegistration>,
+}
+
+impl Chunk {
+    /// The chunk's stacks, whose tops are `stride` apart from the start.
+    fn stacks(self, count: usize, stride: usize) -> Vec<FiberStack> {
+        let first = self.start.as_ptr() as usize;
+        let chunk = Rc::new(self);
+        (1..=count)
+            .map(|i| FiberStack {
+                base: StackPointer::new(first + i * stride - TOP_RESERVE).expect("a mapping at 0"),
+                chunk: chunk.clone(),
+            })
+            .collect()
+    }
 }
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        // SAFETY: `start..start + len` is the mapping `map_chunk` made; every
+        // SAFETY: `start..start + len` is the mapping this chunk made; every
         // stack in it holds an `Rc` of this chunk, so none is left.
         unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
     }
@@ -190,26 +189,69 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<FiberStac
         return Err(io::Error::last_os_error());
     }
     let start = NonNull::new(start.cast::<u8>()).expect("mmap returned null");
-    let chunk = Rc::new(Chunk { start, len });
     let first = start.as_ptr() as usize;
+    let span = slot - guard;
+    let chunk = Chunk {
+        start,
+        len,
+        span,
+        _valgrind: (0..CHUNK_STACKS)
+            .map(|i| ValgrindStackRegistration::new((first + i * slot + guard) as *mut u8, span))
+            .collect(),
+    };
     if guard > 0 {
         let guards: [usize; CHUNK_STACKS] = std::array::from_fn(|i| first + i * slot);
         install_guards(&guards, guard)?; // drops (unmaps) the chunk on error
     }
-    Ok((0..CHUNK_STACKS)
-        .map(|i| {
-            let limit = first + i * slot + guard;
-            let top = first + (i + 1) * slot;
-            FiberStack {
-                limit: StackPointer::new(limit).expect("a mapping at 0"),
-                base: StackPointer::new(top - TOP_RESERVE).expect("a mapping at 0"),
-                memory: Memory::Carved {
-                    _valgrind: ValgrindStackRegistration::new(limit as *mut u8, top - limit),
-                    _chunk: chunk.clone(),
-                },
-            }
-        })
-        .collect())
+    Ok(chunk.stacks(CHUNK_STACKS, slot))
+}
+
+/// Maps one stack of at least `size` usable bytes with an `mprotect`ed
+/// guard page below it, as corosensei's `DefaultStack` does: two kernel
+/// mappings.
+pub(crate) fn map_stack(size: usize) -> io::Result<FiberStack> {
+    let page = page_size();
+    let span = size.div_ceil(page) * page;
+    let len = span + page;
+    // SAFETY: a fresh private anonymous mapping at an address the kernel
+    // picks aliases nothing.
+    let start = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if start == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let start = NonNull::new(start.cast::<u8>()).expect("mmap returned null");
+    let chunk = Chunk {
+        start,
+        len,
+        span,
+        _valgrind: vec![ValgrindStackRegistration::new(
+            // SAFETY: the guard page lies within the mapping.
+            unsafe { start.as_ptr().add(page) },
+            span,
+        )],
+    };
+    // SAFETY: `[start + page, start + len)` lies in the mapping just made,
+    // which nothing uses yet.
+    let protected = unsafe {
+        libc::mprotect(
+            chunk.start.as_ptr().add(page).cast(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    };
+    if protected != 0 {
+        return Err(io::Error::last_os_error()); // drops (unmaps) the chunk
+    }
+    Ok(chunk.stacks(1, len).pop().expect("one stack"))
 }
 
 /// Installs a guard region of `len` bytes at each address in `at`: in one
@@ -293,20 +335,20 @@ mod tests {
         let stacks = map_chunk(20_000, layout).unwrap();
         assert_eq!(stacks.len(), CHUNK_STACKS);
         for pair in stacks.windows(2) {
-            assert_eq!(pair[0].top() + gap, pair[1].limit.get());
+            assert_eq!(pair[0].top() + gap, pair[1].lowest());
         }
         for s in &stacks {
-            let len = s.top() - s.limit.get();
+            let len = s.top() - s.lowest();
             assert!(len >= 20_000 && len % page_size() == 0);
             // SAFETY: the stack is ours and nothing runs on it.
             unsafe {
-                let p = s.limit.get() as *mut u8;
+                let p = s.lowest() as *mut u8;
                 p.write(7);
                 p.add(len - 1).write(7);
             }
             s.release_memory();
             // SAFETY: as above; the mapping is still there.
-            assert_eq!(unsafe { (s.limit.get() as *const u8).read() }, 0);
+            assert_eq!(unsafe { (s.lowest() as *const u8).read() }, 0);
         }
     }
 
@@ -341,28 +383,47 @@ mod tests {
             return; // the kernel has no guard regions: the pool maps stacks
         }
         let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
-        let below = |s: &FiberStack| s.limit.get() - page_size();
+        let below = |s: &FiberStack| s.lowest() - page_size();
         if pagemap_guard_bit(below(&stacks[0])) != Some(true) {
             return; // pagemap does not report guard regions (before 6.14)
         }
         for (i, s) in stacks.iter().enumerate() {
             assert_eq!(pagemap_guard_bit(below(s)), Some(true), "stack {i}");
-            assert_eq!(pagemap_guard_bit(s.limit.get()), Some(false), "stack {i}");
+            assert_eq!(pagemap_guard_bit(s.lowest()), Some(false), "stack {i}");
         }
     }
 
-    /// Child half of the test below: writes just below a released stack.
+    /// Child half of the tests below: writes just below a stack of the
+    /// layout the parent names, after it released its memory (carved).
     #[test]
-    #[ignore = "run by guard_pages_fault_even_after_a_stack_released_its_memory"]
+    #[ignore = "run by the guard_pages_fault tests"]
     fn child_writes_into_a_guard_page() {
-        if std::env::var_os("SELVEDGE_GUARD_CHILD").is_none() {
-            return;
-        }
-        let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
-        stacks[1].release_memory();
+        let below = match std::env::var("SELVEDGE_GUARD_CHILD").as_deref() {
+            Ok("carved") => {
+                let stacks = map_chunk(20_000, Layout::CarvedGuarded).unwrap();
+                stacks[1].release_memory();
+                stacks[1].lowest() - 1
+            }
+            Ok("mapped") => map_stack(20_000).unwrap().lowest() - 1,
+            _ => return,
+        };
         // SAFETY: none; this write must fault and kill the process.
-        unsafe { ((stacks[1].limit.get() - 1) as *mut u8).write(1) };
+        unsafe { (below as *mut u8).write(1) };
         std::process::exit(0);
+    }
+
+    fn child_write_below(layout: &str) -> std::process::ExitStatus {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "fiber::stack::tests::child_writes_into_a_guard_page",
+            ])
+            .env("SELVEDGE_GUARD_CHILD", layout)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
     }
 
     #[test]
@@ -371,17 +432,55 @@ mod tests {
         if Layout::guarded() != Layout::CarvedGuarded {
             return; // the kernel has no guard regions: the pool maps stacks
         }
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "fiber::stack::tests::child_writes_into_a_guard_page",
-            ])
-            .env("SELVEDGE_GUARD_CHILD", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
+        let status = child_write_below("carved");
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}");
+    }
+
+    #[test]
+    fn guard_pages_of_mapped_stacks_fault() {
+        use std::os::unix::process::ExitStatusExt;
+        let status = child_write_below("mapped");
+        assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}");
+    }
+
+    /// Sums `n` down to 0 with a kilobyte frame per level, so `n` levels
+    /// use `n` KiB of the coroutine's stack.
+    fn deep_sum(n: u64) -> u64 {
+        let frame = std::hint::black_box([n; 128]);
+        if n == 0 {
+            0
+        } else {
+            frame[127] + deep_sum(n - 1)
+        }
+    }
+
+    /// Corosensei runs on both kinds of stack down to (nearly) their
+    /// limit, and leaves the reserved top alone.
+    #[test]
+    fn coroutines_run_on_mapped_and_carved_stacks_and_keep_off_the_reserve() {
+        use corosensei::{Coroutine, CoroutineResult};
+        let mut stacks = map_chunk(1024 * 1024, Layout::CarvedUnguarded).unwrap();
+        stacks.truncate(2);
+        stacks.push(map_stack(1024 * 1024).unwrap());
+        for stack in stacks {
+            assert_eq!(stack.base().get() % 16, 0);
+            assert_eq!(stack.limit().get(), stack.lowest());
+            assert!(stack.base().get() - stack.limit().get() >= 1024 * 1024 - TOP_RESERVE);
+            let reserve = stack.reserved_top().as_ptr();
+            // SAFETY: the reserve is mapped and writable, and ours.
+            unsafe { reserve.write_bytes(0xA5, TOP_RESERVE) };
+            let mut co = Coroutine::with_stack(stack, |y, n: u64| {
+                let first = deep_sum(n);
+                let n = y.suspend(first);
+                deep_sum(n)
+            });
+            assert!(matches!(co.resume(100), CoroutineResult::Yield(5050)));
+            assert!(matches!(co.resume(140), CoroutineResult::Return(9870)));
+            let stack = co.into_stack();
+            // SAFETY: as above.
+            let kept = unsafe { std::slice::from_raw_parts(reserve, TOP_RESERVE) };
+            assert!(kept.iter().all(|&b| b == 0xA5), "the reserve was written");
+            drop(stack);
+        }
     }
 }

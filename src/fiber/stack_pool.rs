@@ -6,10 +6,8 @@
 use std::fmt;
 use std::io;
 
-use corosensei::stack::DefaultStack;
-
 use crate::fiber::coroutine::Runner;
-use crate::fiber::stack::{map_chunk, FiberStack, Layout, CHUNK_STACKS};
+use crate::fiber::stack::{map_chunk, map_stack, FiberStack, Layout, CHUNK_STACKS};
 
 /// Default usable stack size of a fiber: 256 KiB. Only touched pages cost
 /// memory; the size bounds recursion depth and stack buffers per fiber.
@@ -82,7 +80,7 @@ impl StackPool {
 
     fn map_new(&mut self) -> io::Result<FiberStack> {
         if self.layout == Layout::Mapped {
-            return DefaultStack::new(self.size).map(FiberStack::mapped);
+            return map_stack(self.size);
         }
         if self.fresh.is_empty() {
             self.fresh = map_chunk(self.size, self.layout)?;
@@ -127,10 +125,10 @@ impl StackPool {
         let keep = self.idle.len() - excess.min(TRIM_BATCH);
         for runner in self.idle.drain(keep..) {
             let stack = Self::retire(runner);
-            if stack.is_carved() {
+            if self.layout != Layout::Mapped {
                 stack.release_memory();
                 self.fresh.push(stack);
-            }
+            } // else dropping it unmaps it
         }
     }
 
