@@ -12,9 +12,9 @@
 //!
 //! The coroutine itself (corosensei's handle: the stack, its saved stack
 //! pointer) never moves. It sits in the stack's reserved top
-//! (`stack::TOP_RESERVE`), on the cache line of the stack's first frame,
-//! which every switch writes anyway; a fiber's slot and the pool hold a
-//! one-word [`Runner`] pointing at it.
+//! (`stack::TOP_RESERVE`), on one cache line with corosensei's link to
+//! the resumer, which every switch writes anyway; a fiber's slot and the
+//! pool hold a one-word [`Runner`] pointing at it.
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -57,7 +57,8 @@ const _: () = assert!(
 );
 
 /// Owns a fiber coroutine whose record lives on its own stack: dropping it
-/// unwinds the coroutine (if a body is on it) and frees the stack.
+/// unwinds the coroutine (the body on it, a fiber torn down while
+/// suspended) and frees the stack. Idle ones are `retire`d instead.
 pub(crate) struct Runner(NonNull<Record>);
 
 impl Runner {
@@ -135,8 +136,8 @@ impl Runner {
         // object, the zero-sized `fiber_main`, has no drop) or parked in
         // `fiber_main`'s `suspend(Finished)`, where no frame holds a value
         // with drop glue: the body was moved into `Body::enter`, which
-        // returned, and corosensei's root frame
-        // holds none until `fiber_main` returns.
+        // returned, and corosensei's root frame holds none until
+        // `fiber_main` returns.
         unsafe { record.coroutine.force_reset() };
         record.coroutine.into_stack()
     }

@@ -20,7 +20,7 @@ pub(crate) enum FiberState {
     /// A free slot; the index of the next free slot (`table::NO_SLOT` if none).
     Vacant(u32),
     Unstarted(Body),
-    /// Only while the scheduler takes a stack for the body.
+    /// Only while the scheduler takes a coroutine for the body.
     Starting,
     /// Running or suspended: its coroutine, whose handle lives on the
     /// fiber's stack (see `fiber::coroutine`).

@@ -13,8 +13,8 @@
 //! Live fibers are then bounded by memory, not by mappings. Where the
 //! kernel lacks guard regions, each stack is *mapped* on its own with an
 //! `mprotect`ed guard page (as corosensei's `DefaultStack`), and the
-//! mapping limit applies again. The `unsafe` opt-in `Builder::unguarded_stacks`
-//! carves stacks with no guard at all.
+//! mapping limit applies again. The `unsafe` opt-in
+//! `Builder::unguarded_stacks` carves stacks with no guard at all.
 
 use std::io;
 use std::ptr::NonNull;

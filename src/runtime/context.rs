@@ -100,8 +100,9 @@ pub(crate) fn suspend() {
     let y = YIELDER.with(Cell::get);
     assert!(!y.is_null() && in_fiber(), "suspend outside a fiber");
     // SAFETY: the scheduler (or `fiber_main`, on a coroutine's first run)
-    // sets `YIELDER` to the running fiber's yielder before any of its code runs; the
-    // yielder lives on that fiber's stack, which is alive while it runs.
+    // sets `YIELDER` to the running fiber's yielder before any of its code
+    // runs; the yielder lives on that fiber's stack, which is alive while
+    // it runs.
     unsafe { (*y).suspend(FiberYield::Suspended) };
 }
 
