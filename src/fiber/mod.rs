@@ -1,5 +1,6 @@
 //! Fibers: `spawn`, `JoinHandle`, `yield_now`, `sleep`, and the stack pool.
 
+pub(crate) mod block_cache;
 pub(crate) mod coroutine;
 pub(crate) mod packet;
 pub(crate) mod slot;
@@ -85,20 +86,20 @@ impl<T> JoinHandle<T> {
     pub fn join_op(&mut self) -> JoinOp<'_, T> {
         JoinOp {
             wait: SignalWait {
-                signal: &self.packet.join.done,
+                signal: &self.packet.join().done,
             },
-            join: &self.packet.join,
+            join: self.packet.join(),
         }
     }
 
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
-        self.packet.join.done.is_fired()
+        self.packet.join().done.is_fired()
     }
 
     /// The result, if the fiber finished and nobody took it yet.
     pub(crate) fn take_result(&self) -> Option<std::thread::Result<T>> {
-        self.packet.join.take()
+        self.packet.join().take()
     }
 }
 

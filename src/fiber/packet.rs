@@ -1,13 +1,21 @@
-//! A fiber's closure and its join state in one allocation: the scheduler
-//! holds it as a type-erased [`Body`], the [`JoinHandle`](super::JoinHandle)
-//! as a [`JoinView`]. One block instead of two saves a `malloc`/`free` pair
-//! per spawn (~120 instructions of a spawn+join's ~1,550).
+//! A fiber's closure and its join state in one block: the scheduler holds
+//! it as a type-erased [`Body`], the [`JoinHandle`](super::JoinHandle) as a
+//! [`JoinView`]. One block instead of two saves a `malloc`/`free` pair per
+//! spawn, and the block comes from this thread's cache of finished fibers'
+//! blocks (`block_cache`), which is why the packet counts its own
+//! references instead of being an `Arc` (an `Arc` frees through the global
+//! allocator).
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
+use std::ptr::NonNull;
+// The runtime is not model-checked: its atomics stay std under loom.
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
+use crate::fiber::block_cache;
 use crate::fiber::slot::Start;
 use crate::fiber::JoinHandle;
 use crate::op::signal::Signal;
@@ -35,36 +43,61 @@ impl<T> JoinState<T> {
     }
 }
 
-/// The join state followed by the closure (`C` is a [`Closure`], or, seen
-/// from the handle, unsized to `dyn Erased`).
-pub(crate) struct Packet<T, C: ?Sized> {
-    pub(crate) join: JoinState<T>,
-    closure: C,
+/// The start of every packet, whatever its closure and result.
+#[repr(C)]
+struct Head {
+    /// The body's reference (until it has entered or been dropped) and
+    /// the handle's.
+    refs: AtomicUsize,
+    vtable: &'static VTable,
 }
 
-/// The user's function until the fiber is entered. Only [`Body`] touches
-/// it, exactly once, and always before it lets go of the packet.
-pub(crate) struct Closure<F>(UnsafeCell<Option<F>>);
-
-/// A closure seen from the join handle, which never touches it: the type
-/// is erased only so the handle can share (and free) the allocation.
-pub(crate) trait Erased {}
-impl<F> Erased for Closure<F> {}
-
-/// The handle's view of a packet.
-pub(crate) type JoinView<T> = Arc<Packet<T, dyn Erased>>;
-
-/// Entering a fiber's packet: run (or fail) its closure and deliver the result.
-trait Entry {
-    fn enter(self: Arc<Self>, start: Start);
+/// What the erased halves need to know of a packet's types.
+struct VTable {
+    /// Runs (or fails) the closure and delivers the result; takes over the
+    /// body's reference.
+    enter: unsafe fn(NonNull<Head>, Start),
+    /// Drops the packet's fields in place, before its block is freed.
+    drop_fields: unsafe fn(NonNull<Head>),
+    layout: Layout,
 }
 
-impl<T, F: FnOnce() -> T> Entry for Packet<T, Closure<F>> {
-    fn enter(self: Arc<Self>, start: Start) {
-        // SAFETY: `enter` runs at most once per packet (`Body` gives its one
-        // reference up to it), and the handle never touches the closure.
-        let f = unsafe { (*self.closure.0.get()).take() };
-        let finish = Finish { packet: Some(self) };
+/// A packet: `Head` first, so both halves find it; the join state next, so
+/// its offset depends on `T` alone and the handle finds it without `F`.
+#[repr(C)]
+struct Packet<T, F> {
+    head: Head,
+    join: JoinState<T>,
+    /// The user's function until the fiber is entered, which takes it,
+    /// always before the body gives up its reference.
+    closure: UnsafeCell<Option<F>>,
+}
+
+/// The prefix of every `Packet<T, _>`, for the offset of `join`.
+#[repr(C)]
+struct Prefix<T> {
+    head: Head,
+    join: JoinState<T>,
+}
+
+impl<T, F: FnOnce() -> T> Packet<T, F> {
+    const VTABLE: VTable = VTable {
+        enter: Self::enter,
+        drop_fields: Self::drop_fields,
+        layout: Layout::new::<Self>(),
+    };
+
+    /// # Safety
+    ///
+    /// `head` is a live `Packet<T, F>`, and the caller gives up the body's
+    /// reference to it (this runs once per packet).
+    unsafe fn enter(head: NonNull<Head>, start: Start) {
+        let packet = head.cast::<Self>();
+        // SAFETY: the caller's promise; the handle never touches the closure.
+        let f = unsafe { (*packet.as_ref().closure.get()).take() };
+        let finish = Finish {
+            packet: Some(packet),
+        };
         let result = match (start, f) {
             (Start::Run, Some(f)) => {
                 panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown)
@@ -74,24 +107,59 @@ impl<T, F: FnOnce() -> T> Entry for Packet<T, Closure<F>> {
         };
         finish.complete(result);
     }
+
+    /// # Safety
+    ///
+    /// `head` is a `Packet<T, F>` nobody references any more.
+    unsafe fn drop_fields(head: NonNull<Head>) {
+        // SAFETY: the caller's promise; `Head` has no drop glue.
+        unsafe { std::ptr::drop_in_place(head.cast::<Self>().as_ptr()) };
+    }
 }
 
-/// Delivers a fiber's result to its joiners exactly once. If the fiber is
-/// unwound before finishing (torn down while parked), the drop delivers an
-/// error instead, so a join from outside the runtime returns rather than
-/// waiting forever.
+/// Drops one reference to the packet at `head`, freeing it with the last.
+///
+/// # Safety
+///
+/// The caller holds a reference to a live packet and gives it up.
+unsafe fn release(head: NonNull<Head>) {
+    // SAFETY: the caller's reference keeps the packet alive until here.
+    let h = unsafe { head.as_ref() };
+    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Everything the other reference's holder did to the packet happens
+    // before the fields are dropped (as in `Arc`).
+    fence(Ordering::Acquire);
+    let vtable = h.vtable;
+    // SAFETY: that was the last reference; the block came from
+    // `block_cache::alloc(vtable.layout)` in `packet_unbounded`.
+    unsafe {
+        (vtable.drop_fields)(head);
+        block_cache::dealloc(head.cast(), vtable.layout);
+    }
+}
+
+/// Delivers a fiber's result to its joiners exactly once, then gives up the
+/// body's reference. If the fiber is unwound before finishing (torn down
+/// while parked), the drop delivers an error instead, so a join from
+/// outside the runtime returns rather than waiting forever.
 struct Finish<T, F> {
-    packet: Option<Arc<Packet<T, Closure<F>>>>,
+    packet: Option<NonNull<Packet<T, F>>>,
 }
 
 impl<T, F> Finish<T, F> {
     fn complete(mut self, result: std::thread::Result<T>) {
         if let Some(packet) = self.packet.take() {
+            // SAFETY: `Finish` holds the body's reference.
+            let p = unsafe { packet.as_ref() };
             // A detached fiber (its handle dropped; none can be made later)
             // has nobody to deliver to: skip the two locks of `deliver`.
-            if Arc::strong_count(&packet) > 1 {
-                packet.join.deliver(result);
+            if p.head.refs.load(Ordering::Acquire) > 1 {
+                p.join.deliver(result);
             }
+            // SAFETY: as above; given up here, once.
+            unsafe { release(packet.cast()) };
         }
     }
 }
@@ -99,7 +167,14 @@ impl<T, F> Finish<T, F> {
 impl<T, F> Drop for Finish<T, F> {
     fn drop(&mut self) {
         if let Some(packet) = self.packet.take() {
-            packet.join.deliver(Err(Box::new(TORN_DOWN.to_string())));
+            // SAFETY: `Finish` holds the body's reference, given up once.
+            unsafe {
+                packet
+                    .as_ref()
+                    .join
+                    .deliver(Err(Box::new(TORN_DOWN.to_string())));
+                release(packet.cast());
+            }
         }
     }
 }
@@ -107,15 +182,12 @@ impl<T, F> Drop for Finish<T, F> {
 const TORN_DOWN: &str = "selvedge: the fiber was torn down before it finished \
                          (its runtime stopped when main returned)";
 
-/// A fiber's body as its scheduler keeps it until the first run. Dropped
-/// without running (its runtime stopped first), it delivers an error to the
-/// joiners, so nobody waits forever. Not `Send`: the closure may have to
-/// stay on its thread.
+/// A fiber's body as its scheduler keeps it until the first run: one word.
+/// Dropped without running (its runtime stopped first), it delivers an
+/// error to the joiners, so nobody waits forever. Not `Send`: the closure
+/// may have to stay on its thread.
 pub(crate) struct Body {
-    // Not an `Option`: the fiber table's state enum keeps using the
-    // pointer's niche, so matching on it stays one well-predicted test
-    // (with an `Option` here, spawn+join ran ~6% slower).
-    entry: Arc<dyn Entry>,
+    head: NonNull<Head>,
 }
 
 impl Body {
@@ -123,18 +195,42 @@ impl Body {
     /// start, then delivers the result.
     pub(crate) fn enter(self, start: Start) {
         let body = ManuallyDrop::new(self);
-        // SAFETY: `body` is never used or dropped after this read, so the
-        // reference moves out exactly once.
-        let entry = unsafe { std::ptr::read(&body.entry) };
-        entry.enter(start);
+        // SAFETY: the body holds a reference to a live packet, which it
+        // gives up to `enter`, exactly once (`body` is not dropped).
+        unsafe { (body.head.as_ref().vtable.enter)(body.head, start) };
     }
 }
 
 impl Drop for Body {
     fn drop(&mut self) {
-        self.entry
-            .clone()
-            .enter(Start::Failed(TORN_DOWN.to_string()));
+        // SAFETY: as in `enter`: the reference is given up once, here.
+        unsafe {
+            (self.head.as_ref().vtable.enter)(self.head, Start::Failed(TORN_DOWN.to_string()))
+        };
+    }
+}
+
+/// The handle's reference to a packet: reaches the join state only.
+pub(crate) struct JoinView<T> {
+    head: NonNull<Head>,
+    _result: PhantomData<JoinState<T>>,
+}
+
+impl<T> JoinView<T> {
+    #[inline]
+    pub(crate) fn join(&self) -> &JoinState<T> {
+        let offset = std::mem::offset_of!(Prefix<T>, join);
+        // SAFETY: the view holds a reference to a live `Packet<T, _>`,
+        // whose `join` sits at the same offset as in `Prefix<T>` (both are
+        // `repr(C)` with the same fields before it).
+        unsafe { &*self.head.as_ptr().cast::<u8>().add(offset).cast() }
+    }
+}
+
+impl<T> Drop for JoinView<T> {
+    fn drop(&mut self) {
+        // SAFETY: the view's reference, given up once.
+        unsafe { release(self.head) };
     }
 }
 
@@ -178,33 +274,95 @@ where
 /// The body must be entered or dropped before anything `F` or `T` borrows
 /// goes away (the runtime guarantees it for the main fiber: `run` does not
 /// return or unwind before its scheduler ran or dropped every body). The
-/// handle's erased closure is empty by then, so it can live longer.
+/// closure is gone by then; the handle may live longer, and reaches only
+/// the join state.
 pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinHandle<T>)
 where
     F: FnOnce() -> T + 'a,
     T: 'a,
 {
-    let packet = Arc::new(Packet {
+    let layout = Layout::new::<Packet<T, F>>();
+    let block = block_cache::alloc(layout).cast::<Packet<T, F>>();
+    let packet = Packet {
+        head: Head {
+            refs: AtomicUsize::new(2),
+            vtable: &Packet::<T, F>::VTABLE,
+        },
         join: JoinState {
             done: Signal::new(),
             result: SpinLock::new(None),
         },
-        closure: Closure(UnsafeCell::new(Some(f))),
-    });
-    let view: Arc<Packet<T, dyn Erased + 'a>> = packet.clone();
-    let entry: Arc<dyn Entry + 'a> = packet;
-    // SAFETY: only lifetimes change, which leaves the layouts alone; the
-    // caller keeps `'a` alive until the body is entered or dropped, and
-    // both give up the closure before the last reference to the packet
-    // goes (so the view never sees a live `F`).
-    unsafe {
-        (
-            Body {
-                entry: std::mem::transmute::<Arc<dyn Entry + 'a>, Arc<dyn Entry>>(entry),
+        closure: UnsafeCell::new(Some(f)),
+    };
+    // SAFETY: the block is fresh, sized and aligned for the packet.
+    unsafe { block.as_ptr().write(packet) };
+    let head = block.cast::<Head>();
+    (
+        Body { head },
+        JoinHandle {
+            packet: JoinView {
+                head,
+                _result: PhantomData,
             },
-            JoinHandle {
-                packet: std::mem::transmute::<Arc<Packet<T, dyn Erased + 'a>>, JoinView<T>>(view),
-            },
-        )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    fn message(e: Box<dyn std::any::Any + Send>) -> String {
+        *e.downcast::<String>().expect("a String payload")
+    }
+
+    #[test]
+    fn a_packet_delivers_its_result_and_its_block_serves_the_next_packet() {
+        let (body, h) = packet(|| 5u64);
+        let first = h.packet.head;
+        body.enter(Start::Run);
+        assert!(h.is_finished());
+        assert_eq!(h.take_result().unwrap().unwrap(), 5);
+        drop(h);
+        let (body, h) = packet(|| 6u64);
+        assert_eq!(h.packet.head, first, "the freed block is reused");
+        drop(body); // never started: the joiner learns why
+        assert!(message(h.take_result().unwrap().unwrap_err()).contains("torn down"));
+    }
+
+    #[test]
+    fn a_detached_fiber_drops_its_result_and_frees_its_packet() {
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let (body, h) = packet(move || Counted(d));
+        let block = h.packet.head;
+        drop(h);
+        body.enter(Start::Run);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "the result was dropped");
+        let (body, h) = packet(move || Counted(drops));
+        assert_eq!(h.packet.head, block, "the packet was freed");
+        drop((body, h));
+    }
+
+    #[test]
+    fn a_panic_is_delivered_and_a_handle_may_free_the_packet_on_another_thread() {
+        let (body, h) = packet_send(|| -> u64 { panic!("boom") });
+        let body = body.into_local();
+        body.enter(Start::Run); // prints the panic, as a fiber's would
+        let taken = std::thread::spawn(move || {
+            h.take_result()
+                .map(|r| r.map_err(|e| *e.downcast::<&str>().unwrap()))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(taken.unwrap().unwrap_err(), "boom");
     }
 }

@@ -238,7 +238,7 @@ mod tests {
         let table = FiberTable::default();
         let a = table.insert(body());
         let slot = table.get(a).unwrap();
-        slot.open_batch.set(Some(7));
+        slot.open_batch.set(std::num::NonZeroU64::new(7));
         drop(table.take(a.index));
         let b = table.insert(body());
         assert_eq!(table.get(b).unwrap().open_batch.get(), None);

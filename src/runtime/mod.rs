@@ -3,7 +3,7 @@
 
 mod builder;
 pub(crate) mod context;
-mod run_queue;
+pub(crate) mod run_queue;
 pub(crate) mod scheduler;
 mod shared;
 pub(crate) mod wake_flags;

@@ -34,6 +34,10 @@ struct Queued {
     seq: u64,
 }
 
+/// Names a batch of fresh fibers (ids start at 1, so a fiber slot keeps
+/// its open batch in one word).
+pub(crate) type BatchId = std::num::NonZeroU64;
+
 #[derive(Debug)]
 struct Batch {
     id: u64,
@@ -98,11 +102,11 @@ impl RunQueue {
     }
 
     /// A fiber spawned by a fiber whose open batch is `*open`.
-    pub(crate) fn push_fresh(&mut self, open: &mut Option<u64>, key: FiberKey) {
+    pub(crate) fn push_fresh(&mut self, open: &mut Option<BatchId>, key: FiberKey) {
         let q = self.stamp(key);
         let live = &mut self.batches[..self.live];
         if let Some(id) = *open {
-            if let Some(b) = live.iter_mut().rev().find(|b| b.id == id) {
+            if let Some(b) = live.iter_mut().rev().find(|b| b.id == id.get()) {
                 b.fibers.push_back(q);
                 return;
             }
@@ -119,7 +123,7 @@ impl RunQueue {
         batch.id = id;
         batch.fibers.push_back(q);
         self.live += 1;
-        *open = Some(id);
+        *open = BatchId::new(id);
     }
 
     /// The next fiber to run.
@@ -293,7 +297,7 @@ mod tests {
             level: u32,
             started: bool,
             waiting_for: u32,
-            open: Option<u64>,
+            open: Option<BatchId>,
         }
         let mut nodes = vec![Node {
             parent: None,
