@@ -111,15 +111,13 @@ impl TimerHeap {
         let key = self.entries.insert(Entry {
             deadline,
             seq,
-            pos: 0,
+            // A heap position is set by `push_heap`; a pending one is known.
+            pos: self.pending.len(),
             target,
         });
         match deadline {
             Deadline::At(at) => self.push_heap(key, at),
-            Deadline::After(_) => {
-                self.entries[key].pos = self.pending.len();
-                self.pending.push(key);
-            }
+            Deadline::After(_) => self.pending.push(key),
         }
         TimerHandle { key, seq }
     }
