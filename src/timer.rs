@@ -2,7 +2,9 @@
 //! `recv or timeout` never accumulates dead entries), and the `after`/`at`
 //! operations.
 
+use std::cell::Cell;
 use std::fmt;
+use std::ptr;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -20,7 +22,7 @@ pub(crate) struct TimerTarget {
 }
 
 /// Names one inserted timer; stale handles (already fired) are recognised.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct TimerHandle {
     key: usize,
     seq: u64,
@@ -45,12 +47,40 @@ impl Deadline {
 }
 
 struct Entry {
-    /// `After` while pending (not yet settled), `At` in the heap.
-    deadline: Deadline,
     seq: u64,
-    /// Index in `heap`, or in `pending` while pending.
+    /// Index in `heap`.
     pos: usize,
     target: TimerTarget,
+}
+
+/// A relative timer a blocked perform armed. It lives in the perform's
+/// frame and sits in its scheduler's pending list, linked like a channel
+/// waiter, until the scheduler's next clock reading gives it a deadline
+/// (`TimerHeap::settle`) or the perform cancels it. So arming and
+/// cancelling one that never settles, the usual fate of the timeout in
+/// `recv or after(d)`, is a few stores each: no heap entry, no call out.
+pub(crate) struct PendingTimer {
+    after: Duration,
+    target: TimerTarget,
+    /// Its place in the insertion order, which breaks deadline ties.
+    seq: Cell<u64>,
+    prev: Cell<*const PendingTimer>,
+    next: Cell<*const PendingTimer>,
+    /// Its heap entry, once settled.
+    settled: Cell<Option<TimerHandle>>,
+}
+
+impl PendingTimer {
+    pub(crate) fn new(after: Duration, target: TimerTarget) -> PendingTimer {
+        PendingTimer {
+            after,
+            target,
+            seq: Cell::new(0),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+            settled: Cell::new(None),
+        }
+    }
 }
 
 /// Children per heap node. Four children of 32 bytes fill two cache lines,
@@ -76,101 +106,145 @@ impl Node {
 }
 
 /// The timers of one scheduler, ordered by (deadline, insertion order).
-#[derive(Default)]
 pub(crate) struct TimerHeap {
     heap: Vec<Node>,
-    pending: Vec<usize>,
     entries: Slab<Entry>,
+    /// The head of the list of pending timers (see `PendingTimer`).
+    pending: *const PendingTimer,
+    pending_len: usize,
     next_seq: u64,
+}
+
+impl Default for TimerHeap {
+    fn default() -> TimerHeap {
+        TimerHeap {
+            heap: Vec::new(),
+            entries: Slab::new(),
+            pending: ptr::null(),
+            pending_len: 0,
+            next_seq: 0,
+        }
+    }
 }
 
 impl fmt::Debug for TimerHeap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimerHeap")
             .field("len", &self.heap.len())
-            .field("pending", &self.pending.len())
+            .field("pending", &self.pending_len)
             .finish()
     }
 }
 
 impl TimerHeap {
     pub(crate) fn len(&self) -> usize {
-        self.heap.len() + self.pending.len()
+        self.heap.len() + self.pending_len
     }
 
-    /// Adds a timer. One due `At` a time goes into the heap. One due
-    /// `After` a duration is *pending* until the next `settle`, which comes
-    /// before the scheduler next looks at its timers (every
-    /// `POLL_INTERVAL` runs, and before it sleeps): it never fires early,
-    /// is late by no more than the timers' own check interval, and costs no
-    /// clock read and no heap work if it is cancelled first, the common
-    /// fate of the timeout in `recv or after(d)`.
-    pub(crate) fn insert(&mut self, deadline: Deadline, target: TimerTarget) -> TimerHandle {
+    fn take_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        seq
+    }
+
+    /// Adds a timer due at `at`.
+    pub(crate) fn insert(&mut self, at: Instant, target: TimerTarget) -> TimerHandle {
+        let seq = self.take_seq();
+        self.insert_seq(at, seq, target)
+    }
+
+    fn insert_seq(&mut self, at: Instant, seq: u64, target: TimerTarget) -> TimerHandle {
         let key = self.entries.insert(Entry {
-            deadline,
             seq,
-            // A heap position is set by `push_heap`; a pending one is known.
-            pos: self.pending.len(),
+            pos: 0, // set by `place`
             target,
         });
-        match deadline {
-            Deadline::At(at) => self.push_heap(key, at),
-            Deadline::After(_) => self.pending.push(key),
-        }
+        self.heap.push(Node {
+            deadline: at,
+            seq,
+            key,
+        });
+        self.sift_up(self.heap.len() - 1);
         TimerHandle { key, seq }
     }
 
-    /// Gives every pending timer its deadline, counted from `now`.
-    pub(crate) fn settle(&mut self, now: Instant) {
-        // Indexed, not `mem::take`n, so the list keeps its allocation.
-        for i in 0..self.pending.len() {
-            let key = self.pending[i];
-            let e = &mut self.entries[key];
-            let at = e.deadline.resolve(now);
-            e.deadline = Deadline::At(at);
-            self.push_heap(key, at);
+    /// Adds a timer due `timer.after` from the next `settle`, which comes
+    /// before the scheduler next looks at its timers (every
+    /// `POLL_INTERVAL` runs, and before it sleeps): it never fires early,
+    /// is late by no more than the timers' own check interval, and costs no
+    /// clock read and no heap work if it is cancelled first.
+    ///
+    /// # Safety
+    ///
+    /// `timer` stays where it is, and is given to `cancel_pending` before
+    /// it moves or is dropped, whether or not it fired.
+    pub(crate) unsafe fn link_pending(&mut self, timer: &PendingTimer) {
+        timer.seq.set(self.take_seq());
+        timer.prev.set(ptr::null());
+        timer.next.set(self.pending);
+        if !self.pending.is_null() {
+            // SAFETY: linked timers are alive and unmoved (see above).
+            unsafe { (*self.pending).prev.set(timer) };
         }
-        self.pending.clear();
+        self.pending = timer;
+        self.pending_len += 1;
     }
 
-    fn push_heap(&mut self, key: usize, deadline: Instant) {
-        let node = Node {
-            deadline,
-            seq: self.entries[key].seq,
-            key,
-        };
-        self.heap.push(node);
-        self.sift_up(self.heap.len() - 1);
+    /// Gives every pending timer its deadline, counted from `now`, and its
+    /// place in the heap.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        let mut next = std::mem::replace(&mut self.pending, ptr::null());
+        self.pending_len = 0;
+        while !next.is_null() {
+            // SAFETY: linked timers are alive and unmoved (`link_pending`).
+            let timer = unsafe { &*next };
+            next = timer.next.get();
+            let at = deadline_after(now, timer.after);
+            let handle = self.insert_seq(at, timer.seq.get(), timer.target);
+            timer.settled.set(Some(handle));
+        }
     }
 
     /// Removes the timer if it has not fired yet.
     pub(crate) fn cancel(&mut self, handle: TimerHandle) -> bool {
         match self.entries.get(handle.key) {
             Some(e) if e.seq == handle.seq => {
-                let pos = e.pos;
-                match e.deadline {
-                    Deadline::At(_) => {
-                        self.remove_at(pos);
-                    }
-                    Deadline::After(_) => {
-                        self.pending.swap_remove(pos);
-                        if let Some(&moved) = self.pending.get(pos) {
-                            self.entries[moved].pos = pos;
-                        }
-                        self.entries.remove(handle.key);
-                    }
-                }
+                self.remove_at(e.pos);
                 true
             }
             _ => false,
         }
     }
 
+    /// Removes a timer `link_pending` added, wherever it is now; false if
+    /// it fired.
+    ///
+    /// # Safety
+    ///
+    /// `timer` was linked into this heap, and not yet cancelled.
+    pub(crate) unsafe fn cancel_pending(&mut self, timer: &PendingTimer) -> bool {
+        if let Some(handle) = timer.settled.take() {
+            return self.cancel(handle);
+        }
+        let (prev, next) = (timer.prev.get(), timer.next.get());
+        // SAFETY: `timer` is linked (the caller's promise), so its
+        // neighbours are linked timers, alive and unmoved.
+        unsafe {
+            match prev.is_null() {
+                true => self.pending = next,
+                false => (*prev).next.set(next),
+            }
+            if !next.is_null() {
+                (*next).prev.set(prev);
+            }
+        }
+        self.pending_len -= 1;
+        true
+    }
+
     /// Whether `settle` has work to do.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_null()
     }
 
     /// The earliest settled deadline.
@@ -385,21 +459,41 @@ mod tests {
         }
     }
 
+    fn pending(after: Duration, idx: usize) -> Box<PendingTimer> {
+        Box::new(PendingTimer::new(after, target(idx)))
+    }
+
     #[test]
     fn relative_timers_count_from_settle_and_cancel_before_or_after_it() {
         let base = Instant::now();
         let ms = Duration::from_millis;
         let mut heap = TimerHeap::default();
-        let a = heap.insert(Deadline::After(ms(30)), target(1));
-        let b = heap.insert(Deadline::After(ms(10)), target(2));
-        let c = heap.insert(Deadline::After(ms(20)), target(3));
-        heap.insert(Deadline::At(base + ms(25)), target(4));
-        assert_eq!(heap.len(), 4);
-        assert!(heap.cancel(c), "a pending timer cancels");
+        let (a, b, c, d) = (
+            pending(ms(30), 1),
+            pending(ms(10), 2),
+            pending(ms(20), 3),
+            pending(ms(5), 5),
+        );
+        // SAFETY: the timers are boxed, so they stay put, and each is
+        // cancelled (or the heap dropped) before it is.
+        unsafe {
+            heap.link_pending(&a);
+            heap.link_pending(&b);
+            heap.link_pending(&c);
+        }
+        heap.insert(base + ms(25), target(4));
+        // SAFETY: as above.
+        unsafe { heap.link_pending(&d) };
+        assert_eq!(heap.len(), 5);
+        // SAFETY: `c` and `d` were linked and are cancelled once: the
+        // middle of the list, then its head.
+        let cancelled = unsafe { [heap.cancel_pending(&c), heap.cancel_pending(&d)] };
+        assert_eq!(cancelled, [true, true], "pending timers cancel");
         assert_eq!(heap.len(), 3);
         let later = base + ms(5);
         heap.settle(later);
         assert!(!heap.has_pending());
+        assert_eq!(heap.len(), 3);
         assert_eq!(heap.next_deadline(), Some(later + ms(10)));
         // Never early: nothing is due before `settle`'s time plus the wait.
         assert!(heap.pop_due(later + ms(9)).is_none());
@@ -407,8 +501,24 @@ mod tests {
             .map(|t| t.idx)
             .collect();
         assert_eq!(order, [2, 4, 1]);
-        assert!(!heap.cancel(a), "a fired timer's handle is stale");
-        assert!(!heap.cancel(b));
+        // SAFETY: `a` and `b` were linked and not yet cancelled.
+        let cancelled = unsafe { [heap.cancel_pending(&a), heap.cancel_pending(&b)] };
+        assert_eq!(cancelled, [false, false], "fired timers are gone");
+    }
+
+    #[test]
+    fn a_settled_timer_cancels_from_the_heap() {
+        let base = Instant::now();
+        let mut heap = TimerHeap::default();
+        let a = pending(Duration::from_millis(10), 1);
+        // SAFETY: boxed, and cancelled below.
+        unsafe { heap.link_pending(&a) };
+        heap.settle(base);
+        assert_eq!((heap.len(), heap.has_pending()), (1, false));
+        // SAFETY: linked, not yet cancelled.
+        assert!(unsafe { heap.cancel_pending(&a) });
+        assert_eq!(heap.len(), 0);
+        assert!(heap.pop_due(base + Duration::from_secs(1)).is_none());
     }
 
     #[test]
@@ -416,10 +526,10 @@ mod tests {
         let base = Instant::now();
         let mut h = TimerHeap::default();
         let ms = |n| base + Duration::from_millis(n);
-        let _a = h.insert(Deadline::At(ms(30)), target(0));
-        let b = h.insert(Deadline::At(ms(10)), target(1));
-        let _c = h.insert(Deadline::At(ms(20)), target(2));
-        let _d = h.insert(Deadline::At(ms(10)), target(3));
+        let _a = h.insert(ms(30), target(0));
+        let b = h.insert(ms(10), target(1));
+        let _c = h.insert(ms(20), target(2));
+        let _d = h.insert(ms(10), target(3));
         assert!(h.cancel(b));
         assert_eq!(h.len(), 3);
         let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(ms(100)).map(|t| t.idx)).collect();
@@ -437,22 +547,27 @@ mod tests {
             let mut heap = TimerHeap::default();
             // The model: (deadline or pending duration, id), in insertion order.
             let mut model: Vec<(Result<Instant, Duration>, usize)> = Vec::new();
-            let mut handles: Vec<Option<TimerHandle>> = Vec::new();
+            enum H {
+                At(TimerHandle),
+                Pending(Box<PendingTimer>),
+            }
+            let mut handles: Vec<Option<H>> = Vec::new();
             let mut clock = base;
             for (kind, a, b) in ops {
                 match kind % 5 {
                     0 | 1 => {
                         let id = handles.len();
-                        let d = if kind % 5 == 0 {
-                            Deadline::At(base + ms(a))
+                        let (h, m) = if kind % 5 == 0 {
+                            let at = base + ms(a);
+                            (H::At(heap.insert(at, target(id))), Ok(at))
                         } else {
-                            Deadline::After(ms(a))
+                            let t = Box::new(PendingTimer::new(ms(a), target(id)));
+                            // SAFETY: boxed, and cancelled (or the heap
+                            // dropped, as the model ends) before it is.
+                            unsafe { heap.link_pending(&t) };
+                            (H::Pending(t), Err(ms(a)))
                         };
-                        handles.push(Some(heap.insert(d, target(id))));
-                        let m = match d {
-                            Deadline::At(t) => Ok(t),
-                            Deadline::After(d) => Err(d),
-                        };
+                        handles.push(Some(h));
                         model.push((m, id));
                     }
                     2 => {
@@ -461,7 +576,11 @@ mod tests {
                         }
                         let id = a as usize % handles.len();
                         let live = model.iter().position(|&(_, i)| i == id);
-                        let cancelled = handles[id].take().is_some_and(|h| heap.cancel(h));
+                        let cancelled = handles[id].take().is_some_and(|h| match h {
+                            H::At(h) => heap.cancel(h),
+                            // SAFETY: linked once, cancelled once (taken).
+                            H::Pending(t) => unsafe { heap.cancel_pending(&t) },
+                        });
                         if cancelled != live.is_some() {
                             return false;
                         }
@@ -512,9 +631,9 @@ mod tests {
     fn stale_handle_does_not_cancel_a_reused_slot() {
         let base = Instant::now();
         let mut h = TimerHeap::default();
-        let a = h.insert(Deadline::At(base), target(0));
+        let a = h.insert(base, target(0));
         assert_eq!(h.pop_due(base).map(|t| t.idx), Some(0));
-        let _b = h.insert(Deadline::At(base), target(1));
+        let _b = h.insert(base, target(1));
         assert!(!h.cancel(a));
         assert_eq!(h.len(), 1);
     }

@@ -1,13 +1,14 @@
 //! `perform`: try every leaf in random order, else register on all and wait
 //! for exactly one to commit, then withdraw from the others.
 
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
-use crate::timer::{Deadline, TimerHandle};
+use crate::timer::{Deadline, PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
@@ -46,14 +47,16 @@ fn perform_one<L: Leaf + ?Sized>(
         Registered::CommittedByOther => return op.winner(),
     }
     // Whoever commits the leaf also removes its entry; the guard withdraws
-    // it if the timer won, or if the fiber is torn down while waiting.
+    // it if the timer won, or if the fiber is torn down while waiting. The
+    // timer's storage outlives the guard, which cancels it.
+    let mut timer = MaybeUninit::uninit();
     let mut guard = WithdrawLeaf {
         leaf,
         op: &op,
-        timer: None,
+        timer: Armed::None,
         committed: false,
     };
-    wait(&op, cx.deadline, &mut guard.timer);
+    wait(&op, cx.deadline, &mut guard.timer, &mut timer);
     let winner = op.winner();
     guard.committed = winner == idx;
     winner
@@ -75,15 +78,13 @@ pub(crate) fn perform_alone<O: Op + Leaf>(mut op: O) -> O::Output {
 struct WithdrawLeaf<'a, L: Leaf + ?Sized> {
     leaf: &'a mut L,
     op: &'a OpState,
-    timer: Option<TimerHandle>,
+    timer: Armed<'a>,
     committed: bool,
 }
 
 impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
     fn drop(&mut self) {
-        if let Some(t) = self.timer.take() {
-            context::cancel_timer(t);
-        }
+        self.timer.cancel();
         if !self.committed {
             self.leaf.unregister(self.op);
         }
@@ -122,12 +123,13 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
         op: &op,
         deadline: None,
     };
+    let mut timer = MaybeUninit::uninit(); // outlives the guard, which cancels it
     let mut guard = Withdraw {
         leaves,
         order: &order,
         registered: 0,
         winner: None,
-        timer: None,
+        timer: Armed::None,
         op: &op,
     };
     let mut committed = None;
@@ -145,7 +147,7 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     let winner = match committed {
         Some(i) => i,
         None => {
-            wait(&op, cx.deadline, &mut guard.timer);
+            wait(&op, cx.deadline, &mut guard.timer, &mut timer);
             op.winner()
         }
     };
@@ -171,17 +173,56 @@ fn lone_leaf_and_deadline(leaves: &mut LeafList<'_>) -> Option<(usize, Option<(D
     }
 }
 
+/// The timer a wait armed, for its guard to cancel.
+enum Armed<'a> {
+    None,
+    /// An absolute deadline, in the heap.
+    At(TimerHandle),
+    /// A relative one, in the perform's frame (see `PendingTimer`).
+    Pending(&'a PendingTimer),
+}
+
+impl Armed<'_> {
+    #[inline]
+    fn cancel(&mut self) {
+        match std::mem::replace(self, Armed::None) {
+            Armed::None => {}
+            Armed::At(handle) => context::cancel_timer(handle),
+            // SAFETY: `wait` armed it on this thread, and it is cancelled
+            // once (`self` is now `None`).
+            Armed::Pending(timer) => unsafe { context::cancel_pending(timer) },
+        }
+    }
+}
+
 /// Blocks until `op` is committed, arming one timer for the earliest
-/// deadline. The fiber case is inlined into every perform; a thread's wait
-/// stays out of line.
+/// deadline (a relative one in `storage`). The fiber case is inlined into
+/// every perform; a thread's wait stays out of line.
 #[inline(always)]
-fn wait(op: &OpState, deadline: Option<(Deadline, usize)>, timer: &mut Option<TimerHandle>) {
+fn wait<'a>(
+    op: &OpState,
+    deadline: Option<(Deadline, usize)>,
+    armed: &mut Armed<'a>,
+    storage: &'a mut MaybeUninit<PendingTimer>,
+) {
     if !context::in_fiber() {
         return wait_thread(op, deadline);
     }
     if !op.is_synced() {
-        if let Some((at, idx)) = deadline {
-            *timer = Some(context::insert_timer(at, op, idx));
+        if let Some((deadline, idx)) = deadline {
+            let target = TimerTarget { op, idx };
+            *armed = match deadline {
+                Deadline::At(at) => Armed::At(context::insert_timer(at, target)),
+                Deadline::After(after) => {
+                    let timer: &'a PendingTimer = storage.write(PendingTimer::new(after, target));
+                    // SAFETY: `storage` is a local of the perform's frame,
+                    // which never moves it and outlives the guard holding
+                    // `armed`; the guard cancels the timer when it drops,
+                    // also when the fiber unwinds (teardown).
+                    unsafe { context::link_pending(timer) };
+                    Armed::Pending(timer)
+                }
+            };
         }
         while !op.is_synced() {
             context::suspend();
@@ -222,15 +263,13 @@ struct Withdraw<'a, 's> {
     order: &'a Order,
     registered: usize,
     winner: Option<usize>,
-    timer: Option<TimerHandle>,
+    timer: Armed<'a>,
     op: &'a OpState,
 }
 
 impl Drop for Withdraw<'_, '_> {
     fn drop(&mut self) {
-        if let Some(t) = self.timer.take() {
-            context::cancel_timer(t);
-        }
+        self.timer.cancel();
         for i in self.order.iter().take(self.registered) {
             if Some(i) != self.winner {
                 self.leaves.get(i).unregister(self.op);

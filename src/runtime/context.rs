@@ -6,10 +6,9 @@ use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use crate::fiber::coroutine::{FiberYield, FiberYielder};
-use crate::op::state::OpState;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
-use crate::timer::{Deadline, TimerHandle, TimerTarget};
+use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::FiberKey;
 
 thread_local! {
@@ -120,9 +119,29 @@ pub(crate) fn wake_if_local(home: NonNull<Shared>, key: FiberKey) -> bool {
     .unwrap_or(false)
 }
 
-pub(crate) fn insert_timer(deadline: Deadline, op: &OpState, idx: usize) -> TimerHandle {
-    with_scheduler(|s| s.insert_timer(deadline, TimerTarget { op, idx }))
-        .expect("timer armed outside a runtime")
+pub(crate) fn insert_timer(at: Instant, target: TimerTarget) -> TimerHandle {
+    with_scheduler(|s| s.insert_timer(at, target)).expect("timer armed outside a runtime")
+}
+
+/// Arms a relative timer on this thread's scheduler (see `PendingTimer`).
+///
+/// # Safety
+///
+/// As `TimerHeap::link_pending`: `timer` stays put and is given to
+/// `cancel_pending` before it moves or is dropped.
+pub(crate) unsafe fn link_pending(timer: &PendingTimer) {
+    // SAFETY: the caller's promise.
+    with_scheduler(|s| unsafe { s.link_pending_timer(timer) })
+        .expect("timer armed outside a runtime");
+}
+
+/// # Safety
+///
+/// `timer` was armed with `link_pending` on this thread and not yet
+/// cancelled.
+pub(crate) unsafe fn cancel_pending(timer: &PendingTimer) {
+    // SAFETY: the caller's promise; fibers never leave their scheduler.
+    with_scheduler(|s| unsafe { s.cancel_pending_timer(timer) });
 }
 
 /// Called by a fiber whose deadline `at` has passed before it could sleep:

@@ -27,7 +27,7 @@ use crate::runtime::builder::RuntimeInner;
 use crate::runtime::context;
 use crate::runtime::run_queue::RunQueue;
 use crate::runtime::Shared;
-use crate::timer::{Deadline, TimerHandle, TimerHeap, TimerTarget};
+use crate::timer::{PendingTimer, TimerHandle, TimerHeap, TimerTarget};
 use crate::waker::FiberKey;
 
 /// Timers and descriptors are checked at least once every this many fiber
@@ -131,12 +131,28 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn insert_timer(&self, deadline: Deadline, target: TimerTarget) -> TimerHandle {
-        self.timers.borrow_mut().insert(deadline, target)
+    pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
+        self.timers.borrow_mut().insert(at, target)
     }
 
     pub(crate) fn cancel_timer(&self, handle: TimerHandle) {
         self.timers.borrow_mut().cancel(handle);
+    }
+
+    /// # Safety
+    ///
+    /// As `TimerHeap::link_pending`.
+    pub(crate) unsafe fn link_pending_timer(&self, timer: &PendingTimer) {
+        // SAFETY: the caller's promise.
+        unsafe { self.timers.borrow_mut().link_pending(timer) };
+    }
+
+    /// # Safety
+    ///
+    /// As `TimerHeap::cancel_pending`.
+    pub(crate) unsafe fn cancel_pending_timer(&self, timer: &PendingTimer) {
+        // SAFETY: the caller's promise.
+        unsafe { self.timers.borrow_mut().cancel_pending(timer) };
     }
 
     /// Runs fibers until `done()` holds: checked after every fiber that
