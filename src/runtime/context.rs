@@ -13,7 +13,10 @@ use crate::waker::FiberKey;
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
-    static FIBER: Cell<Option<FiberKey>> = const { Cell::new(None) };
+    /// The running fiber's key (`pack`), or 0 outside a fiber: a plain
+    /// word, read with one load and one test. As an `Option<FiberKey>`,
+    /// every read also tested for a tag value the type cannot hold.
+    static FIBER: Cell<u64> = const { Cell::new(0) };
     static YIELDER: Cell<*const FiberYielder> = const { Cell::new(ptr::null()) };
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
@@ -38,7 +41,7 @@ pub(crate) struct EnterGuard(());
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         SCHEDULER.with(|s| s.set(ptr::null()));
-        FIBER.with(|f| f.set(None));
+        FIBER.with(|f| f.set(0));
     }
 }
 
@@ -58,18 +61,36 @@ pub(crate) fn in_runtime() -> bool {
 
 #[inline]
 pub(crate) fn in_fiber() -> bool {
-    FIBER.with(Cell::get).is_some()
+    FIBER.with(Cell::get) != 0
 }
 
 #[inline]
 pub(crate) fn current_key() -> Option<FiberKey> {
-    FIBER.with(Cell::get)
+    unpack(FIBER.with(Cell::get))
+}
+
+/// A live fiber's key as a non-zero word: live fibers never have
+/// generation 0, the fiber table's mark for a vacant slot.
+#[inline]
+fn pack(key: Option<FiberKey>) -> u64 {
+    key.map_or(0, |k| {
+        debug_assert_ne!(k.generation, 0, "a live fiber's generation");
+        u64::from(k.generation) << 32 | u64::from(k.index)
+    })
+}
+
+#[inline]
+fn unpack(word: u64) -> Option<FiberKey> {
+    (word != 0).then_some(FiberKey {
+        index: word as u32,
+        generation: (word >> 32) as u32,
+    })
 }
 
 /// The running fiber and its scheduler's shared half.
 #[inline]
 pub(crate) fn current_fiber() -> Option<(NonNull<Shared>, FiberKey)> {
-    let key = FIBER.with(Cell::get)?;
+    let key = current_key()?;
     with_scheduler(|s| (s.shared_ptr(), key))
 }
 
@@ -81,7 +102,7 @@ pub(crate) fn is_current_home(home: NonNull<Shared>) -> bool {
 /// Marks the running fiber as the one `suspend` switches away from.
 #[inline]
 pub(crate) fn set_running(key: Option<FiberKey>, yielder: *const FiberYielder) {
-    FIBER.with(|f| f.set(key));
+    FIBER.with(|f| f.set(pack(key)));
     if !yielder.is_null() {
         YIELDER.with(|y| y.set(yielder));
     }
@@ -188,4 +209,38 @@ pub(crate) fn random() -> u64 {
         r.set(x);
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_key_round_trips_and_zero_means_no_fiber() {
+        assert_eq!(pack(None), 0);
+        assert_eq!(unpack(0), None);
+        for (index, generation) in [(0, 1), (7, u32::MAX), (u32::MAX, 1), (u32::MAX, u32::MAX)] {
+            let key = FiberKey { index, generation };
+            assert_ne!(pack(Some(key)), 0);
+            assert_eq!(unpack(pack(Some(key))), Some(key));
+        }
+        assert!(!in_fiber());
+        set_running(
+            Some(FiberKey {
+                index: 0,
+                generation: 1,
+            }),
+            ptr::null(),
+        );
+        assert!(in_fiber());
+        assert_eq!(
+            current_key(),
+            Some(FiberKey {
+                index: 0,
+                generation: 1
+            })
+        );
+        set_running(None, ptr::null());
+        assert!(!in_fiber());
+    }
 }
