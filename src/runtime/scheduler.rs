@@ -68,6 +68,8 @@ impl Scheduler {
         } else {
             Layout::CarvedUnguarded
         };
+        #[cfg(test)]
+        let layout = tests::LAYOUT.with(|forced| forced.get()).unwrap_or(layout);
         let stacks = StackPool::new(runtime.stack_size, layout);
         Scheduler {
             shared,
@@ -472,5 +474,69 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.teardown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use crate::fiber::stack::Layout;
+    use crate::{channel, run, spawn, yield_now};
+
+    thread_local! {
+        /// Forces the stack layout of schedulers made on this thread, so
+        /// the layout of older kernels runs here too.
+        pub(super) static LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
+    }
+
+    /// The whole runtime on stacks mapped one by one (kernels without
+    /// guard regions): fibers start, reuse parked coroutines, switch,
+    /// finish, are trimmed and are torn down while parked.
+    #[test]
+    fn fibers_run_on_mapped_stacks() {
+        LAYOUT.with(|l| l.set(Some(Layout::Mapped)));
+        let (sum, layout) = run(|| {
+            let (tx, rx) = channel::<u64>();
+            let senders: Vec<_> = (0..1100u64)
+                .map(|i| {
+                    let tx = tx.clone();
+                    spawn(move || {
+                        yield_now();
+                        tx.send(i).unwrap();
+                    })
+                })
+                .collect();
+            drop(tx);
+            let sum: u64 = rx.iter().sum();
+            for h in senders {
+                h.join().unwrap();
+            }
+            for i in 0..100u64 {
+                assert_eq!(spawn(move || i * 2).join().unwrap(), i * 2);
+            }
+            let layout = crate::runtime::context::with_scheduler(|s| {
+                let mut stacks = s.stacks_for_test();
+                while stacks.needs_trim() {
+                    stacks.trim(); // unmaps the excess mapped stacks
+                }
+                stacks.counts()
+            });
+            let (_parked_tx, parked_rx) = channel::<()>();
+            spawn(move || {
+                let _ = parked_rx.recv(); // torn down when main returns
+            });
+            yield_now();
+            (sum, layout)
+        });
+        LAYOUT.with(|l| l.set(None));
+        assert_eq!(sum, (0..1100).sum::<u64>());
+        let (idle, fresh, created) = layout.unwrap();
+        assert_eq!(
+            (fresh, created),
+            (0, 1101),
+            "mapped stacks are never carved"
+        );
+        assert_eq!(idle, crate::fiber::stack_pool::MAX_IDLE);
     }
 }
