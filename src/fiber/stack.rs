@@ -133,6 +133,32 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// Maps `len` bytes of fresh private anonymous memory (`prot`, extra
+    /// `flags`) for stacks of `span` usable bytes each.
+    fn map(len: usize, span: usize, prot: libc::c_int, flags: libc::c_int) -> io::Result<Chunk> {
+        // SAFETY: a fresh private anonymous mapping at an address the
+        // kernel picks aliases nothing.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Chunk {
+            start: NonNull::new(start.cast::<u8>()).expect("mmap returned null"),
+            len,
+            span,
+            _valgrind: Vec::new(),
+        })
+    }
+
     /// The chunk's stacks, whose tops are `stride` apart from the start.
     fn stacks(self, count: usize, stride: usize) -> Vec<FiberStack> {
         let first = self.start.as_ptr() as usize;
@@ -173,32 +199,13 @@ pub(crate) fn map_chunk(size: usize, layout: Layout) -> io::Result<Vec<FiberStac
     };
     let slot = size.div_ceil(page) * page + guard;
     let len = slot * CHUNK_STACKS;
-    // SAFETY: a fresh private anonymous mapping at an address the kernel
-    // picks aliases nothing.
-    let start = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if start == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    let start = NonNull::new(start.cast::<u8>()).expect("mmap returned null");
-    let first = start.as_ptr() as usize;
     let span = slot - guard;
-    let chunk = Chunk {
-        start,
-        len,
-        span,
-        _valgrind: (0..CHUNK_STACKS)
-            .map(|i| ValgrindStackRegistration::new((first + i * slot + guard) as *mut u8, span))
-            .collect(),
-    };
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let mut chunk = Chunk::map(len, span, rw, libc::MAP_NORESERVE)?;
+    let first = chunk.start.as_ptr() as usize;
+    chunk._valgrind = (0..CHUNK_STACKS)
+        .map(|i| ValgrindStackRegistration::new((first + i * slot + guard) as *mut u8, span))
+        .collect();
     if guard > 0 {
         let guards: [usize; CHUNK_STACKS] = std::array::from_fn(|i| first + i * slot);
         install_guards(&guards, guard)?; // drops (unmaps) the chunk on error
@@ -213,41 +220,14 @@ pub(crate) fn map_stack(size: usize) -> io::Result<FiberStack> {
     let page = page_size();
     let span = size.div_ceil(page) * page;
     let len = span + page;
-    // SAFETY: a fresh private anonymous mapping at an address the kernel
-    // picks aliases nothing.
-    let start = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if start == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    let start = NonNull::new(start.cast::<u8>()).expect("mmap returned null");
-    let chunk = Chunk {
-        start,
-        len,
-        span,
-        _valgrind: vec![ValgrindStackRegistration::new(
-            // SAFETY: the guard page lies within the mapping.
-            unsafe { start.as_ptr().add(page) },
-            span,
-        )],
-    };
-    // SAFETY: `[start + page, start + len)` lies in the mapping just made,
-    // which nothing uses yet.
-    let protected = unsafe {
-        libc::mprotect(
-            chunk.start.as_ptr().add(page).cast(),
-            span,
-            libc::PROT_READ | libc::PROT_WRITE,
-        )
-    };
+    let mut chunk = Chunk::map(len, span, libc::PROT_NONE, 0)?;
+    // SAFETY: the guard page lies within the mapping.
+    let usable = unsafe { chunk.start.as_ptr().add(page) };
+    chunk._valgrind = vec![ValgrindStackRegistration::new(usable, span)];
+    // SAFETY: `[usable, usable + span)` is the mapping just made, less its
+    // guard page; nothing uses it yet.
+    let protected =
+        unsafe { libc::mprotect(usable.cast(), span, libc::PROT_READ | libc::PROT_WRITE) };
     if protected != 0 {
         return Err(io::Error::last_os_error()); // drops (unmaps) the chunk
     }
