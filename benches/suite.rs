@@ -12,6 +12,8 @@
 
 #[path = "support/kernel.rs"]
 mod kernel;
+#[path = "support/minimal.rs"]
+mod minimal;
 mod support;
 
 use std::fmt::Write as _;
@@ -64,6 +66,9 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 
 // ---------------------------------------------------------------- pingpong
 
+/// The peer that is selvedge's design with nothing else (`minimal.rs`).
+const MINIMAL: &str = "minimal runtime, same design";
+
 fn pingpong(s: &mut Suite) {
     let n = s.scale(1_000_000);
     selvedge_round_trips(n / 10); // warm the stack pool
@@ -94,6 +99,12 @@ fn pingpong(s: &mut Suite) {
         "pingpong",
         "tokio current_thread mpsc(1)",
         ns(t, n),
+        "ns/round trip",
+    );
+    s.add(
+        "pingpong",
+        MINIMAL,
+        ns(minimal::minimal_round_trips(n), n),
         "ns/round trip",
     );
     let m = (n / 10).max(10);
@@ -202,6 +213,12 @@ fn ring(s: &mut Suite) {
         "ring",
         "tokio current_thread, 503 tasks",
         ns(t, hops),
+        "ns/hop",
+    );
+    s.add(
+        "ring",
+        MINIMAL,
+        ns(minimal::minimal_ring(RING, hops), hops),
         "ns/hop",
     );
 }
@@ -395,6 +412,12 @@ fn spawn_join(s: &mut Suite) {
         start.elapsed()
     });
     s.add("spawn_join", "selvedge", ns(t, n), "ns/spawn+join");
+    s.add(
+        "spawn_join",
+        MINIMAL,
+        ns(minimal::minimal_spawn_joins(n), n),
+        "ns/spawn+join",
+    );
     let t = tokio_rt().block_on(async {
         let start = Instant::now();
         for i in 0..n {

@@ -1,0 +1,313 @@
+//! A minimal runtime of selvedge's own design, as a peer: fibers on
+//! corosensei coroutines with pooled stacks, one FIFO run queue drained by
+//! a loop, and blocking by the same thread-safe matching (a waiting /
+//! claimed / synced state per blocked party, claimed with a
+//! compare-and-swap; channels add a spin lock). Nothing else: no choice,
+//! timers, fiber-table generations, scheduling policy, fairness, polling,
+//! disconnection, panics or teardown. It answers "what does the design
+//! itself cost here?", so the suite can tell the cost of selvedge's
+//! generality from the design's.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+const WAITING: u8 = 0;
+const CLAIMED: u8 = 1;
+const SYNCED: u8 = 2;
+
+/// selvedge's default fiber stack size.
+const STACK_SIZE: usize = 256 * 1024;
+
+type Fiber = Coroutine<(), (), (), DefaultStack>;
+
+/// The scheduler: fibers by index, the free indices, the run queue and the
+/// pool of stacks that finished fibers gave back.
+#[derive(Default)]
+struct Sched {
+    fibers: RefCell<Vec<Option<Fiber>>>,
+    free: RefCell<Vec<usize>>,
+    queue: RefCell<VecDeque<usize>>,
+    stacks: RefCell<Vec<DefaultStack>>,
+}
+
+impl Sched {
+    /// Starts `body` as a new fiber, queued behind every runnable one.
+    fn spawn(self: &Rc<Self>, body: impl FnOnce(&Cx<'_>) + 'static) {
+        let me = self.free.borrow_mut().pop().unwrap_or_else(|| {
+            let mut fibers = self.fibers.borrow_mut();
+            fibers.push(None);
+            fibers.len() - 1
+        });
+        let stack = self.stacks.borrow_mut().pop();
+        let stack = stack.unwrap_or_else(|| DefaultStack::new(STACK_SIZE).expect("a stack"));
+        let sched = self.clone();
+        let fiber = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            body(&Cx { me, yielder, sched })
+        });
+        self.fibers.borrow_mut()[me] = Some(fiber);
+        self.queue.borrow_mut().push_back(me);
+    }
+
+    /// Runs fibers until none is runnable.
+    fn run(&self) {
+        loop {
+            let next = self.queue.borrow_mut().pop_front();
+            let Some(i) = next else { break };
+            // Out of the table while it runs, which may spawn into it.
+            let mut fiber = self.fibers.borrow_mut()[i].take().expect("queued fiber");
+            match fiber.resume(()) {
+                CoroutineResult::Yield(()) => self.fibers.borrow_mut()[i] = Some(fiber),
+                CoroutineResult::Return(()) => {
+                    self.stacks.borrow_mut().push(fiber.into_stack());
+                    self.free.borrow_mut().push(i);
+                }
+            }
+        }
+    }
+}
+
+/// What a fiber body gets: its index, its yielder and its scheduler.
+struct Cx<'y> {
+    me: usize,
+    yielder: &'y Yielder<(), ()>,
+    sched: Rc<Sched>,
+}
+
+impl Cx<'_> {
+    /// Suspends until `state` is synced.
+    fn wait(&self, state: &AtomicU8) {
+        while state.load(Ordering::Acquire) != SYNCED {
+            self.yielder.suspend(());
+        }
+    }
+
+    /// Claims a blocked party's `state`; on success, `fill` completes it and
+    /// its fiber is queued.
+    fn commit(&self, state: &AtomicU8, fiber: usize, fill: impl FnOnce()) -> bool {
+        let claimed = state
+            .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if claimed {
+            fill();
+            state.store(SYNCED, Ordering::Release);
+            self.sched.queue.borrow_mut().push_back(fiber);
+        }
+        claimed
+    }
+}
+
+/// A blocked party: its state, its fiber and its value slot.
+struct Waiter<T> {
+    state: *const AtomicU8,
+    fiber: usize,
+    slot: *mut Option<T>,
+}
+
+struct Queues<T> {
+    senders: VecDeque<Waiter<T>>,
+    receivers: VecDeque<Waiter<T>>,
+}
+
+/// A rendezvous channel: a value moves only when a sender meets a receiver.
+struct Chan<T> {
+    lock: AtomicBool,
+    queues: RefCell<Queues<T>>,
+}
+
+impl<T> Chan<T> {
+    fn new() -> Self {
+        Chan {
+            lock: AtomicBool::new(false),
+            queues: RefCell::new(Queues {
+                senders: VecDeque::new(),
+                receivers: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn send(&self, cx: &Cx<'_>, value: T) {
+        self.exchange(cx, &mut Some(value), true);
+    }
+
+    fn recv(&self, cx: &Cx<'_>) -> T {
+        let mut slot = None;
+        self.exchange(cx, &mut slot, false);
+        slot.expect("a sender filled the slot")
+    }
+
+    /// Matches a waiting partner (moving the value between the slots), or
+    /// waits to be matched.
+    fn exchange(&self, cx: &Cx<'_>, mine: &mut Option<T>, sending: bool) {
+        while self
+            .lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        let mut q = self.queues.borrow_mut();
+        let partners = if sending {
+            &mut q.receivers
+        } else {
+            &mut q.senders
+        };
+        while let Some(w) = partners.pop_front() {
+            // SAFETY: a queued waiter's fiber is suspended in `exchange`
+            // below, which keeps its state and slot alive until they are
+            // synced; only the lock holder touches them.
+            let (state, theirs) = unsafe { (&*w.state, &mut *w.slot) };
+            let moved = cx.commit(state, w.fiber, || {
+                if sending {
+                    *theirs = mine.take();
+                } else {
+                    *mine = theirs.take();
+                }
+            });
+            if moved {
+                drop(q);
+                self.lock.store(false, Ordering::Release);
+                return;
+            }
+        }
+        let state = AtomicU8::new(WAITING);
+        let own = if sending {
+            &mut q.senders
+        } else {
+            &mut q.receivers
+        };
+        own.push_back(Waiter {
+            state: &state,
+            fiber: cx.me,
+            slot: mine,
+        });
+        drop(q);
+        self.lock.store(false, Ordering::Release);
+        cx.wait(&state);
+    }
+}
+
+/// A spawned fiber's result, and the fiber waiting for it.
+struct Join<T> {
+    value: Cell<Option<T>>,
+    done: AtomicBool,
+    joiner: Cell<Option<(*const AtomicU8, usize)>>,
+}
+
+fn spawn<T: 'static>(cx: &Cx<'_>, f: impl FnOnce() -> T + 'static) -> Rc<Join<T>> {
+    let join = Rc::new(Join {
+        value: Cell::new(None),
+        done: AtomicBool::new(false),
+        joiner: Cell::new(None),
+    });
+    let theirs = join.clone();
+    cx.sched.spawn(move |cx| {
+        theirs.value.set(Some(f()));
+        theirs.done.store(true, Ordering::Release);
+        if let Some((state, fiber)) = theirs.joiner.take() {
+            // SAFETY: the joiner is suspended in `join` until its state is
+            // synced, which keeps the state alive.
+            cx.commit(unsafe { &*state }, fiber, || {});
+        }
+    });
+    join
+}
+
+fn join<T>(cx: &Cx<'_>, join: &Join<T>) -> T {
+    if !join.done.load(Ordering::Acquire) {
+        let state = AtomicU8::new(WAITING);
+        join.joiner.set(Some((&state, cx.me)));
+        cx.wait(&state);
+    }
+    join.value.take().expect("a finished fiber left its value")
+}
+
+/// Runs `main` as the first fiber until no fiber is runnable, then unwinds
+/// the fibers still blocked (their frames hold the scheduler too).
+fn run(main: impl FnOnce(&Cx<'_>) + 'static) {
+    let sched = Rc::new(Sched::default());
+    sched.spawn(main);
+    sched.run();
+    let blocked = std::mem::take(&mut *sched.fibers.borrow_mut());
+    drop(blocked);
+}
+
+/// Two fibers bounce a counter over two channels.
+pub(crate) fn minimal_round_trips(rounds: u64) -> Duration {
+    let elapsed = Rc::new(Cell::new(Duration::ZERO));
+    let out = elapsed.clone();
+    run(move |cx| {
+        let ping = Rc::new(Chan::<u64>::new());
+        let pong = Rc::new(Chan::<u64>::new());
+        let (ping2, pong2) = (ping.clone(), pong.clone());
+        cx.sched.spawn(move |cx| {
+            for _ in 0..rounds {
+                let v = ping2.recv(cx);
+                pong2.send(cx, v + 1);
+            }
+        });
+        let start = Instant::now();
+        let mut v = 0;
+        for _ in 0..rounds {
+            ping.send(cx, v);
+            v = pong.recv(cx);
+        }
+        out.set(start.elapsed());
+        assert_eq!(v, rounds, "lost or duplicated round trips");
+    });
+    elapsed.get()
+}
+
+/// `fibers` relays in a ring pass a counter down from `hops` to 0; the
+/// clock starts once every relay waits.
+pub(crate) fn minimal_ring(fibers: usize, hops: u64) -> Duration {
+    let elapsed = Rc::new(Cell::new(Duration::ZERO));
+    let received = Rc::new(Cell::new(0u64));
+    let (out, count) = (elapsed.clone(), received.clone());
+    run(move |cx| {
+        let chans: Vec<Rc<Chan<u64>>> = (0..fibers).map(|_| Rc::new(Chan::new())).collect();
+        let started = Rc::new(Cell::new(None::<Instant>));
+        for i in 0..fibers {
+            let (input, next) = (chans[i].clone(), chans[(i + 1) % fibers].clone());
+            let (started, out, count) = (started.clone(), out.clone(), count.clone());
+            cx.sched.spawn(move |cx| loop {
+                let v = input.recv(cx);
+                count.set(count.get() + 1);
+                if v == 0 {
+                    // The others stay blocked; `run` ends with this relay.
+                    out.set(started.get().expect("the clock started").elapsed());
+                    return;
+                }
+                next.send(cx, v - 1);
+            });
+        }
+        // Behind every relay in the FIFO: they all wait in `recv` by now.
+        cx.sched.spawn(move |cx| {
+            started.set(Some(Instant::now()));
+            chans[0].send(cx, hops);
+        });
+    });
+    assert_eq!(received.get(), hops + 1, "lost or duplicated hops");
+    elapsed.get()
+}
+
+/// Spawns a fiber that returns a number and joins it, `n` times.
+pub(crate) fn minimal_spawn_joins(n: u64) -> Duration {
+    let elapsed = Rc::new(Cell::new(Duration::ZERO));
+    let out = elapsed.clone();
+    run(move |cx| {
+        let first = spawn(cx, || ()); // one pooled stack
+        join(cx, &first);
+        let start = Instant::now();
+        for i in 0..n {
+            assert_eq!(join(cx, &spawn(cx, move || i)), i);
+        }
+        out.set(start.elapsed());
+    });
+    elapsed.get()
+}
