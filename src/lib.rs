@@ -118,6 +118,77 @@ pub mod __loom {
             Self::new()
         }
     }
+
+    /// A join's one-shot cell holding a `u64`, split into its writer, who
+    /// puts once (`put` takes the writer), and its one reader.
+    pub fn oneshot() -> (OneshotTx, OneshotRx) {
+        let cell = Arc::new(Oneshot::new());
+        (OneshotTx(cell.clone()), OneshotRx(cell))
+    }
+
+    use crate::op::leaf::LeafList;
+    use crate::op::oneshot::{Oneshot, OneshotRecv};
+
+    /// The writing end of [`oneshot`].
+    pub struct OneshotTx(Arc<Oneshot<u64>>);
+
+    /// The reading end of [`oneshot`].
+    pub struct OneshotRx(Arc<Oneshot<u64>>);
+
+    /// Receiving from a [`OneshotRx`], as an operation.
+    pub struct OneshotRecvOp<'a>(OneshotRecv<'a, u64>);
+
+    impl std::fmt::Debug for OneshotTx {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("OneshotTx")
+        }
+    }
+
+    impl std::fmt::Debug for OneshotRx {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("OneshotRx")
+        }
+    }
+
+    impl std::fmt::Debug for OneshotRecvOp<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("OneshotRecvOp")
+        }
+    }
+
+    impl OneshotTx {
+        /// Puts the value, committing the reader's perform if it waits.
+        pub fn put(self, value: u64) {
+            // SAFETY: `put` takes the only writer, so it runs once.
+            unsafe { self.0.put(value) }
+        }
+    }
+
+    impl OneshotRx {
+        /// True once the value is in.
+        pub fn is_put(&self) -> bool {
+            self.0.is_put()
+        }
+
+        /// Waiting for the value; performing it takes the value.
+        pub fn recv_op(&mut self) -> OneshotRecvOp<'_> {
+            // SAFETY: `&mut self` makes this the only reader while it lives.
+            OneshotRecvOp(unsafe { OneshotRecv::new(&self.0) })
+        }
+    }
+
+    impl crate::Op for OneshotRecvOp<'_> {
+        type Output = u64;
+        fn __prepare(&mut self) {}
+        fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+            leaves.push(&mut self.0);
+        }
+        fn __complete(mut self, _winner: usize) -> u64 {
+            self.0
+                .take()
+                .expect("the committed receive finds the value")
+        }
+    }
 }
 
 /// The README's example is compiled and run as a doc test.

@@ -147,6 +147,34 @@ fn join_op_composes_with_other_operations() {
     });
 }
 
+/// A join that loses a choice withdraws, again and again; the fiber's
+/// result is still there for the join that finally waits for it.
+#[test]
+fn a_join_op_that_lost_choices_still_gets_the_result() {
+    let (lost, got) = run(|| {
+        let (go_tx, go_rx) = channel::<u32>();
+        let mut h = spawn(move || go_rx.recv().unwrap() * 2);
+        let (tx, rx) = channel::<u32>();
+        let ticker = spawn(move || {
+            for i in 0..5 {
+                yield_now(); // so each choice below finds nothing ready
+                tx.send(i).unwrap();
+            }
+        });
+        let mut lost = Vec::new();
+        for _ in 0..5 {
+            // Both wait: the child for `go`, the ticker for this receive.
+            let got = h.join_op().wrap(|_| None).or(rx.recv_op().wrap(Result::ok));
+            lost.push(got.perform().expect("the ticker's value won"));
+        }
+        ticker.join().unwrap();
+        go_tx.send(21).unwrap();
+        (lost, h.join().unwrap())
+    });
+    assert_eq!(lost, vec![0, 1, 2, 3, 4]);
+    assert_eq!(got, 42);
+}
+
 /// Suspended fibers, and the running one, are resumed in place while the
 /// fiber table grows by thousands of slots under them.
 #[test]

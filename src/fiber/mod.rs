@@ -12,11 +12,11 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::op::leaf::LeafList;
+use crate::op::oneshot::OneshotRecv;
 use crate::op::perform::perform_leaf;
-use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::runtime::context;
-use packet::{packet, JoinState, JoinView};
+use packet::{packet, JoinView};
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
 ///
@@ -53,9 +53,9 @@ pub struct JoinHandle<T> {
     packet: JoinView<T>,
 }
 
-// SAFETY: the handle reaches only the join state: a `Signal` (thread-safe)
-// and the result, which it moves out, so `T: Send` is what crossing threads
-// needs. The packet's erased closure is never touched through the handle,
+// SAFETY: the handle reaches only the join state, a `Oneshot` (`Send` and
+// `Sync` for a `Send` result), as its only reader, and moves the result
+// out, so `T: Send` is what crossing threads needs. The packet's erased closure is never touched through the handle,
 // and it is empty before the scheduler lets go of the packet, so a handle
 // that frees the packet on another thread drops no closure there.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
@@ -85,28 +85,26 @@ impl<T> JoinHandle<T> {
     /// Performing it after an earlier `join_op` took the result.
     pub fn join_op(&mut self) -> JoinOp<'_, T> {
         JoinOp {
-            wait: SignalWait {
-                signal: &self.packet.join().done,
-            },
-            join: self.packet.join(),
+            // SAFETY: the handle is the join state's only reader, and
+            // `&mut self` keeps it from reading while the op lives.
+            recv: unsafe { OneshotRecv::new(self.packet.join()) },
         }
     }
 
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
-        self.packet.join().done.is_fired()
+        self.packet.join().is_put()
     }
 
     /// The result, if the fiber finished and nobody took it yet.
-    pub(crate) fn take_result(&self) -> Option<std::thread::Result<T>> {
-        self.packet.join().take()
+    pub(crate) fn take_result(&mut self) -> Option<std::thread::Result<T>> {
+        self.join_op().recv.take()
     }
 }
 
 /// Waiting for a fiber: see [`JoinHandle::join_op`].
 pub struct JoinOp<'a, T> {
-    wait: SignalWait<&'a Signal>,
-    join: &'a JoinState<T>,
+    recv: OneshotRecv<'a, std::thread::Result<T>>,
 }
 
 impl<T> fmt::Debug for JoinOp<'_, T> {
@@ -119,15 +117,15 @@ impl<T> Op for JoinOp<'_, T> {
     type Output = std::thread::Result<T>;
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(&mut self.wait);
+        leaves.push(&mut self.recv);
     }
     #[inline]
     fn perform(mut self) -> std::thread::Result<T> {
-        perform_leaf(&mut self.wait);
+        perform_leaf(&mut self.recv);
         self.__complete(0)
     }
-    fn __complete(self, _winner: usize) -> std::thread::Result<T> {
-        self.join
+    fn __complete(mut self, _winner: usize) -> std::thread::Result<T> {
+        self.recv
             .take()
             .expect("selvedge: the fiber's result was already taken by an earlier join_op")
     }

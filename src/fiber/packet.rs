@@ -18,30 +18,11 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::fiber::block_cache;
 use crate::fiber::slot::Start;
 use crate::fiber::JoinHandle;
-use crate::op::signal::Signal;
+use crate::op::oneshot::Oneshot;
 use crate::runtime::rethrow_teardown;
-use crate::sync::SpinLock;
 
-/// What joiners wait for and take.
-pub(crate) struct JoinState<T> {
-    pub(crate) done: Signal,
-    /// Held only to move the result in or out (no user code runs under it),
-    /// so a spin lock does.
-    result: SpinLock<Option<std::thread::Result<T>>>,
-}
-
-impl<T> JoinState<T> {
-    /// Stores the fiber's result and wakes its joiners.
-    fn deliver(&self, result: std::thread::Result<T>) {
-        *self.result.lock() = Some(result);
-        self.done.fire();
-    }
-
-    /// The result, if the fiber finished and nobody took it yet.
-    pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
-        self.result.lock().take()
-    }
-}
+/// What the joiner waits for and takes: the fiber's result, put once.
+pub(crate) type JoinState<T> = Oneshot<std::thread::Result<T>>;
 
 /// The start of every packet, whatever its closure and result.
 #[repr(C)]
@@ -154,9 +135,10 @@ impl<T, F> Finish<T, F> {
             // SAFETY: `Finish` holds the body's reference.
             let p = unsafe { packet.as_ref() };
             // A detached fiber (its handle dropped; none can be made later)
-            // has nobody to deliver to: skip the two locks of `deliver`.
+            // has nobody to deliver to: skip the put.
             if p.head.refs.load(Ordering::Acquire) > 1 {
-                p.join.deliver(result);
+                // SAFETY: `Finish` puts once: it gives the packet up here.
+                unsafe { p.join.put(result) };
             }
             // SAFETY: as above; given up here, once.
             unsafe { release(packet.cast()) };
@@ -167,12 +149,13 @@ impl<T, F> Finish<T, F> {
 impl<T, F> Drop for Finish<T, F> {
     fn drop(&mut self) {
         if let Some(packet) = self.packet.take() {
-            // SAFETY: `Finish` holds the body's reference, given up once.
+            // SAFETY: `Finish` holds the body's reference, given up once,
+            // and puts once (it did not in `complete`, which took `packet`).
             unsafe {
                 packet
                     .as_ref()
                     .join
-                    .deliver(Err(Box::new(TORN_DOWN.to_string())));
+                    .put(Err(Box::new(TORN_DOWN.to_string())));
                 release(packet.cast());
             }
         }
@@ -288,10 +271,7 @@ where
             refs: AtomicUsize::new(2),
             vtable: &Packet::<T, F>::VTABLE,
         },
-        join: JoinState {
-            done: Signal::new(),
-            result: SpinLock::new(None),
-        },
+        join: Oneshot::new(),
         closure: UnsafeCell::new(Some(f)),
     };
     // SAFETY: the block is fresh, sized and aligned for the packet.
@@ -320,13 +300,13 @@ mod tests {
 
     #[test]
     fn a_packet_delivers_its_result_and_its_block_serves_the_next_packet() {
-        let (body, h) = packet(|| 5u64);
+        let (body, mut h) = packet(|| 5u64);
         let first = h.packet.head;
         body.enter(Start::Run);
         assert!(h.is_finished());
         assert_eq!(h.take_result().unwrap().unwrap(), 5);
         drop(h);
-        let (body, h) = packet(|| 6u64);
+        let (body, mut h) = packet(|| 6u64);
         assert_eq!(h.packet.head, first, "the freed block is reused");
         drop(body); // never started: the joiner learns why
         assert!(message(h.take_result().unwrap().unwrap_err()).contains("torn down"));
@@ -358,6 +338,7 @@ mod tests {
         let body = body.into_local();
         body.enter(Start::Run); // prints the panic, as a fiber's would
         let taken = std::thread::spawn(move || {
+            let mut h = h;
             h.take_result()
                 .map(|r| r.map_err(|e| *e.downcast::<&str>().unwrap()))
         })

@@ -9,6 +9,7 @@
 mod combinators;
 pub(crate) mod leaf;
 mod nack;
+pub(crate) mod oneshot;
 pub(crate) mod perform;
 pub(crate) mod signal;
 pub(crate) mod state;

@@ -129,7 +129,7 @@ impl Runtime {
         // and `T`); the scheduler runs or drops it before `run` returns or
         // unwinds (`teardown` below, or `Scheduler::drop` while unwinding),
         // and nothing else keeps it.
-        let (body, main_handle) = unsafe { packet_unbounded(main) };
+        let (body, mut main_handle) = unsafe { packet_unbounded(main) };
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());
 

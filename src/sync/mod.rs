@@ -1,10 +1,12 @@
-//! The one source of atomics, locks and `Arc`: `std` normally, `loom` under `--cfg loom`.
+//! The one source of atomics, locks, `UnsafeCell` and `Arc`: `std` normally, `loom` under `--cfg loom`.
 //!
 //! Lock-free code imports only from here so the model checker in `loom-tests/`
 //! sees every synchronising access.
 
+mod cell;
 mod spin_lock;
 
+pub(crate) use cell::UnsafeCell;
 pub(crate) use spin_lock::{SpinGuard, SpinLock};
 
 #[cfg(not(loom))]
