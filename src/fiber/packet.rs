@@ -146,18 +146,28 @@ impl<T, F> Finish<T, F> {
     }
 }
 
+impl<T, F> Finish<T, F> {
+    /// The fiber unwound before finishing: its joiner learns why.
+    #[cold]
+    #[inline(never)]
+    fn torn_down(packet: NonNull<Packet<T, F>>) {
+        // SAFETY: `Finish` held the body's reference, given up once, and
+        // puts once (it did not in `complete`, which took `packet`).
+        unsafe {
+            packet
+                .as_ref()
+                .join
+                .put(Err(Box::new(TORN_DOWN.to_string())));
+            release(packet.cast());
+        }
+    }
+}
+
 impl<T, F> Drop for Finish<T, F> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(packet) = self.packet.take() {
-            // SAFETY: `Finish` holds the body's reference, given up once,
-            // and puts once (it did not in `complete`, which took `packet`).
-            unsafe {
-                packet
-                    .as_ref()
-                    .join
-                    .put(Err(Box::new(TORN_DOWN.to_string())));
-                release(packet.cast());
-            }
+            Self::torn_down(packet);
         }
     }
 }

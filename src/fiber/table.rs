@@ -81,6 +81,7 @@ impl FiberTable {
     }
 
     /// Adds a fiber that has not started, under a fresh generation.
+    #[inline]
     pub(crate) fn insert(&self, body: Body) -> FiberKey {
         let mut generation = self.generation.get().wrapping_add(1);
         if generation == VACANT {
@@ -114,7 +115,14 @@ impl FiberTable {
     ///
     /// The fiber must not be running: its state is moved out.
     pub(crate) fn take(&self, index: u32) -> FiberState {
-        let slot = self.slot(index).expect("a live fiber's slot");
+        self.vacate(self.slot(index).expect("a live fiber's slot"), index)
+    }
+
+    /// `take` for a caller that holds the slot already: `slot` must be
+    /// this table's slot `index`.
+    #[inline]
+    pub(crate) fn vacate(&self, slot: &FiberSlot, index: u32) -> FiberState {
+        debug_assert!(self.slot(index).is_some_and(|s| std::ptr::eq(s, slot)));
         debug_assert_ne!(slot.generation.get(), VACANT);
         // SAFETY: the fiber is not running (the caller's precondition: only
         // the scheduler loop and teardown take slots), so nothing borrows

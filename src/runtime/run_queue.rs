@@ -102,6 +102,7 @@ impl RunQueue {
     }
 
     /// A fiber spawned by a fiber whose open batch is `*open`.
+    #[inline]
     pub(crate) fn push_fresh(&mut self, open: &mut Option<BatchId>, key: FiberKey) {
         let q = self.stamp(key);
         let live = &mut self.batches[..self.live];
@@ -165,9 +166,23 @@ impl RunQueue {
             return Some(q.key);
         }
         if self.live > 0 {
-            return self.pop(Source::TopBatch);
+            return Some(self.pop_top_batch());
         }
         self.yielded.pop_front().map(|q| q.key)
+    }
+
+    /// The head of the newest batch, which must exist.
+    #[inline]
+    fn pop_top_batch(&mut self) -> FiberKey {
+        let batch = &mut self.batches[self.live - 1];
+        let q = batch
+            .fibers
+            .pop_front()
+            .expect("live batches are not empty");
+        if batch.fibers.is_empty() {
+            self.live -= 1;
+        }
+        q.key
     }
 
     /// The queue whose head has waited longest (the hand-off aside).
@@ -191,14 +206,7 @@ impl RunQueue {
         let q = match source {
             Source::Woken => self.woken.pop_front(),
             Source::Yielded => self.yielded.pop_front(),
-            Source::TopBatch => {
-                let batch = &mut self.batches[self.live.checked_sub(1)?];
-                let q = batch.fibers.pop_front();
-                if batch.fibers.is_empty() {
-                    self.live -= 1;
-                }
-                q
-            }
+            Source::TopBatch => return (self.live > 0).then(|| self.pop_top_batch()),
         };
         q.map(|q| q.key)
     }

@@ -17,7 +17,7 @@ use polling::Events;
 
 use crate::fiber::coroutine::{FiberYield, Runner};
 use crate::fiber::packet::{Body, RemoteBody};
-use crate::fiber::slot::{FiberState, Start};
+use crate::fiber::slot::{FiberSlot, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
 use crate::fiber::table::FiberTable;
@@ -168,18 +168,18 @@ impl Scheduler {
             let next = self.queue.borrow_mut().pick();
             match next {
                 Some(mut key) => {
-                    // The hand-off chain: while each fiber suspends after
-                    // waking a partner into the hand-off slot, run the
-                    // partner straight away. `done()` can wait: it turns
-                    // true only as a fiber returns (the main fiber), which
-                    // ends the chain, or for a worker's stop flag, which
-                    // the fairness turn ending the chain every `FAIRNESS`
+                    // The hand-off chain: while each fiber suspends, or
+                    // returns, after waking a partner into the hand-off
+                    // slot, run the partner straight away. `done()` turns
+                    // true as a fiber returns (the main fiber), so it is
+                    // checked then; or for a worker's stop flag, which the
+                    // fairness turn ending the chain every `FAIRNESS`
                     // picks observes soon enough. Polling and the inbox end
-                    // it on their turn.
+                    // the chain on their turn.
                     loop {
                         let suspended = self.run_fiber(key);
                         runs_since_poll += 1;
-                        if !suspended {
+                        if !suspended && done() {
                             break;
                         }
                         let partner = self.queue.borrow_mut().pick_handoff(|| {
@@ -367,21 +367,20 @@ impl Scheduler {
         // slot's state now.
         let runner = match unsafe { &mut *slot.state.get() } {
             FiberState::Started(runner) => runner as *mut Runner,
-            _ => return self.start_fiber(key),
+            _ => return self.start_fiber(key, slot),
         };
         // SAFETY: the table's slots never move, and only this loop empties
         // a slot (`finish_fiber`, and `teardown` after the loop), never
         // while its fiber runs; nothing else touches a running fiber's
         // state, so this is the only reference to the runner.
         let why = unsafe { (*runner).resume(key) };
-        self.after_run(key, why)
+        self.after_run(key, slot, why)
     }
 
     /// A fiber's first run: gives it a coroutine (parked by a finished
     /// fiber, or new on a fresh stack), hands it the body and runs it.
     #[inline(never)]
-    fn start_fiber(&self, key: FiberKey) -> bool {
-        let slot = self.fibers.get(key).expect("a fiber picked to run");
+    fn start_fiber(&self, key: FiberKey, slot: &FiberSlot) -> bool {
         // SAFETY: as in `run_fiber`: the fiber is not running.
         let state = unsafe { &mut *slot.state.get() };
         let FiberState::Unstarted(body) = std::mem::replace(state, FiberState::Starting) else {
@@ -411,7 +410,7 @@ impl Scheduler {
         let why = runner.resume(key);
         debug_assert!(self.starting_body.take().is_none(), "the body started");
         runner.set_yielder(context::current_yielder());
-        self.after_run(key, why)
+        self.after_run(key, slot, why)
     }
 
     /// The body of the fiber being started, for its coroutine to run.
@@ -427,18 +426,19 @@ impl Scheduler {
     /// After a fiber ran: true if it suspended; if it finished, its slot
     /// goes and its coroutine, parked on its stack, back to the pool.
     #[inline(always)]
-    fn after_run(&self, key: FiberKey, why: FiberYield) -> bool {
+    fn after_run(&self, key: FiberKey, slot: &FiberSlot, why: FiberYield) -> bool {
         match why {
             FiberYield::Suspended => true,
             FiberYield::Finished => {
-                self.finish_fiber(key);
+                self.finish_fiber(key, slot);
                 false
             }
         }
     }
 
-    fn finish_fiber(&self, key: FiberKey) {
-        if let FiberState::Started(runner) = self.fibers.take(key.index) {
+    #[inline]
+    fn finish_fiber(&self, key: FiberKey, slot: &FiberSlot) {
+        if let FiberState::Started(runner) = self.fibers.vacate(slot, key.index) {
             // SAFETY: the runner's last resume returned `Finished`.
             unsafe { self.stacks.borrow_mut().put(runner) };
         }
