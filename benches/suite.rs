@@ -302,6 +302,12 @@ fn select4(s: &mut Suite) {
         ns(t, n),
         "ns/message",
     );
+    s.add(
+        "select4",
+        MINIMAL,
+        ns(minimal::minimal_select4(n), n),
+        "ns/message",
+    );
     let m = (n / 10).max(4) / 4 * 4;
     let rxs: Vec<_> = (0..4)
         .map(|_| {

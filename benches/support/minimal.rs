@@ -2,8 +2,9 @@
 //! corosensei coroutines with pooled stacks, one FIFO run queue drained by
 //! a loop, and blocking by the same thread-safe matching (a waiting /
 //! claimed / synced state per blocked party, claimed with a
-//! compare-and-swap; channels add a spin lock). Nothing else: no choice,
-//! timers, fiber-table generations, scheduling policy, fairness, polling,
+//! compare-and-swap; channels add a spin lock), and a receive from any of
+//! several channels. Nothing else: no general choice (no sends, wraps,
+//! guards or nacks in it), timers, fiber-table generations, scheduling policy, fairness, polling,
 //! disconnection, panics or teardown. It answers "what does the design
 //! itself cost here?", so the suite can tell the cost of selvedge's
 //! generality from the design's.
@@ -143,9 +144,7 @@ impl<T> Chan<T> {
         slot.expect("a sender filled the slot")
     }
 
-    /// Matches a waiting partner (moving the value between the slots), or
-    /// waits to be matched.
-    fn exchange(&self, cx: &Cx<'_>, mine: &mut Option<T>, sending: bool) {
+    fn lock(&self) -> std::cell::RefMut<'_, Queues<T>> {
         while self
             .lock
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -153,16 +152,66 @@ impl<T> Chan<T> {
         {
             std::hint::spin_loop();
         }
-        let mut q = self.queues.borrow_mut();
-        let partners = if sending {
-            &mut q.receivers
+        self.queues.borrow_mut()
+    }
+
+    fn unlock(&self, q: std::cell::RefMut<'_, Queues<T>>) {
+        drop(q);
+        self.lock.store(false, Ordering::Release);
+    }
+
+    /// Matches a waiting partner (moving the value between the slots), or
+    /// waits to be matched.
+    fn exchange(&self, cx: &Cx<'_>, mine: &mut Option<T>, sending: bool) {
+        let mut q = self.lock();
+        if q.take_partner(cx, mine, sending, None) {
+            self.unlock(q);
+            return;
+        }
+        let state = AtomicU8::new(WAITING);
+        q.own(sending).push_back(Waiter {
+            state: &state,
+            fiber: cx.me,
+            slot: mine,
+        });
+        self.unlock(q);
+        cx.wait(&state);
+    }
+}
+
+impl<T> Queues<T> {
+    fn own(&mut self, sending: bool) -> &mut VecDeque<Waiter<T>> {
+        if sending {
+            &mut self.senders
         } else {
-            &mut q.senders
-        };
+            &mut self.receivers
+        }
+    }
+
+    /// Under the lock: commits the first waiting partner still unclaimed,
+    /// moving the value. A party already waiting elsewhere (a choice
+    /// registering) passes its own `state`, which it must claim first.
+    fn take_partner(
+        &mut self,
+        cx: &Cx<'_>,
+        mine: &mut Option<T>,
+        sending: bool,
+        own: Option<&AtomicU8>,
+    ) -> bool {
+        let partners = self.own(!sending);
         while let Some(w) = partners.pop_front() {
-            // SAFETY: a queued waiter's fiber is suspended in `exchange`
-            // below, which keeps its state and slot alive until they are
-            // synced; only the lock holder touches them.
+            if let Some(own) = own {
+                if own
+                    .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    partners.push_front(w);
+                    return false; // committed by someone else meanwhile
+                }
+            }
+            // SAFETY: a queued waiter's fiber is suspended in `exchange` or
+            // `recv_any`, which keeps its state and slot alive until they
+            // are synced or it withdraws; only the lock holder touches them.
             let (state, theirs) = unsafe { (&*w.state, &mut *w.slot) };
             let moved = cx.commit(state, w.fiber, || {
                 if sending {
@@ -171,27 +220,56 @@ impl<T> Chan<T> {
                     *mine = theirs.take();
                 }
             });
+            if let Some(own) = own {
+                own.store(if moved { SYNCED } else { WAITING }, Ordering::Release);
+            }
             if moved {
-                drop(q);
-                self.lock.store(false, Ordering::Release);
-                return;
+                return true;
             }
         }
-        let state = AtomicU8::new(WAITING);
-        let own = if sending {
-            &mut q.senders
-        } else {
-            &mut q.receivers
-        };
-        own.push_back(Waiter {
-            state: &state,
-            fiber: cx.me,
-            slot: mine,
-        });
-        drop(q);
-        self.lock.store(false, Ordering::Release);
-        cx.wait(&state);
+        false
     }
+}
+
+/// Receives from whichever of `chans` has a sender: tries them from
+/// `start` on, else waits on all of them with one state (a sender claims
+/// it, as in `exchange`) and withdraws from the others once woken.
+fn recv_any<T>(cx: &Cx<'_>, chans: &[&Chan<T>], start: usize) -> T {
+    let mut slot = None;
+    let n = chans.len();
+    for k in 0..n {
+        let chan = chans[(start + k) % n];
+        let mut q = chan.lock();
+        let got = q.take_partner(cx, &mut slot, false, None);
+        chan.unlock(q);
+        if got {
+            return slot.expect("a sender filled the slot");
+        }
+    }
+    let state = AtomicU8::new(WAITING);
+    for chan in chans {
+        let mut q = chan.lock();
+        // Only a sender on another thread could have come since the tries.
+        let got = !q.senders.is_empty() && q.take_partner(cx, &mut slot, false, Some(&state));
+        if !got && state.load(Ordering::Acquire) == WAITING {
+            q.receivers.push_back(Waiter {
+                state: &state,
+                fiber: cx.me,
+                slot: &mut slot,
+            });
+        }
+        chan.unlock(q);
+        if got {
+            break;
+        }
+    }
+    cx.wait(&state);
+    for chan in chans {
+        let mut q = chan.lock();
+        q.receivers.retain(|w| !std::ptr::eq(w.state, &state));
+        chan.unlock(q);
+    }
+    slot.expect("a sender filled the slot")
 }
 
 /// A spawned fiber's result, and the fiber waiting for it.
@@ -306,6 +384,34 @@ pub(crate) fn minimal_spawn_joins(n: u64) -> Duration {
             assert_eq!(join(cx, &spawn(cx, move || i)), i);
         }
         out.set(start.elapsed());
+    });
+    elapsed.get()
+}
+
+/// Four senders each send `n / 4` numbers on their own channel; one
+/// receiver takes `n` messages with a receive from any of the four, from a
+/// rotating start.
+pub(crate) fn minimal_select4(n: u64) -> Duration {
+    let elapsed = Rc::new(Cell::new(Duration::ZERO));
+    let out = elapsed.clone();
+    run(move |cx| {
+        let chans: Vec<Rc<Chan<u64>>> = (0..4).map(|_| Rc::new(Chan::new())).collect();
+        for chan in &chans {
+            let chan = chan.clone();
+            cx.sched.spawn(move |cx| {
+                for i in 0..n / 4 {
+                    chan.send(cx, i);
+                }
+            });
+        }
+        let refs: Vec<&Chan<u64>> = chans.iter().map(|c| &**c).collect();
+        let start = Instant::now();
+        let mut sum = 0;
+        for k in 0..n {
+            sum += recv_any(cx, &refs, (k % 4) as usize);
+        }
+        out.set(start.elapsed());
+        assert_eq!(sum, 4 * (n / 4) * (n / 4 - 1) / 2, "lost or duplicated");
     });
     elapsed.get()
 }
