@@ -289,6 +289,50 @@ enum Order {
 
 const IDENTITY: u64 = 0x0706_0504_0302_0100;
 
+/// Choices of up to this many leaves (`select4`'s size, and the usual
+/// two or three) take their order from `SMALL_PERMUTATIONS` in one draw,
+/// instead of one draw and one byte swap per leaf (select4: ~40
+/// instructions per message fewer).
+const SMALL_MAX: usize = 4;
+const FACTORIAL: [usize; SMALL_MAX + 1] = [1, 1, 2, 6, 24];
+/// Where the permutations of each length start in `SMALL_PERMUTATIONS`.
+const SMALL_START: [usize; SMALL_MAX + 1] = [0, 0, 0, 2, 8];
+
+/// Every permutation of 2, 3 and 4 leaves, packed as `Order::Inline`'s
+/// bytes, each length's in lexicographic order.
+const SMALL_PERMUTATIONS: [u64; 32] = {
+    let mut table = [0u64; 32];
+    let mut len = 2;
+    while len <= SMALL_MAX {
+        let mut i = 0;
+        while i < FACTORIAL[len] {
+            table[SMALL_START[len] + i] = nth_permutation(len, i);
+            i += 1;
+        }
+        len += 1;
+    }
+    table
+};
+
+/// The `index`-th permutation of `0..len` in lexicographic order (its
+/// digits in the factorial number system pick the next unused leaf).
+const fn nth_permutation(len: usize, mut index: usize) -> u64 {
+    let mut unused = IDENTITY;
+    let mut perm = 0;
+    let mut pos = 0;
+    while pos < len {
+        let weight = FACTORIAL[len - 1 - pos];
+        let k = index / weight;
+        index %= weight;
+        let leaf = (unused >> (8 * k)) & 0xff;
+        let below = unused & ((1u64 << (8 * k)) - 1);
+        unused = below | ((unused >> (8 * (k + 1))) << (8 * k));
+        perm |= leaf << (8 * pos);
+        pos += 1;
+    }
+    perm
+}
+
 /// A draw from `0..n` taken from the high half of `r * n`; the low half
 /// becomes `r` for the next draw (Lemire's multiply-shift, batched as
 /// Brackett-Rozinsky and Lemire do). Successive draws are the mixed-radix
@@ -312,15 +356,24 @@ impl Order {
             }
             return Order::Spill(v);
         }
+        if len <= SMALL_MAX {
+            // One draw picks the whole permutation from the table.
+            let perm = match len {
+                0 | 1 => IDENTITY,
+                _ => {
+                    let pick = draw(&mut context::random(), FACTORIAL[len]);
+                    SMALL_PERMUTATIONS[SMALL_START[len] + pick]
+                }
+            };
+            return Order::Inline { perm, len };
+        }
         let mut perm = IDENTITY;
-        if len > 1 {
-            let mut r = context::random();
-            for i in (1..len).rev() {
-                let j = draw(&mut r, i + 1);
-                // Swap bytes i and j (an xor swap: nothing moves if i == j).
-                let x = ((perm >> (8 * i)) ^ (perm >> (8 * j))) & 0xff;
-                perm ^= (x << (8 * i)) | (x << (8 * j));
-            }
+        let mut r = context::random();
+        for i in (1..len).rev() {
+            let j = draw(&mut r, i + 1);
+            // Swap bytes i and j (an xor swap: nothing moves if i == j).
+            let x = ((perm >> (8 * i)) ^ (perm >> (8 * j))) & 0xff;
+            perm ^= (x << (8 * i)) | (x << (8 * j));
         }
         Order::Inline { perm, len }
     }
@@ -405,6 +458,28 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The small-choice table holds each permutation of 2, 3 and 4 leaves
+    /// exactly once.
+    #[test]
+    fn the_small_table_lists_every_permutation_once() {
+        use super::{FACTORIAL, SMALL_MAX, SMALL_PERMUTATIONS, SMALL_START};
+        for len in 2..=SMALL_MAX {
+            let perms = &SMALL_PERMUTATIONS[SMALL_START[len]..][..FACTORIAL[len]];
+            let mut seen: Vec<Vec<u64>> = perms
+                .iter()
+                .map(|p| (0..len).map(|i| (p >> (8 * i)) & 0xff).collect())
+                .collect();
+            for order in &seen {
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..len as u64).collect::<Vec<_>>());
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), FACTORIAL[len], "len {len}: duplicates");
         }
     }
 
