@@ -72,6 +72,8 @@ pub mod __private {
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    use crate::op::leaf::LeafList;
+    use crate::op::oneshot::{Oneshot, OneshotRecv};
     pub use crate::runtime::wake_flags::WakeFlags;
     use crate::sync::{Arc, AtomicUsize};
 
@@ -125,9 +127,6 @@ pub mod __loom {
         let cell = Arc::new(Oneshot::new());
         (OneshotTx(cell.clone()), OneshotRx(cell))
     }
-
-    use crate::op::leaf::LeafList;
-    use crate::op::oneshot::{Oneshot, OneshotRecv};
 
     /// The writing end of [`oneshot`].
     pub struct OneshotTx(Arc<Oneshot<u64>>);

@@ -55,9 +55,10 @@ pub struct JoinHandle<T> {
 
 // SAFETY: the handle reaches only the join state, a `Oneshot` (`Send` and
 // `Sync` for a `Send` result), as its only reader, and moves the result
-// out, so `T: Send` is what crossing threads needs. The packet's erased closure is never touched through the handle,
-// and it is empty before the scheduler lets go of the packet, so a handle
-// that frees the packet on another thread drops no closure there.
+// out, so `T: Send` is what crossing threads needs. The packet's erased
+// closure is never touched through the handle, and it is empty before the
+// scheduler lets go of the packet, so a handle that frees the packet on
+// another thread drops no closure there.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: through `&JoinHandle` only `is_finished` (an atomic load) is
 // reachable; taking the result needs the handle by value or `&mut`.

@@ -144,9 +144,7 @@ impl<T, F> Finish<T, F> {
             unsafe { release(packet.cast()) };
         }
     }
-}
 
-impl<T, F> Finish<T, F> {
     /// The fiber unwound before finishing: its joiner learns why.
     #[cold]
     #[inline(never)]

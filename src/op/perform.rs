@@ -291,7 +291,7 @@ const IDENTITY: u64 = 0x0706_0504_0302_0100;
 
 /// Choices of up to this many leaves (`select4`'s size, and the usual
 /// two or three) take their order from `SMALL_PERMUTATIONS` in one draw,
-/// instead of one draw and one byte swap per leaf (select4: ~40
+/// instead of one draw and one byte swap per leaf (select4: ~60
 /// instructions per message fewer).
 const SMALL_MAX: usize = 4;
 const FACTORIAL: [usize; SMALL_MAX + 1] = [1, 1, 2, 6, 24];
