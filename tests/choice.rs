@@ -196,3 +196,62 @@ fn wrap_runs_in_the_performing_fiber_after_commit() {
         assert_eq!(here.get(), 1);
     });
 }
+
+/// A choice that finds nothing ready, in a fiber that has just woken a
+/// partner, lets the partner run before it registers: the value the
+/// partner then offers is taken without the choice blocking, so the
+/// partner is still inside its send when the chooser has the value.
+#[test]
+fn a_choice_with_nothing_ready_lets_the_partner_it_woke_run_first() {
+    let log = run(|| {
+        let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (go_tx, go_rx) = channel::<()>();
+        let (a_tx, a_rx) = channel::<u32>();
+        let (_b_tx, b_rx) = channel::<u32>();
+        let l = log.clone();
+        let worker = spawn(move || {
+            go_rx.recv().unwrap();
+            l.borrow_mut().push("worker sends");
+            a_tx.send(7).unwrap();
+            l.borrow_mut().push("worker sent");
+        });
+        yield_now(); // the worker waits in `recv`
+        go_tx.send(()).unwrap(); // and is woken into the hand-off slot
+        let got = rx_either(&a_rx, &b_rx);
+        log.borrow_mut().push("chooser got");
+        worker.join().unwrap();
+        assert_eq!(got, 7);
+        log.take()
+    });
+    assert_eq!(log, ["worker sends", "chooser got", "worker sent"]);
+}
+
+/// The partner it let run offers nothing: the choice then registers and
+/// waits as before, and a later value commits it.
+#[test]
+fn a_choice_whose_woken_partner_offers_nothing_still_waits() {
+    let got = run(|| {
+        let (go_tx, go_rx) = channel::<()>();
+        let (a_tx, a_rx) = channel::<u32>();
+        let (b_tx, b_rx) = channel::<u32>();
+        let worker = spawn(move || {
+            go_rx.recv().unwrap();
+            yield_now(); // behind the chooser, which registers meanwhile
+            b_tx.send(9).unwrap();
+            a_tx // kept open, so `a` is never ready
+        });
+        yield_now();
+        go_tx.send(()).unwrap();
+        let got = rx_either(&a_rx, &b_rx);
+        drop(worker.join().unwrap());
+        got
+    });
+    assert_eq!(got, 9);
+}
+
+fn rx_either(a: &selvedge::Receiver<u32>, b: &selvedge::Receiver<u32>) -> u32 {
+    a.recv_op()
+        .wrap(Result::unwrap)
+        .or(b.recv_op().wrap(Result::unwrap))
+        .perform()
+}

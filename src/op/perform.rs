@@ -117,6 +117,14 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     if let Some(i) = first_ready(leaves, &order) {
         return i;
     }
+    // A partner this fiber woke is likely to offer again: let it (and the
+    // other woken fibers) run once, then try again, before paying for a
+    // registration on every leaf and a withdrawal from all but one.
+    if context::yield_to_woken() {
+        if let Some(i) = first_ready(leaves, &order) {
+            return i;
+        }
+    }
 
     let op = OpState::new(Waker::current());
     let mut cx = RegisterCx {

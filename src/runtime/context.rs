@@ -126,6 +126,14 @@ pub(crate) fn suspend() {
     unsafe { (*y).suspend(FiberYield::Suspended) };
 }
 
+/// In a fiber, while a partner waits in the hand-off slot (usually one
+/// the fiber woke): goes behind the woken fibers, the partner first, and
+/// returns true once it runs again. False, having done nothing, otherwise.
+#[inline]
+pub(crate) fn yield_to_woken() -> bool {
+    in_fiber() && with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
+}
+
 /// Puts a fiber of `home` back on its run queue, if `home` is this
 /// thread's scheduler; false (and nothing done) otherwise.
 #[inline]

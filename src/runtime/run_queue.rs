@@ -88,6 +88,12 @@ impl RunQueue {
         }
     }
 
+    /// True if a fiber waits in the hand-off slot.
+    #[inline]
+    pub(crate) fn has_handoff(&self) -> bool {
+        self.handoff.is_some()
+    }
+
     /// A fiber woken by a timer, a descriptor or another thread, or spawned
     /// from outside any fiber.
     pub(crate) fn push_woken(&mut self, key: FiberKey) {

@@ -133,6 +133,26 @@ impl Scheduler {
         }
     }
 
+    /// If a fiber waits in the hand-off slot (usually one the running
+    /// fiber woke), the running fiber goes behind the woken ones and
+    /// suspends: the
+    /// partner, then every other woken fiber, runs first. True if it did.
+    /// A choice with nothing ready does this before it registers.
+    pub(crate) fn yield_to_woken(&self) -> bool {
+        let Some(key) = context::current_key() else {
+            return false;
+        };
+        {
+            let mut queue = self.queue.borrow_mut();
+            if !queue.has_handoff() {
+                return false;
+            }
+            queue.push_woken(key);
+        }
+        context::suspend();
+        true
+    }
+
     pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
         self.timers.borrow_mut().insert(at, target)
     }
