@@ -135,9 +135,9 @@ impl Scheduler {
 
     /// If a fiber waits in the hand-off slot (usually one the running
     /// fiber woke), the running fiber goes behind the woken ones and
-    /// suspends: the
-    /// partner, then every other woken fiber, runs first. True if it did.
-    /// A choice with nothing ready does this before it registers.
+    /// suspends: the partner, then every other woken fiber, runs first.
+    /// True if it did. A choice with nothing ready does this before it
+    /// registers.
     pub(crate) fn yield_to_woken(&self) -> bool {
         let Some(key) = context::current_key() else {
             return false;
