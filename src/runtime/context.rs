@@ -131,7 +131,7 @@ pub(crate) fn suspend() {
 /// returns true once it runs again. False, having done nothing, otherwise.
 #[inline]
 pub(crate) fn yield_to_woken() -> bool {
-    in_fiber() && with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
+    with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
 }
 
 /// Puts a fiber of `home` back on its run queue, if `home` is this
