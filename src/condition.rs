@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::op::leaf::LeafList;
+use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::perform::perform_leaf;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
@@ -88,6 +88,7 @@ impl fmt::Debug for WaitOp<'_> {
 
 impl Op for WaitOp<'_> {
     type Output = ();
+    one_leaf!(wait);
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);

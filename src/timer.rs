@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
@@ -426,6 +426,7 @@ impl Leaf for Timeout {
 }
 impl Op for Timeout {
     type Output = ();
+    one_leaf!();
     #[inline]
     fn __prepare(&mut self) {
         let deadline = match self.when {

@@ -1,7 +1,7 @@
 //! Operations and choice: exactly one commit, fairness, wrap, flattening,
 //! self-match, always/never, boxed, try_perform.
 
-use selvedge::{after, always, channel, choice, never, run, spawn, yield_now, Op};
+use selvedge::{after, always, channel, choice, guard, never, run, spawn, yield_now, Op};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -45,6 +45,64 @@ fn ready_branches_are_chosen_uniformly_even_when_nested() {
     }
     for c in counts {
         assert!((800..1200).contains(&c), "skewed: {counts:?}");
+    }
+}
+
+/// Each arm of a four-way `select!` gets its own channel's value: when the
+/// value waits before the choice (its leaves are tried in place, never
+/// listed), when it arrives after the choice registered, and when
+/// `try_perform` takes it.
+#[test]
+fn every_arm_of_a_four_way_choice_gets_its_own_channels_value() {
+    run(|| {
+        let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
+        let four = || {
+            let arm = |k: usize| chans[k].1.recv_op().wrap(move |v| (k, v.unwrap()));
+            arm(0).or(arm(1)).or(arm(2)).or(arm(3))
+        };
+        for k in 0..4 {
+            let tx = chans[k].0.clone();
+            let sender = spawn(move || tx.send(10 + k).unwrap());
+            yield_now(); // the sender waits on channel k
+            let got = selvedge::select! {
+                v = chans[0].1.recv_op() => (0, v.unwrap()),
+                v = chans[1].1.recv_op() => (1, v.unwrap()),
+                v = chans[2].1.recv_op() => (2, v.unwrap()),
+                v = chans[3].1.recv_op() => (3, v.unwrap()),
+            };
+            assert_eq!(got, (k, 10 + k), "ready before the choice");
+            sender.join().unwrap();
+
+            let tx = chans[k].0.clone();
+            let sender = spawn(move || tx.send(20 + k).unwrap());
+            assert_eq!(four().perform(), (k, 20 + k), "arrived after it waited");
+            sender.join().unwrap();
+
+            assert_eq!(four().try_perform(), None);
+            let tx = chans[k].0.clone();
+            let sender = spawn(move || tx.send(30 + k).unwrap());
+            yield_now();
+            assert_eq!(four().try_perform(), Some((k, 30 + k)), "try_perform");
+            sender.join().unwrap();
+        }
+    });
+}
+
+/// Branches built at perform time (`guard`) make a choice's leaf count
+/// known only then; mixed with fixed branches, each winner still reaches
+/// its own arm.
+#[test]
+fn choices_mixing_fixed_and_guarded_branches_complete_the_arm_that_won() {
+    for _ in 0..50 {
+        let guarded = never()
+            .or(guard(|| never().or(always(7))))
+            .or(never())
+            .perform();
+        assert_eq!(guarded, 7);
+        let fixed = never().or(never()).or(always(8)).or(never()).perform();
+        assert_eq!(fixed, 8);
+        let first = always(1).or(guard(never)).or(never()).try_perform();
+        assert_eq!(first, Some(1));
     }
 }
 

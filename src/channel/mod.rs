@@ -9,7 +9,7 @@ pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 
 use std::fmt;
 
-use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
@@ -216,6 +216,7 @@ channel_leaf!(IntoRecvOp<T>, Side::Recv, receiver.chan, slot);
 
 impl<T> Op for SendOp<'_, T> {
     type Output = Result<(), SendError<T>>;
+    one_leaf!();
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
@@ -234,6 +235,7 @@ impl<T> Op for SendOp<'_, T> {
 
 impl<T> Op for RecvOp<'_, T> {
     type Output = Result<T, RecvError>;
+    one_leaf!();
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
@@ -248,6 +250,7 @@ impl<T> Op for RecvOp<'_, T> {
 
 impl<T> Op for IntoRecvOp<T> {
     type Output = Result<T, RecvError>;
+    one_leaf!();
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);

@@ -11,7 +11,7 @@ pub(crate) mod table;
 use std::fmt;
 use std::time::Duration;
 
-use crate::op::leaf::LeafList;
+use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::oneshot::OneshotRecv;
 use crate::op::perform::perform_leaf;
 use crate::op::Op;
@@ -116,6 +116,7 @@ impl<T> fmt::Debug for JoinOp<'_, T> {
 
 impl<T> Op for JoinOp<'_, T> {
     type Output = std::thread::Result<T>;
+    one_leaf!(recv);
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.recv);

@@ -39,7 +39,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::op::leaf::{commit_own, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
@@ -177,6 +177,7 @@ impl Leaf for Readiness<'_> {
 
 impl Op for Readiness<'_> {
     type Output = io::Result<()>;
+    one_leaf!();
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
 
@@ -31,11 +31,16 @@ impl<O: fmt::Debug, F> fmt::Debug for Wrap<O, F> {
 
 impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     type Output = U;
+    const __LEAF_COUNT: Option<usize> = O::__LEAF_COUNT;
     fn __prepare(&mut self) {
         self.op.__prepare();
     }
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         self.op.__leaves(leaves);
+    }
+    #[inline]
+    fn __try_leaf(&mut self, i: usize) -> bool {
+        self.op.__try_leaf(i)
     }
     fn __complete(self, winner: usize) -> U {
         (self.f)(self.op.__complete(winner))
@@ -63,6 +68,10 @@ impl<A, B> Or<A, B> {
 
 impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
     type Output = A::Output;
+    const __LEAF_COUNT: Option<usize> = match (A::__LEAF_COUNT, B::__LEAF_COUNT) {
+        (Some(a), Some(b)) => Some(a + b),
+        _ => None,
+    };
     fn __prepare(&mut self) {
         self.a.__prepare();
         self.b.__prepare();
@@ -73,11 +82,21 @@ impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
         self.split = leaves.len() - start;
         self.b.__leaves(leaves);
     }
+    #[inline]
+    fn __try_leaf(&mut self, i: usize) -> bool {
+        match A::__LEAF_COUNT {
+            Some(split) if i >= split => self.b.__try_leaf(i - split),
+            _ => self.a.__try_leaf(i),
+        }
+    }
     fn __complete(self, winner: usize) -> A::Output {
-        if winner < self.split {
+        // A perform that tried the leaves in place never listed them, so
+        // `split` is unset then; a fixed count is the same number.
+        let split = A::__LEAF_COUNT.unwrap_or(self.split);
+        if winner < split {
             self.a.__complete(winner)
         } else {
-            self.b.__complete(winner - self.split)
+            self.b.__complete(winner - split)
         }
     }
 }
@@ -163,6 +182,7 @@ impl<T> Leaf for Always<T> {
 
 impl<T> Op for Always<T> {
     type Output = T;
+    one_leaf!();
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
@@ -192,6 +212,7 @@ impl<T> fmt::Debug for Never<T> {
 
 impl<T> Op for Never<T> {
     type Output = T;
+    const __LEAF_COUNT: Option<usize> = Some(0);
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, _leaves: &mut LeafList<'s>) {}
     fn __complete(self, _winner: usize) -> T {

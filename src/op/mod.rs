@@ -2,7 +2,8 @@
 //!
 //! An operation is a tree: inner nodes (`wrap`, `or`, `choice`, `guard`,
 //! `with_nack`) and leaves (a channel end, a timer, a signal). Performing it
-//! runs the guards, flattens the leaves into one list, and commits exactly
+//! runs the guards, flattens the leaves into one list (a tree whose type
+//! fixes its leaf count tries them in place first), and commits exactly
 //! one leaf through the protocol in [`state`]; then the winning path's wrap
 //! functions run, and every losing `with_nack` branch signals its [`Nack`].
 
@@ -51,6 +52,21 @@ pub trait Op {
     #[doc(hidden)]
     /// Pushes this operation's leaves, in order, after `prepare`.
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>);
+
+    #[doc(hidden)]
+    /// How many leaves `__leaves` pushes, when the type alone decides it (a
+    /// leaf, and `wrap` and `or` of such); `None` when values decide it
+    /// (`choice`, `guard`, `with_nack`, `boxed`). A fixed count lets a
+    /// perform try the leaves in place, without listing them first.
+    const __LEAF_COUNT: Option<usize> = None;
+
+    #[doc(hidden)]
+    /// Tries leaf `i` (counted from this node's first) as
+    /// [`Leaf::try_now`](leaf::Leaf::try_now) does. Called after
+    /// `__prepare`, and only on types whose `__LEAF_COUNT` is `Some`.
+    fn __try_leaf(&mut self, _i: usize) -> bool {
+        unreachable!("__try_leaf on an operation without a fixed leaf count")
+    }
 
     #[doc(hidden)]
     /// Produces the output once leaf `winner` (counted from this node's

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::op::leaf::LeafList;
+use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::sync::Arc;
@@ -31,6 +31,7 @@ impl Nack {
 
 impl Op for Nack {
     type Output = ();
+    one_leaf!(wait);
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);
