@@ -274,3 +274,41 @@ fn a_pair_handing_off_forever_lets_a_ready_fiber_run_within_the_fairness_bound()
     assert!(rounds > 0, "the pair got going first");
     assert!(rounds <= 16, "the ready fiber waited {rounds} round trips");
 }
+
+/// A join may run the joined fiber straight from the joiner (when the
+/// scheduler would run it next anyway); those runs still count towards the
+/// scheduler's timer and descriptor checks, so a fiber that spawns and
+/// joins in a loop lets a sleeper wake.
+#[test]
+fn a_loop_of_spawns_and_joins_lets_timers_fire() {
+    run(|| {
+        let woke = Rc::new(RefCell::new(false));
+        let w = woke.clone();
+        spawn(move || {
+            sleep(Duration::from_millis(1));
+            *w.borrow_mut() = true;
+        });
+        yield_now(); // the sleeper waits on its timer
+        let mut joins = 0u64;
+        while !*woke.borrow() {
+            assert_eq!(spawn(move || joins).join().unwrap(), joins);
+            joins += 1;
+            assert!(joins < 50_000_000, "the sleeper never woke");
+        }
+    });
+}
+
+/// A fiber run from its joiner may block; the joiner then waits as usual,
+/// and both go on when the blocked fiber is released.
+#[test]
+fn a_joined_fiber_that_blocks_releases_its_joiner_when_it_finishes() {
+    let got = run(|| {
+        let (tx, rx) = channel::<u32>();
+        let child = spawn(move || rx.recv().unwrap() * 2);
+        let releaser = spawn(move || tx.send(21).unwrap());
+        let got = child.join().unwrap();
+        releaser.join().unwrap();
+        got
+    });
+    assert_eq!(got, 42);
+}

@@ -292,6 +292,7 @@ where
                 head,
                 _result: PhantomData,
             },
+            fiber: None,
         },
     )
 }

@@ -134,6 +134,13 @@ pub(crate) fn yield_to_woken() -> bool {
     with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
 }
 
+/// In a fiber: runs fiber `key` now if it has not started and the
+/// scheduler would pick it next anyway (`Scheduler::run_next_fresh`).
+#[inline]
+pub(crate) fn run_next_fresh(key: FiberKey) {
+    with_scheduler(|s| s.run_next_fresh(key));
+}
+
 /// Puts a fiber of `home` back on its run queue, if `home` is this
 /// thread's scheduler; false (and nothing done) otherwise.
 #[inline]

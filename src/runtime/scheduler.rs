@@ -50,6 +50,11 @@ pub(crate) struct Scheduler {
     events: RefCell<Events>,
     /// The body `start_fiber` hands to the coroutine it resumes.
     starting_body: Cell<Option<Body>>,
+    /// Fiber runs since timers and descriptors were last checked.
+    runs_since_poll: Cell<u32>,
+    /// Fibers `run_next_fresh` ran.
+    #[cfg(test)]
+    nested_runs: Cell<usize>,
     tearing_down: Cell<bool>,
 }
 
@@ -83,6 +88,9 @@ impl Scheduler {
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             starting_body: Cell::new(None),
+            runs_since_poll: Cell::new(0),
+            #[cfg(test)]
+            nested_runs: Cell::new(0),
             tearing_down: Cell::new(false),
         }
     }
@@ -180,7 +188,8 @@ impl Scheduler {
     /// Runs fibers until `done()` holds: checked after every fiber that
     /// returns, and at least every `FAIRNESS` runs otherwise.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) -> io::Result<()> {
-        let mut runs_since_poll = 0;
+        let runs_since_poll = &self.runs_since_poll;
+        runs_since_poll.set(0);
         while !done() {
             if self.shared.has_inbox() {
                 self.drain_inbox();
@@ -198,26 +207,26 @@ impl Scheduler {
                     // the chain on their turn.
                     loop {
                         let suspended = self.run_fiber(key);
-                        runs_since_poll += 1;
+                        runs_since_poll.set(runs_since_poll.get() + 1);
                         if !suspended && done() {
                             break;
                         }
                         let partner = self.queue.borrow_mut().pick_handoff(|| {
-                            runs_since_poll < POLL_INTERVAL && !self.shared.has_inbox()
+                            runs_since_poll.get() < POLL_INTERVAL && !self.shared.has_inbox()
                         });
                         match partner {
                             Some(partner) => key = partner,
                             None => break,
                         }
                     }
-                    if runs_since_poll >= POLL_INTERVAL {
-                        runs_since_poll = 0;
+                    if runs_since_poll.get() >= POLL_INTERVAL {
+                        runs_since_poll.set(0);
                         self.fire_timers();
                         self.poll_io_now()?;
                     }
                 }
                 None => {
-                    runs_since_poll = 0;
+                    runs_since_poll.set(0);
                     if !self.fire_timers() && !self.spin_for_work() {
                         self.block()?;
                     }
@@ -374,6 +383,34 @@ impl Scheduler {
         self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
+    /// Runs fiber `key` from the running fiber, which is about to wait for
+    /// it, if `key` has not started and is what the loop would run next
+    /// once the running fiber suspends, with no poll, inbox or fairness
+    /// turn due: the loop's own next step, without the two switches
+    /// through it and back. The fiber runs on its own stack as ever, its
+    /// coroutine resumed from the running fiber's; when it suspends or
+    /// finishes, the running fiber goes on. True if it ran.
+    pub(crate) fn run_next_fresh(&self, key: FiberKey) -> bool {
+        let Some(running) = context::current_key() else {
+            return false; // a thread
+        };
+        let runs = self.runs_since_poll.get();
+        if runs >= POLL_INTERVAL
+            || self.tearing_down.get()
+            || self.shared.has_inbox()
+            || !self.queue.borrow_mut().pick_if_next_fresh(key)
+        {
+            return false;
+        }
+        self.runs_since_poll.set(runs + 1);
+        #[cfg(test)]
+        self.nested_runs.set(self.nested_runs.get() + 1);
+        let yielder = context::current_yielder();
+        self.run_fiber(key);
+        context::set_running(Some(running), yielder);
+        true
+    }
+
     /// Resumes a fiber until it suspends or finishes. The common case, a
     /// started fiber, stays short; the first run takes `start_fiber`.
     /// True if the fiber suspended (it is still alive).
@@ -382,15 +419,17 @@ impl Scheduler {
         let Some(slot) = self.fibers.get(key) else {
             return false; // a late wake for a fiber that is gone
         };
-        // SAFETY: fibers run one at a time and only from this loop (which
-        // `context::enter` keeps from nesting), so no coroutine borrows this
-        // slot's state now.
+        // SAFETY: fibers run one at a time, resumed by this loop (which
+        // `context::enter` keeps from nesting) or, while the running fiber
+        // waits in `run_next_fresh`, by that fiber, which resumes only a
+        // fiber that has not started; so no coroutine borrows this slot's
+        // state now.
         let runner = match unsafe { &mut *slot.state.get() } {
             FiberState::Started(runner) => runner as *mut Runner,
             _ => return self.start_fiber(key, slot),
         };
-        // SAFETY: the table's slots never move, and only this loop empties
-        // a slot (`finish_fiber`, and `teardown` after the loop), never
+        // SAFETY: the table's slots never move, and only `finish_fiber`
+        // (after a run) and `teardown` (after the loop) empty a slot, never
         // while its fiber runs; nothing else touches a running fiber's
         // state, so this is the only reference to the runner.
         let why = unsafe { (*runner).resume(key) };
@@ -499,10 +538,71 @@ impl Drop for Scheduler {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
 
     use crate::fiber::stack::Layout;
+    use crate::runtime::run_queue::FAIRNESS;
     use crate::{channel, run, spawn, yield_now};
+
+    fn nested_runs() -> usize {
+        crate::runtime::context::with_scheduler(|s| s.nested_runs.get()).unwrap()
+    }
+
+    /// Joining a fiber that has not started and would run next anyway runs
+    /// it from the joiner, without the trip through the loop; the loop
+    /// still takes its fairness turns (one pick in `FAIRNESS`).
+    #[test]
+    fn a_join_runs_the_fresh_fiber_the_loop_would_run_next() {
+        let nested = run(|| {
+            for i in 0..160u32 {
+                assert_eq!(spawn(move || i + 1).join().unwrap(), i + 1);
+            }
+            nested_runs()
+        });
+        let fairness_turns = 160 / FAIRNESS as usize;
+        assert!(
+            (160 - 2 * fairness_turns..160).contains(&nested),
+            "{nested} of 160 joins ran their fiber from the joiner"
+        );
+    }
+
+    /// Only the fiber the loop would pick next runs early: an older
+    /// sibling that has not started, and a partner in the hand-off slot,
+    /// keep their turns, and the joined fiber waits for them.
+    #[test]
+    fn a_join_never_runs_a_fiber_ahead_of_its_turn() {
+        let (log, nested) = run(|| {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let logger = |name: &'static str| {
+                let log = log.clone();
+                move || log.borrow_mut().push(name)
+            };
+            let older = spawn(logger("older sibling"));
+            let younger = spawn(logger("younger sibling"));
+            younger.join().unwrap();
+            older.join().unwrap();
+
+            let (tx, rx) = channel::<()>();
+            let partner = spawn({
+                let log = log.clone();
+                move || {
+                    rx.recv().unwrap();
+                    log.borrow_mut().push("partner");
+                }
+            });
+            yield_now(); // the partner waits in recv
+            tx.send(()).unwrap(); // and now in the hand-off slot
+            spawn(logger("child")).join().unwrap();
+            partner.join().unwrap();
+            (log.take(), nested_runs())
+        });
+        assert_eq!(
+            log,
+            ["older sibling", "younger sibling", "partner", "child"]
+        );
+        assert_eq!(nested, 0, "every fiber waited for its turn in the loop");
+    }
 
     thread_local! {
         /// Forces the stack layout of schedulers made on this thread, so
