@@ -38,6 +38,31 @@ fn handle_spawn_spreads_fibers_over_every_scheduler() {
     assert_eq!(threads.len(), 4);
 }
 
+/// A join may run the joined fiber from the joiner when the joiner's
+/// scheduler would run it next. A handle joined on another scheduler finds
+/// its fiber in no queue there: that join waits, as any, while the fiber
+/// runs on its own scheduler.
+#[test]
+fn handles_joined_on_other_schedulers_get_their_results() {
+    let (sum, threads) = rt(2).run(|| {
+        let joiners: Vec<_> = (0..8u64)
+            .map(|i| {
+                let child = spawn(move || (i, std::thread::current().id()));
+                Handle::current().spawn(move || {
+                    let (v, child_thread) = child.join().unwrap();
+                    (v, child_thread != std::thread::current().id())
+                })
+            })
+            .collect();
+        let results: Vec<_> = joiners.into_iter().map(|h| h.join().unwrap()).collect();
+        let sum: u64 = results.iter().map(|&(v, _)| v).sum();
+        let across = results.iter().filter(|&&(_, across)| across).count();
+        (sum, across)
+    });
+    assert_eq!(sum, 28);
+    assert!(threads > 0, "some joins crossed schedulers");
+}
+
 #[test]
 fn fibers_stay_on_the_thread_they_started_on() {
     let r = rt(3);

@@ -16,7 +16,6 @@ use crate::op::oneshot::OneshotRecv;
 use crate::op::perform::perform_leaf;
 use crate::op::Op;
 use crate::runtime::context;
-use crate::waker::FiberKey;
 use packet::{packet, JoinView};
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
@@ -43,21 +42,15 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (body, mut handle) = packet(f);
-    let key = context::with_scheduler(|s| s.spawn(body))
+    let (body, handle) = packet(f);
+    context::with_scheduler(|s| s.spawn(body))
         .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
-    handle.fiber = Some(key);
     handle
 }
 
 /// Owns the right to wait for a fiber and take its result.
 pub struct JoinHandle<T> {
     packet: JoinView<T>,
-    /// The fiber's key on the scheduler of the thread that spawned it, if
-    /// `spawn` did (see `join`). A handle joined on another thread may name
-    /// a fiber of that thread's scheduler: `run_next_fresh` runs one only
-    /// if it is next anyway, so at worst nothing changes but who resumes it.
-    fiber: Option<FiberKey>,
 }
 
 // SAFETY: the handle reaches only the join state, a `Oneshot` (`Send` and
@@ -85,9 +78,7 @@ impl<T> JoinHandle<T> {
     pub fn join(mut self) -> std::thread::Result<T> {
         // A fiber that has not started and would run next anyway, once
         // this one waits, runs now, from here: see `run_next_fresh`.
-        if let Some(fiber) = self.fiber {
-            context::run_next_fresh(fiber);
-        }
+        context::run_next_fresh(self.packet.id());
         self.join_op().perform()
     }
 

@@ -181,7 +181,17 @@ pub(crate) struct Body {
     head: NonNull<Head>,
 }
 
+/// Tells packets apart: the body and the handle of one fiber have the same
+/// id, and no two live packets do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PacketId(NonNull<Head>);
+
 impl Body {
+    #[inline]
+    pub(crate) fn id(&self) -> PacketId {
+        PacketId(self.head)
+    }
+
     /// Runs the fiber's function (`Start::Run`) or records why it could not
     /// start, then delivers the result.
     pub(crate) fn enter(self, start: Start) {
@@ -208,6 +218,11 @@ pub(crate) struct JoinView<T> {
 }
 
 impl<T> JoinView<T> {
+    #[inline]
+    pub(crate) fn id(&self) -> PacketId {
+        PacketId(self.head)
+    }
+
     #[inline]
     pub(crate) fn join(&self) -> &JoinState<T> {
         let offset = std::mem::offset_of!(Prefix<T>, join);
@@ -292,7 +307,6 @@ where
                 head,
                 _result: PhantomData,
             },
-            fiber: None,
         },
     )
 }

@@ -6,6 +6,7 @@ use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use crate::fiber::coroutine::{FiberYield, FiberYielder};
+use crate::fiber::packet::PacketId;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
 use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
@@ -134,11 +135,11 @@ pub(crate) fn yield_to_woken() -> bool {
     with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
 }
 
-/// In a fiber: runs fiber `key` now if it has not started and the
-/// scheduler would pick it next anyway (`Scheduler::run_next_fresh`).
+/// In a fiber: runs the fiber of `packet` now if it has not started and
+/// the scheduler would pick it next anyway (`Scheduler::run_next_fresh`).
 #[inline]
-pub(crate) fn run_next_fresh(key: FiberKey) {
-    with_scheduler(|s| s.run_next_fresh(key));
+pub(crate) fn run_next_fresh(packet: PacketId) {
+    with_scheduler(|s| s.run_next_fresh(packet));
 }
 
 /// Puts a fiber of `home` back on its run queue, if `home` is this

@@ -161,25 +161,27 @@ impl RunQueue {
         Some(key)
     }
 
-    /// Takes `key`, counted as a pick, if `pick` would choose it now as
-    /// the head of the newest batch (no hand-off, no woken fiber, no
-    /// fairness turn due); else leaves the queue as it was.
+    /// The head of the newest batch, counted as a pick, if `pick` would
+    /// choose it now (no hand-off, no woken fiber, no fairness turn due)
+    /// and `wanted` says yes to it; else `None`, leaving the queue as it
+    /// was.
     #[inline]
-    pub(crate) fn pick_if_next_fresh(&mut self, key: FiberKey) -> bool {
-        let next = match self.live.checked_sub(1) {
-            Some(top) => self.batches[top].fibers.front().map(|q| q.key),
-            None => None,
-        };
-        if next != Some(key)
-            || self.handoff.is_some()
+    pub(crate) fn pick_fresh_if(
+        &mut self,
+        wanted: impl FnOnce(FiberKey) -> bool,
+    ) -> Option<FiberKey> {
+        let top = self.live.checked_sub(1)?;
+        let key = self.batches[top].fibers.front()?.key;
+        if self.handoff.is_some()
             || !self.woken.is_empty()
             || self.picks + 1 >= FAIRNESS
+            || !wanted(key)
         {
-            return false;
+            return None;
         }
         self.picks += 1;
         self.pop_top_batch();
-        true
+        Some(key)
     }
 
     /// The next fiber by priority alone: hand-off, woken, newest batch,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use polling::Events;
 
 use crate::fiber::coroutine::{FiberYield, Runner};
-use crate::fiber::packet::{Body, RemoteBody};
+use crate::fiber::packet::{Body, PacketId, RemoteBody};
 use crate::fiber::slot::{FiberSlot, FiberState, Start};
 use crate::fiber::stack::Layout;
 use crate::fiber::stack_pool::StackPool;
@@ -383,25 +383,32 @@ impl Scheduler {
         self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
-    /// Runs fiber `key` from the running fiber, which is about to wait for
-    /// it, if `key` has not started and is what the loop would run next
-    /// once the running fiber suspends, with no poll, inbox or fairness
-    /// turn due: the loop's own next step, without the two switches
-    /// through it and back. The fiber runs on its own stack as ever, its
-    /// coroutine resumed from the running fiber's; when it suspends or
-    /// finishes, the running fiber goes on. True if it ran.
-    pub(crate) fn run_next_fresh(&self, key: FiberKey) -> bool {
+    /// Runs the fiber of `packet` from the running fiber, which is about
+    /// to wait for it, if that fiber has not started and is what the loop
+    /// would run next once the running fiber suspends, with no poll, inbox
+    /// or fairness turn due: the loop's own next step, without the two
+    /// switches through it and back. The fiber runs on its own stack as
+    /// ever, its coroutine resumed from the running fiber's; when it
+    /// suspends or finishes, the running fiber goes on. True if it ran.
+    pub(crate) fn run_next_fresh(&self, packet: PacketId) -> bool {
         let Some(running) = context::current_key() else {
             return false; // a thread
         };
         let runs = self.runs_since_poll.get();
-        if runs >= POLL_INTERVAL
-            || self.tearing_down.get()
-            || self.shared.has_inbox()
-            || !self.queue.borrow_mut().pick_if_next_fresh(key)
-        {
+        if runs >= POLL_INTERVAL || self.tearing_down.get() || self.shared.has_inbox() {
             return false;
         }
+        let is_joined = |key| {
+            self.fibers.get(key).is_some_and(|slot| {
+                // SAFETY: a fiber in a batch has not started, so no
+                // coroutine borrows its state.
+                let state = unsafe { &*slot.state.get() };
+                matches!(state, FiberState::Unstarted(body) if body.id() == packet)
+            })
+        };
+        let Some(key) = self.queue.borrow_mut().pick_fresh_if(is_joined) else {
+            return false;
+        };
         self.runs_since_poll.set(runs + 1);
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
