@@ -398,22 +398,27 @@ impl Scheduler {
         if runs >= POLL_INTERVAL || self.tearing_down.get() || self.shared.has_inbox() {
             return false;
         }
+        let mut joined = None;
         let is_joined = |key| {
-            self.fibers.get(key).is_some_and(|slot| {
-                // SAFETY: a fiber in a batch has not started, so no
-                // coroutine borrows its state.
-                let state = unsafe { &*slot.state.get() };
-                matches!(state, FiberState::Unstarted(body) if body.id() == packet)
-            })
+            let Some(slot) = self.fibers.get(key) else {
+                return false;
+            };
+            // SAFETY: a fiber in a batch has not started, so no coroutine
+            // borrows its state.
+            let state = unsafe { &*slot.state.get() };
+            let is = matches!(state, FiberState::Unstarted(body) if body.id() == packet);
+            joined = is.then_some(slot);
+            is
         };
-        let Some(key) = self.queue.borrow_mut().pick_fresh_if(is_joined) else {
+        let picked = self.queue.borrow_mut().pick_fresh_if(is_joined);
+        let (Some(key), Some(slot)) = (picked, joined) else {
             return false;
         };
         self.runs_since_poll.set(runs + 1);
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
         let yielder = context::current_yielder();
-        self.run_fiber(key);
+        self.start_fiber(key, slot);
         context::set_running(Some(running), yielder);
         true
     }
