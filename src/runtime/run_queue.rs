@@ -162,9 +162,8 @@ impl RunQueue {
     }
 
     /// The head of the newest batch, counted as a pick, if `pick` would
-    /// choose it now (no hand-off, no woken fiber, no fairness turn due)
-    /// and `wanted` says yes to it; else `None`, leaving the queue as it
-    /// was.
+    /// choose it now and `wanted` says yes to it; else `None`, leaving the
+    /// queue as it was.
     #[inline]
     pub(crate) fn pick_fresh_if(
         &mut self,
@@ -172,14 +171,17 @@ impl RunQueue {
     ) -> Option<FiberKey> {
         let top = self.live.checked_sub(1)?;
         let key = self.batches[top].fibers.front()?.key;
-        if self.handoff.is_some()
-            || !self.woken.is_empty()
-            || self.picks + 1 >= FAIRNESS
-            || !wanted(key)
-        {
+        let picks = self.picks + 1;
+        let fairness_turn = picks >= FAIRNESS;
+        let next = if fairness_turn {
+            matches!(self.oldest(), Some(Source::TopBatch))
+        } else {
+            self.handoff.is_none() && self.woken.is_empty()
+        };
+        if !next || !wanted(key) {
             return None;
         }
-        self.picks += 1;
+        self.picks = if fairness_turn { 0 } else { picks };
         self.pop_top_batch();
         Some(key)
     }

@@ -385,11 +385,11 @@ impl Scheduler {
 
     /// Runs the fiber of `packet` from the running fiber, which is about
     /// to wait for it, if that fiber has not started and is what the loop
-    /// would run next once the running fiber suspends, with no poll, inbox
-    /// or fairness turn due: the loop's own next step, without the two
-    /// switches through it and back. The fiber runs on its own stack as
-    /// ever, its coroutine resumed from the running fiber's; when it
-    /// suspends or finishes, the running fiber goes on. True if it ran.
+    /// would run next once the running fiber suspends, with no poll or
+    /// inbox due: the loop's own next step, without the two switches
+    /// through it and back. The fiber runs on its own stack as ever, its
+    /// coroutine resumed from the running fiber's; when it suspends or
+    /// finishes, the running fiber goes on. True if it ran.
     pub(crate) fn run_next_fresh(&self, packet: PacketId) -> bool {
         let Some(running) = context::current_key() else {
             return false; // a thread
@@ -553,6 +553,7 @@ mod tests {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 
+    use super::POLL_INTERVAL;
     use crate::fiber::stack::Layout;
     use crate::runtime::run_queue::FAIRNESS;
     use crate::{channel, run, spawn, yield_now};
@@ -562,8 +563,10 @@ mod tests {
     }
 
     /// Joining a fiber that has not started and would run next anyway runs
-    /// it from the joiner, without the trip through the loop; the loop
-    /// still takes its fairness turns (one pick in `FAIRNESS`).
+    /// it from the joiner, without the trip through the loop: every join
+    /// of a spawn+join loop, fairness turns included (with nothing else
+    /// runnable they pick the same fiber), but for the loop's polls (one
+    /// in `POLL_INTERVAL` runs).
     #[test]
     fn a_join_runs_the_fresh_fiber_the_loop_would_run_next() {
         let nested = run(|| {
@@ -572,11 +575,49 @@ mod tests {
             }
             nested_runs()
         });
-        let fairness_turns = 160 / FAIRNESS as usize;
-        assert!(
-            (160 - 2 * fairness_turns..160).contains(&nested),
-            "{nested} of 160 joins ran their fiber from the joiner"
+        let polls = 160 / (POLL_INTERVAL as usize - 2);
+        assert_eq!(
+            nested,
+            160 - polls,
+            "joins that ran their fiber from the joiner"
         );
+    }
+
+    /// A fairness turn picks the fiber that has waited longest: a join then
+    /// runs the fiber it waits for only if that is the one; a yielded fiber
+    /// that waited longer runs first.
+    #[test]
+    fn a_join_on_a_fairness_turn_lets_a_fiber_that_waited_longer_go_first() {
+        let (log, nested) = run(|| {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let yielder = spawn({
+                let log = log.clone();
+                move || {
+                    yield_now();
+                    log.borrow_mut().push("yielder");
+                }
+            });
+            yield_now(); // the yielder starts and yields: it waits
+            let mut joins = 0;
+            while !log.borrow().contains(&"yielder") {
+                let log = log.clone();
+                spawn(move || log.borrow_mut().push("child"))
+                    .join()
+                    .unwrap();
+                joins += 1;
+                assert!(joins <= FAIRNESS, "the yielder never got its turn");
+            }
+            yielder.join().unwrap();
+            (log.take(), nested_runs())
+        });
+        // The yielder waits behind fresh fibers until a fairness turn,
+        // which comes within `FAIRNESS` picks and goes to it; the child
+        // joined then runs after it, from the loop.
+        let (yielder_at, children) = (log.len() - 2, log.len() - 1);
+        assert_eq!(log[yielder_at], "yielder", "{log:?}");
+        assert!(log.iter().filter(|&&e| e == "child").count() == children);
+        assert!(children > 1 && children as u32 <= FAIRNESS, "{log:?}");
+        assert_eq!(nested, children - 1, "all but the fairness turn's join");
     }
 
     /// Only the fiber the loop would pick next runs early: an older
