@@ -78,6 +78,31 @@ fn steady_state_hot_paths_do_not_allocate() {
         assert_eq!(n, 0, "choice allocated {n} times");
         feeder.join().unwrap();
 
+        // select4: a four-way `select!`, whose leaves are tried in place
+        // and listed only when it registers.
+        let four: Vec<_> = (0..4).map(|_| channel::<u64>()).collect();
+        let feeders: Vec<_> = four
+            .iter()
+            .map(|(tx, _)| {
+                let tx = tx.clone();
+                spawn(move || (0..5_500u64).for_each(|i| tx.send(i).unwrap()))
+            })
+            .collect();
+        let select4 = |n: usize| {
+            for _ in 0..n {
+                selvedge::select! {
+                    v = four[0].1.recv_op() => v.unwrap(),
+                    v = four[1].1.recv_op() => v.unwrap(),
+                    v = four[2].1.recv_op() => v.unwrap(),
+                    v = four[3].1.recv_op() => v.unwrap(),
+                };
+            }
+        };
+        select4(2_000);
+        let ((), n) = counted(|| select4(20_000));
+        assert_eq!(n, 0, "select4 allocated {n} times");
+        feeders.into_iter().for_each(|f| f.join().unwrap());
+
         // A receive raced against a 1-hour timer, every message: the losing
         // timer is removed and the losing waiter entry unlinked each time.
         // If either accumulated, the timer heap or the channel queue would
