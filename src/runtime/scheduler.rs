@@ -389,14 +389,14 @@ impl Scheduler {
     /// inbox due: the loop's own next step, without the two switches
     /// through it and back. The fiber runs on its own stack as ever, its
     /// coroutine resumed from the running fiber's; when it suspends or
-    /// finishes, the running fiber goes on. True if it ran.
-    pub(crate) fn run_next_fresh(&self, packet: PacketId) -> bool {
+    /// finishes, the running fiber goes on.
+    pub(crate) fn run_next_fresh(&self, packet: PacketId) {
         let Some(running) = context::current_key() else {
-            return false; // a thread
+            return; // a thread
         };
         let runs = self.runs_since_poll.get();
         if runs >= POLL_INTERVAL || self.tearing_down.get() || self.shared.has_inbox() {
-            return false;
+            return;
         }
         let mut joined = None;
         let is_joined = |key| {
@@ -412,7 +412,7 @@ impl Scheduler {
         };
         let picked = self.queue.borrow_mut().pick_fresh_if(is_joined);
         let (Some(key), Some(slot)) = (picked, joined) else {
-            return false;
+            return;
         };
         self.runs_since_poll.set(runs + 1);
         #[cfg(test)]
@@ -420,7 +420,6 @@ impl Scheduler {
         let yielder = context::current_yielder();
         self.start_fiber(key, slot);
         context::set_running(Some(running), yielder);
-        true
     }
 
     /// Resumes a fiber until it suspends or finishes. The common case, a
@@ -565,8 +564,10 @@ mod tests {
     /// Joining a fiber that has not started and would run next anyway runs
     /// it from the joiner, without the trip through the loop: every join
     /// of a spawn+join loop, fairness turns included (with nothing else
-    /// runnable they pick the same fiber), but for the loop's polls (one
-    /// in `POLL_INTERVAL` runs).
+    /// runnable they pick the same fiber), but for the loop's polls: a
+    /// poll comes every `POLL_INTERVAL` runs and sends one join through
+    /// the loop, which then runs the joined fiber and the joiner itself
+    /// (two runs), so one join in `POLL_INTERVAL - 2` goes that way.
     #[test]
     fn a_join_runs_the_fresh_fiber_the_loop_would_run_next() {
         let nested = run(|| {
@@ -615,7 +616,7 @@ mod tests {
         // joined then runs after it, from the loop.
         let (yielder_at, children) = (log.len() - 2, log.len() - 1);
         assert_eq!(log[yielder_at], "yielder", "{log:?}");
-        assert!(log.iter().filter(|&&e| e == "child").count() == children);
+        assert_eq!(log.iter().filter(|&&e| e == "child").count(), children);
         assert!(children > 1 && children as u32 <= FAIRNESS, "{log:?}");
         assert_eq!(nested, children - 1, "all but the fairness turn's join");
     }
