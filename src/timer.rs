@@ -426,7 +426,7 @@ impl Leaf for Timeout {
 }
 impl Op for Timeout {
     type Output = ();
-    one_leaf!();
+    one_leaf!(@timer);
     #[inline]
     fn __prepare(&mut self) {
         let deadline = match self.when {

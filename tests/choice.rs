@@ -88,6 +88,32 @@ fn every_arm_of_a_four_way_choice_gets_its_own_channels_value() {
     });
 }
 
+/// The same for a two-way choice of channels, which is tried in place too
+/// (it has no timer that could make it one receive with a deadline).
+#[test]
+fn each_arm_of_a_two_way_choice_of_channels_gets_its_own_value() {
+    run(|| {
+        let chans: Vec<_> = (0..2).map(|_| channel::<usize>()).collect();
+        let two = || {
+            let arm = |k: usize| chans[k].1.recv_op().wrap(move |v| (k, v.unwrap()));
+            arm(0).or(arm(1))
+        };
+        for (k, (tx, _)) in chans.iter().enumerate() {
+            let sender = spawn({
+                let tx = tx.clone();
+                move || tx.send(10 + k).unwrap()
+            });
+            yield_now(); // the sender waits on channel k
+            assert_eq!(two().perform(), (k, 10 + k), "ready before the choice");
+            sender.join().unwrap();
+            let tx = tx.clone();
+            let sender = spawn(move || tx.send(20 + k).unwrap());
+            assert_eq!(two().perform(), (k, 20 + k), "arrived after it waited");
+            sender.join().unwrap();
+        }
+    });
+}
+
 /// Branches built at perform time (`guard`) make a choice's leaf count
 /// known only then; mixed with fixed branches, each winner still reaches
 /// its own arm.

@@ -61,6 +61,11 @@ pub trait Op {
     const __LEAF_COUNT: Option<usize> = None;
 
     #[doc(hidden)]
+    /// False when the type rules out timer leaves (then no two of its
+    /// leaves can be a leaf and a pending timer: see `perform`).
+    const __MAY_HAVE_TIMERS: bool = true;
+
+    #[doc(hidden)]
     /// Tries leaf `i` (counted from this node's first) as
     /// [`Leaf::try_now`](leaf::Leaf::try_now) does. Called after
     /// `__prepare`, and only on types whose `__LEAF_COUNT` is `Some`.

@@ -16,7 +16,9 @@ use crate::waker::Waker;
 pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
     op.__prepare();
     let winner = match O::__LEAF_COUNT {
-        Some(n) if n > LONE_MAX => commit_in_place(&mut op, n),
+        Some(n) if n > LONE_MAX || (n == LONE_MAX && !O::__MAY_HAVE_TIMERS) => {
+            commit_in_place(&mut op, n)
+        }
         _ => {
             let mut leaves = LeafList::new();
             op.__leaves(&mut leaves);
@@ -132,9 +134,10 @@ fn ready_now_or_after_yield(mut first_ready: impl FnMut() -> Option<usize>) -> O
     first_ready().or_else(|| context::yield_to_woken().then(&mut first_ready).flatten())
 }
 
-/// Choices of up to this many leaves are listed before anything is tried:
-/// the list tells whether one leaf and a pending timer make them a lone
-/// leaf with a deadline (`lone_leaf_and_deadline`).
+/// Choices of up to this many leaves are listed before anything is tried,
+/// unless their type rules out timers: the list tells whether one leaf and
+/// a pending timer make them a lone leaf with a deadline
+/// (`lone_leaf_and_deadline`).
 const LONE_MAX: usize = 2;
 
 #[inline]
@@ -149,8 +152,9 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     register_and_wait(leaves, &order)
 }
 
-/// `commit_one` for an operation of `n > LONE_MAX` leaves, a count its
-/// type fixes: the leaves are listed only if none is ready.
+/// `commit_one` for an operation of `n` leaves, a count its type fixes,
+/// that cannot be a lone leaf with a deadline (`n > LONE_MAX`, or no
+/// timers): the leaves are listed only if none is ready.
 #[inline]
 fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
     let order = Order::shuffled(n);
@@ -484,12 +488,25 @@ mod tests {
             op.__leaves(&mut leaves);
             assert_eq!(O::__LEAF_COUNT, Some(leaves.len()));
         }
+        fn may_have_timers<O: Op>(_: &O) -> bool {
+            O::__MAY_HAVE_TIMERS
+        }
         use std::time::{Duration, Instant};
         crate::run(|| {
             let (tx, rx) = crate::channel::<u8>();
             check(tx.send_op(1));
             check(rx.recv_op());
             check(rx.clone().into_recv_op());
+            assert!(!may_have_timers(
+                &rx.recv_op().or(tx.send_op(1).wrap(|_| Ok(0)))
+            ));
+            assert!(may_have_timers(
+                &rx.recv_op()
+                    .or(crate::after(Duration::ZERO).wrap(|()| Ok(0)))
+            ));
+            assert!(may_have_timers(
+                &crate::never::<()>().or(crate::at(Instant::now()))
+            ));
             check(crate::after(Duration::from_secs(1)));
             check(crate::after(Duration::ZERO));
             check(crate::at(Instant::now()));
