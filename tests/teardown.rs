@@ -171,3 +171,30 @@ fn captures_drop_on_the_fiber_thread_even_when_the_handle_goes_elsewhere() {
     assert!(msg.contains("torn down"), "{msg}");
     assert_eq!(*drops.lock().unwrap(), vec![here, here]);
 }
+
+/// A fiber started by its joiner (`join` runs a fresh fiber the scheduler
+/// would run next from the joiner's own coroutine) and left blocked is
+/// unwound at teardown like any other, as is the joiner waiting for it,
+/// and so is a chain of them: each joined its child before the child
+/// blocked.
+#[test]
+fn fibers_started_by_their_joiners_and_left_blocked_are_unwound() {
+    fn chain(depth: u32, drops: Arc<AtomicUsize>, rx: selvedge::Receiver<()>) {
+        let _g = Count(drops.clone());
+        if depth == 0 {
+            let _ = rx.recv();
+            return;
+        }
+        let child = spawn(move || chain(depth - 1, drops, rx));
+        let _ = child.join();
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let _sender = run(move || {
+        let (tx, rx) = channel::<()>();
+        spawn(move || chain(5, d, rx));
+        yield_now(); // the chain starts, each fiber joining the next
+        tx // kept past teardown: the last fiber stays blocked in `recv`
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+}
