@@ -312,3 +312,15 @@ fn a_joined_fiber_that_blocks_releases_its_joiner_when_it_finishes() {
     });
     assert_eq!(got, 42);
 }
+
+/// Once `join_op` took the result, `join` says so instead of waiting for a
+/// result that will never come again.
+#[test]
+#[should_panic(expected = "already taken by an earlier join_op")]
+fn join_after_a_join_op_took_the_result_panics() {
+    run(|| {
+        let mut fiber = spawn(|| 1);
+        assert_eq!(fiber.join_op().perform().unwrap(), 1);
+        let _ = fiber.join();
+    });
+}

@@ -77,9 +77,13 @@ impl<T> JoinHandle<T> {
     #[inline]
     pub fn join(mut self) -> std::thread::Result<T> {
         // A fiber that has not started and would run next anyway, once
-        // this one waits, runs now, from here: see `run_next_fresh`.
+        // this one waits, runs now, from here: see `run_next_fresh`. If it
+        // finished, its result is taken without a perform.
         context::run_next_fresh(self.packet.id());
-        self.join_op().perform()
+        match self.take_result() {
+            Some(result) => result,
+            None => self.join_op().perform(),
+        }
     }
 
     /// The operation of waiting for the fiber, to use in a choice.
