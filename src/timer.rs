@@ -426,7 +426,8 @@ impl Leaf for Timeout {
 }
 impl Op for Timeout {
     type Output = ();
-    one_leaf!(@timer);
+    one_leaf!();
+    const __HAS_TIMER_LEAF: bool = true;
     #[inline]
     fn __prepare(&mut self) {
         let deadline = match self.when {

@@ -1,7 +1,10 @@
 //! Operations and choice: exactly one commit, fairness, wrap, flattening,
 //! self-match, always/never, boxed, try_perform.
 
-use selvedge::{after, always, channel, choice, guard, never, run, spawn, yield_now, Op};
+use selvedge::{
+    after, always, channel, choice, guard, never, run, spawn, yield_now, JoinHandle, Op, Receiver,
+    Sender,
+};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -48,6 +51,17 @@ fn ready_branches_are_chosen_uniformly_even_when_nested() {
     }
 }
 
+/// A receive on `rx` that says which arm it is: `(arm, value)`.
+fn arm(rx: &Receiver<usize>, k: usize) -> impl Op<Output = (usize, usize)> + '_ {
+    rx.recv_op().wrap(move |v| (k, v.unwrap()))
+}
+
+/// A fiber that sends `v` on `tx`.
+fn sender(tx: &Sender<usize>, v: usize) -> JoinHandle<()> {
+    let tx = tx.clone();
+    spawn(move || tx.send(v).unwrap())
+}
+
 /// Each arm of a four-way `select!` gets its own channel's value: when the
 /// value waits before the choice (its leaves are tried in place, never
 /// listed), when it arrives after the choice registered, and when
@@ -57,12 +71,11 @@ fn every_arm_of_a_four_way_choice_gets_its_own_channels_value() {
     run(|| {
         let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
         let four = || {
-            let arm = |k: usize| chans[k].1.recv_op().wrap(move |v| (k, v.unwrap()));
+            let arm = |k: usize| arm(&chans[k].1, k);
             arm(0).or(arm(1)).or(arm(2)).or(arm(3))
         };
-        for k in 0..4 {
-            let tx = chans[k].0.clone();
-            let sender = spawn(move || tx.send(10 + k).unwrap());
+        for (k, (tx, _)) in chans.iter().enumerate() {
+            let s = sender(tx, 10 + k);
             yield_now(); // the sender waits on channel k
             let got = selvedge::select! {
                 v = chans[0].1.recv_op() => (0, v.unwrap()),
@@ -71,19 +84,17 @@ fn every_arm_of_a_four_way_choice_gets_its_own_channels_value() {
                 v = chans[3].1.recv_op() => (3, v.unwrap()),
             };
             assert_eq!(got, (k, 10 + k), "ready before the choice");
-            sender.join().unwrap();
+            s.join().unwrap();
 
-            let tx = chans[k].0.clone();
-            let sender = spawn(move || tx.send(20 + k).unwrap());
+            let s = sender(tx, 20 + k);
             assert_eq!(four().perform(), (k, 20 + k), "arrived after it waited");
-            sender.join().unwrap();
+            s.join().unwrap();
 
             assert_eq!(four().try_perform(), None);
-            let tx = chans[k].0.clone();
-            let sender = spawn(move || tx.send(30 + k).unwrap());
+            let s = sender(tx, 30 + k);
             yield_now();
             assert_eq!(four().try_perform(), Some((k, 30 + k)), "try_perform");
-            sender.join().unwrap();
+            s.join().unwrap();
         }
     });
 }
@@ -94,22 +105,15 @@ fn every_arm_of_a_four_way_choice_gets_its_own_channels_value() {
 fn each_arm_of_a_two_way_choice_of_channels_gets_its_own_value() {
     run(|| {
         let chans: Vec<_> = (0..2).map(|_| channel::<usize>()).collect();
-        let two = || {
-            let arm = |k: usize| chans[k].1.recv_op().wrap(move |v| (k, v.unwrap()));
-            arm(0).or(arm(1))
-        };
+        let two = || arm(&chans[0].1, 0).or(arm(&chans[1].1, 1));
         for (k, (tx, _)) in chans.iter().enumerate() {
-            let sender = spawn({
-                let tx = tx.clone();
-                move || tx.send(10 + k).unwrap()
-            });
+            let s = sender(tx, 10 + k);
             yield_now(); // the sender waits on channel k
             assert_eq!(two().perform(), (k, 10 + k), "ready before the choice");
-            sender.join().unwrap();
-            let tx = tx.clone();
-            let sender = spawn(move || tx.send(20 + k).unwrap());
+            s.join().unwrap();
+            let s = sender(tx, 20 + k);
             assert_eq!(two().perform(), (k, 20 + k), "arrived after it waited");
-            sender.join().unwrap();
+            s.join().unwrap();
         }
     });
 }

@@ -32,7 +32,7 @@ impl<O: fmt::Debug, F> fmt::Debug for Wrap<O, F> {
 impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     type Output = U;
     const __LEAF_COUNT: Option<usize> = O::__LEAF_COUNT;
-    const __MAY_HAVE_TIMERS: bool = O::__MAY_HAVE_TIMERS;
+    const __HAS_TIMER_LEAF: bool = O::__HAS_TIMER_LEAF;
     fn __prepare(&mut self) {
         self.op.__prepare();
     }
@@ -73,7 +73,7 @@ impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
         (Some(a), Some(b)) => Some(a + b),
         _ => None,
     };
-    const __MAY_HAVE_TIMERS: bool = A::__MAY_HAVE_TIMERS || B::__MAY_HAVE_TIMERS;
+    const __HAS_TIMER_LEAF: bool = A::__HAS_TIMER_LEAF || B::__HAS_TIMER_LEAF;
     fn __prepare(&mut self) {
         self.a.__prepare();
         self.b.__prepare();
@@ -215,7 +215,6 @@ impl<T> fmt::Debug for Never<T> {
 impl<T> Op for Never<T> {
     type Output = T;
     const __LEAF_COUNT: Option<usize> = Some(0);
-    const __MAY_HAVE_TIMERS: bool = false;
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, _leaves: &mut LeafList<'s>) {}
     fn __complete(self, _winner: usize) -> T {

@@ -76,19 +76,10 @@ pub trait Leaf {
 }
 
 /// The `Op` items of an operation that is one leaf: `one_leaf!()` when
-/// the operation is its own leaf, `one_leaf!(field)` when a field is, and
-/// `one_leaf!(@timer)` for a timer, its own leaf.
+/// the operation is its own leaf, `one_leaf!(field)` when a field is.
 macro_rules! one_leaf {
-    (@timer) => {
-        const __LEAF_COUNT: Option<usize> = Some(1);
-        #[inline]
-        fn __try_leaf(&mut self, _i: usize) -> bool {
-            $crate::op::leaf::Leaf::try_now(self)
-        }
-    };
     () => {
         const __LEAF_COUNT: Option<usize> = Some(1);
-        const __MAY_HAVE_TIMERS: bool = false;
         #[inline]
         fn __try_leaf(&mut self, _i: usize) -> bool {
             $crate::op::leaf::Leaf::try_now(self)
@@ -96,7 +87,6 @@ macro_rules! one_leaf {
     };
     ($field:ident) => {
         const __LEAF_COUNT: Option<usize> = Some(1);
-        const __MAY_HAVE_TIMERS: bool = false;
         #[inline]
         fn __try_leaf(&mut self, _i: usize) -> bool {
             $crate::op::leaf::Leaf::try_now(&mut self.$field)

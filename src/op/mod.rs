@@ -61,9 +61,12 @@ pub trait Op {
     const __LEAF_COUNT: Option<usize> = None;
 
     #[doc(hidden)]
-    /// False when the type rules out timer leaves (then no two of its
-    /// leaves can be a leaf and a pending timer: see `perform`).
-    const __MAY_HAVE_TIMERS: bool = true;
+    /// True when the type's fixed leaves include a timer: a choice of a
+    /// timer and one other leaf is then listed first, so that it can take
+    /// the one-leaf path with a deadline (see `perform`). Only consulted
+    /// with a fixed `__LEAF_COUNT`; trying such a pair in place would be
+    /// correct too, only slower.
+    const __HAS_TIMER_LEAF: bool = false;
 
     #[doc(hidden)]
     /// Tries leaf `i` (counted from this node's first) as

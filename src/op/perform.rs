@@ -16,7 +16,7 @@ use crate::waker::Waker;
 pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
     op.__prepare();
     let winner = match O::__LEAF_COUNT {
-        Some(n) if n > LONE_MAX || (n == LONE_MAX && !O::__MAY_HAVE_TIMERS) => {
+        Some(n) if n > LONE_MAX || (n == LONE_MAX && !O::__HAS_TIMER_LEAF) => {
             commit_in_place(&mut op, n)
         }
         _ => {
@@ -488,8 +488,8 @@ mod tests {
             op.__leaves(&mut leaves);
             assert_eq!(O::__LEAF_COUNT, Some(leaves.len()));
         }
-        fn may_have_timers<O: Op>(_: &O) -> bool {
-            O::__MAY_HAVE_TIMERS
+        fn has_timer_leaf<O: Op>(_: &O) -> bool {
+            O::__HAS_TIMER_LEAF
         }
         use std::time::{Duration, Instant};
         crate::run(|| {
@@ -497,14 +497,14 @@ mod tests {
             check(tx.send_op(1));
             check(rx.recv_op());
             check(rx.clone().into_recv_op());
-            assert!(!may_have_timers(
+            assert!(!has_timer_leaf(
                 &rx.recv_op().or(tx.send_op(1).wrap(|_| Ok(0)))
             ));
-            assert!(may_have_timers(
+            assert!(has_timer_leaf(
                 &rx.recv_op()
                     .or(crate::after(Duration::ZERO).wrap(|()| Ok(0)))
             ));
-            assert!(may_have_timers(
+            assert!(has_timer_leaf(
                 &crate::never::<()>().or(crate::at(Instant::now()))
             ));
             check(crate::after(Duration::from_secs(1)));

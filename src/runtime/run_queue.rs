@@ -161,14 +161,14 @@ impl RunQueue {
         Some(key)
     }
 
-    /// The head of the newest batch, counted as a pick, if `pick` would
-    /// choose it now and `wanted` says yes to it; else `None`, leaving the
-    /// queue as it was.
+    /// The head of the newest batch, counted as a pick, with what `wanted`
+    /// makes of it, if `pick` would choose it now and `wanted` returns
+    /// `Some`; else `None`, leaving the queue as it was.
     #[inline]
-    pub(crate) fn pick_fresh_if(
+    pub(crate) fn pick_fresh_if<R>(
         &mut self,
-        wanted: impl FnOnce(FiberKey) -> bool,
-    ) -> Option<FiberKey> {
+        wanted: impl FnOnce(FiberKey) -> Option<R>,
+    ) -> Option<(FiberKey, R)> {
         let top = self.live.checked_sub(1)?;
         let key = self.batches[top].fibers.front()?.key;
         let picks = self.picks + 1;
@@ -178,12 +178,13 @@ impl RunQueue {
         } else {
             self.handoff.is_none() && self.woken.is_empty()
         };
-        if !next || !wanted(key) {
+        if !next {
             return None;
         }
+        let wanted = wanted(key)?;
         self.picks = if fairness_turn { 0 } else { picks };
         self.pop_top_batch();
-        Some(key)
+        Some((key, wanted))
     }
 
     /// The next fiber by priority alone: hand-off, woken, newest batch,

@@ -398,20 +398,14 @@ impl Scheduler {
         if runs >= POLL_INTERVAL || self.tearing_down.get() || self.shared.has_inbox() {
             return;
         }
-        let mut joined = None;
-        let is_joined = |key| {
-            let Some(slot) = self.fibers.get(key) else {
-                return false;
-            };
+        let joined_slot = |key| {
+            let slot = self.fibers.get(key)?;
             // SAFETY: a fiber in a batch has not started, so no coroutine
             // borrows its state.
             let state = unsafe { &*slot.state.get() };
-            let is = matches!(state, FiberState::Unstarted(body) if body.id() == packet);
-            joined = is.then_some(slot);
-            is
+            matches!(state, FiberState::Unstarted(body) if body.id() == packet).then_some(slot)
         };
-        let picked = self.queue.borrow_mut().pick_fresh_if(is_joined);
-        let (Some(key), Some(slot)) = (picked, joined) else {
+        let Some((key, slot)) = self.queue.borrow_mut().pick_fresh_if(joined_slot) else {
             return;
         };
         self.runs_since_poll.set(runs + 1);
