@@ -88,7 +88,7 @@ impl Runner {
     /// Runs fiber `key` on this coroutine until it suspends or finishes
     /// its body. A parked (or new) coroutine first takes the scheduler's
     /// starting body.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn resume(&mut self, key: FiberKey) -> FiberYield {
         // Read once, before the thread-local stores below, which the
         // compiler cannot tell apart from stores to the slot holding `self`.

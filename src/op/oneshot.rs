@@ -63,18 +63,30 @@ impl<T> Oneshot<T> {
     }
 
     /// Puts the value and commits the reader's waiting perform, if any.
+    /// Inlined for the common case: nobody registered yet.
     ///
     /// # Safety
     ///
     /// At most once per cell.
+    #[inline]
     pub(crate) unsafe fn put(&self, value: T) {
         // SAFETY: the reader reads `value` only after seeing PUTTING or
-        // FULL, which the swap below publishes; no other writer exists.
-        self.value.with_mut(|v| unsafe { *v = Some(value) });
+        // FULL, which the swap below publishes; no other writer exists. The
+        // cell still holds the `None` of `new` (one put), so nothing is
+        // dropped by overwriting it.
+        self.value.with_mut(|v| unsafe { v.write(Some(value)) });
         if self.state.swap(PUTTING, Ordering::AcqRel) != WAITING {
             self.state.store(FULL, Ordering::Release);
             return;
         }
+        self.commit_waiter();
+    }
+
+    /// The rest of a put that found the reader registered: commits its
+    /// perform, then says FULL. Out of line: a joiner that waits has paid
+    /// for a switch already.
+    #[inline(never)]
+    fn commit_waiter(&self) {
         // SAFETY: the reader wrote `waiter` before publishing WAITING, which
         // the swap acquired; it writes again only after it sees the perform
         // committed or the state FULL, both after this read.
