@@ -99,22 +99,35 @@ impl<T, F: FnOnce() -> T> Packet<T, F> {
 }
 
 /// Drops one reference to the packet at `head`, freeing it with the last.
+/// Inlined: every spawn+join releases twice, and only the second frees.
 ///
 /// # Safety
 ///
 /// The caller holds a reference to a live packet and gives it up.
+#[inline]
 unsafe fn release(head: NonNull<Head>) {
     // SAFETY: the caller's reference keeps the packet alive until here.
     let h = unsafe { head.as_ref() };
-    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
-        return;
+    if h.refs.fetch_sub(1, Ordering::Release) == 1 {
+        // SAFETY: that was the last reference.
+        unsafe { free(head) };
     }
+}
+
+/// Drops a packet's fields and frees its block.
+///
+/// # Safety
+///
+/// `head` is a live packet whose last reference was just given up.
+#[inline(never)]
+unsafe fn free(head: NonNull<Head>) {
     // Everything the other reference's holder did to the packet happens
     // before the fields are dropped (as in `Arc`).
     fence(Ordering::Acquire);
-    let vtable = h.vtable;
-    // SAFETY: that was the last reference; the block came from
-    // `block_cache::alloc(vtable.layout)` in `packet_unbounded`.
+    // SAFETY: the caller's promise: nobody else reaches the packet now.
+    let vtable = unsafe { head.as_ref() }.vtable;
+    // SAFETY: the block came from `block_cache::alloc(vtable.layout)` in
+    // `packet_unbounded`, and its fields are dropped once, here.
     unsafe {
         (vtable.drop_fields)(head);
         block_cache::dealloc(head.cast(), vtable.layout);
