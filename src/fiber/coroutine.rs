@@ -87,7 +87,8 @@ impl Runner {
 
     /// Runs fiber `key` on this coroutine until it suspends or finishes
     /// its body. A parked (or new) coroutine first takes the scheduler's
-    /// starting body.
+    /// starting body. Always inlined: the join's nested start
+    /// (`Scheduler::run_next_fresh`) called it out of line otherwise.
     #[inline(always)]
     pub(crate) fn resume(&mut self, key: FiberKey) -> FiberYield {
         // Read once, before the thread-local stores below, which the
