@@ -78,18 +78,11 @@ pub trait Leaf {
 /// The `Op` items of an operation that is one leaf: `one_leaf!()` when
 /// the operation is its own leaf, `one_leaf!(field)` when a field is.
 macro_rules! one_leaf {
-    () => {
+    ($($field:ident)?) => {
         const __LEAF_COUNT: Option<usize> = Some(1);
         #[inline]
         fn __try_leaf(&mut self, _i: usize) -> bool {
-            $crate::op::leaf::Leaf::try_now(self)
-        }
-    };
-    ($field:ident) => {
-        const __LEAF_COUNT: Option<usize> = Some(1);
-        #[inline]
-        fn __try_leaf(&mut self, _i: usize) -> bool {
-            $crate::op::leaf::Leaf::try_now(&mut self.$field)
+            $crate::op::leaf::Leaf::try_now(&mut (*self)$(.$field)?)
         }
     };
 }

@@ -211,9 +211,10 @@ impl Scheduler {
                         if !suspended && done() {
                             break;
                         }
-                        let partner = self.queue.borrow_mut().pick_handoff(|| {
-                            runs_since_poll.get() < POLL_INTERVAL && !self.shared.has_inbox()
-                        });
+                        let partner = self
+                            .queue
+                            .borrow_mut()
+                            .pick_handoff(|| !self.poll_or_inbox_due());
                         match partner {
                             Some(partner) => key = partner,
                             None => break,
@@ -383,6 +384,14 @@ impl Scheduler {
         self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
+    /// True when the loop owes timers and descriptors a check, or the
+    /// inbox a drain, before it runs another fiber: then neither the
+    /// hand-off chain nor a join may run one without going through it.
+    #[inline]
+    fn poll_or_inbox_due(&self) -> bool {
+        self.runs_since_poll.get() >= POLL_INTERVAL || self.shared.has_inbox()
+    }
+
     /// Runs the fiber of `packet` from the running fiber, which is about
     /// to wait for it, if that fiber has not started and is what the loop
     /// would run next once the running fiber suspends, with no poll or
@@ -394,8 +403,7 @@ impl Scheduler {
         let Some(running) = context::current_key() else {
             return; // a thread
         };
-        let runs = self.runs_since_poll.get();
-        if runs >= POLL_INTERVAL || self.tearing_down.get() || self.shared.has_inbox() {
+        if self.tearing_down.get() || self.poll_or_inbox_due() {
             return;
         }
         let joined_slot = |key| {
@@ -408,7 +416,7 @@ impl Scheduler {
         let Some((key, slot)) = self.queue.borrow_mut().pick_fresh_if(joined_slot) else {
             return;
         };
-        self.runs_since_poll.set(runs + 1);
+        self.runs_since_poll.set(self.runs_since_poll.get() + 1);
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
         let yielder = context::current_yielder();
