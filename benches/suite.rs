@@ -5,7 +5,13 @@
 //!     cargo bench --bench suite                       # everything
 //!     cargo bench --bench suite -- ring select4       # some workloads
 //!     cargo bench --bench suite -- --quick            # CI: checks it runs
+//!     cargo bench --bench suite -- --rounds 9         # more samples
 //!     cargo bench --bench suite -- --svg docs/benchmarks.svg
+//!
+//! The suite runs in rounds (five by default, one with `--quick`): each
+//! round runs every chosen workload on every runtime once, and the table
+//! gives each number's median across rounds, its range, and the median of
+//! the per-round selvedge/peer ratios.
 //!
 //! Workloads that report memory (skynet, parked_memory) run in a child
 //! process each, so peak RSS belongs to that workload alone.
@@ -765,45 +771,164 @@ fn main() {
         return child(&args[1..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let svg = args
+    let value_of = |flag: &str| {
+        let i = args.iter().position(|a| a == flag)?;
+        Some(
+            args.get(i + 1)
+                .unwrap_or_else(|| panic!("{flag} needs a value")),
+        )
+    };
+    let svg = value_of("--svg").cloned();
+    let rounds: usize = match value_of("--rounds") {
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("--rounds takes a positive count, not {n:?}")),
+        None if quick => 1,
+        None => DEFAULT_ROUNDS,
+    };
+    let values: Vec<&String> = ["--svg", "--rounds"]
         .iter()
-        .position(|a| a == "--svg")
-        .map(|i| args[i + 1].clone());
+        .filter_map(|f| value_of(f))
+        .collect();
     let chosen: Vec<&str> = args
         .iter()
-        .filter(|a| !a.starts_with("--") && Some(*a) != svg.as_ref())
+        .filter(|a| !a.starts_with("--") && !values.iter().any(|v| std::ptr::eq(*v, *a)))
         .map(String::as_str)
         .collect();
-    let mut suite = Suite {
-        quick,
-        rows: Vec::new(),
-    };
+    if let Some(unknown) = chosen
+        .iter()
+        .find(|c| !WORKLOADS.iter().any(|(name, _)| name == *c))
+    {
+        let names: Vec<&str> = WORKLOADS.iter().map(|(name, _)| *name).collect();
+        panic!("no workload {unknown:?}; the workloads are {names:?}");
+    }
     println!(
-        "selvedge benchmark suite{}",
+        "selvedge benchmark suite{}, {rounds} round{}",
         if quick {
             " (quick: checks it runs)"
         } else {
             ""
-        }
+        },
+        if rounds == 1 { "" } else { "s" }
     );
-    for (name, run) in WORKLOADS {
-        if chosen.is_empty() || chosen.contains(name) {
-            run(&mut suite);
+    let mut samples = Vec::new();
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
         }
+        let mut suite = Suite {
+            quick,
+            rows: Vec::new(),
+        };
+        for (name, run) in WORKLOADS {
+            if chosen.is_empty() || chosen.contains(name) {
+                run(&mut suite);
+            }
+        }
+        samples.push(suite.rows);
     }
-    println!("\n{}", ratio_table(&suite.rows));
+    let series = Series::gather(&samples);
+    println!("\n{}", ratio_table(&series));
+    println!("{}", target_table(&series, quick));
     if let Some(path) = svg {
-        std::fs::write(&path, support::svg::chart(&chart_bars(&suite.rows))).unwrap();
+        std::fs::write(&path, support::svg::chart(&chart_bars(&series))).unwrap();
         println!("wrote {path}");
     }
 }
 
-/// The selvedge row to compare peer row `r` with: same workload and unit,
-/// and the same measure ("tokio: overshoot p99" pairs with "selvedge:
-/// overshoot p99") when the labels name one.
-fn ours_for<'a>(rows: &'a [Row], r: &Row) -> Option<&'a Row> {
+/// Rounds of the whole suite by default. Each round runs every chosen
+/// workload on every runtime once, so the rounds interleave the runtimes
+/// and a burst of load on the host lands in one round of each, not in
+/// every sample of one runtime; the table reports medians across rounds.
+const DEFAULT_ROUNDS: usize = 5;
+
+/// One measure (a workload, a runtime, a unit) in every round that
+/// reported it: `values[i]` is from round `rounds[i]`.
+struct Series {
+    workload: &'static str,
+    who: &'static str,
+    unit: &'static str,
+    rounds: Vec<usize>,
+    values: Vec<f64>,
+}
+
+impl Series {
+    /// The rows of all rounds, one series per measure, in the order the
+    /// measures first appeared.
+    fn gather(samples: &[Vec<Row>]) -> Vec<Series> {
+        let mut series: Vec<Series> = Vec::new();
+        for (round, rows) in samples.iter().enumerate() {
+            for r in rows {
+                let found = series
+                    .iter_mut()
+                    .find(|s| (s.workload, s.who, s.unit) == (r.workload, r.who, r.unit));
+                let s = match found {
+                    Some(s) => s,
+                    None => {
+                        series.push(Series {
+                            workload: r.workload,
+                            who: r.who,
+                            unit: r.unit,
+                            rounds: Vec::new(),
+                            values: Vec::new(),
+                        });
+                        series.last_mut().unwrap()
+                    }
+                };
+                s.rounds.push(round);
+                s.values.push(r.value);
+            }
+        }
+        series
+    }
+
+    fn value(&self, round: usize) -> Option<f64> {
+        let i = self.rounds.iter().position(|&r| r == round)?;
+        Some(self.values[i])
+    }
+
+    /// `self / other` in every round that has both, so each ratio compares
+    /// two runs made moments apart.
+    fn ratios(&self, other: &Series) -> Vec<f64> {
+        self.rounds
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(&round, &v)| Some(v / other.value(round)?))
+            .collect()
+    }
+}
+
+/// The median; the mean of the middle two for an even count.
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// A median, with the range when there is more than one value.
+fn spread(values: &[f64], digits: usize) -> String {
+    let m = median(values);
+    if values.len() < 2 {
+        return format!("{m:.digits$}");
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$})")
+}
+
+/// The selvedge series to compare peer series `r` with: same workload and
+/// unit, and the same measure ("tokio: overshoot p99" pairs with
+/// "selvedge: overshoot p99") when the labels name one.
+fn ours_for<'a>(series: &'a [Series], r: &Series) -> Option<&'a Series> {
     let measure = |who: &str| who.split_once(": ").map(|(_, m)| m.to_string());
-    let mut same = rows
+    let mut same = series
         .iter()
         .filter(|o| o.workload == r.workload && o.who.starts_with("selvedge") && o.unit == r.unit);
     match measure(r.who) {
@@ -812,33 +937,38 @@ fn ours_for<'a>(rows: &'a [Row], r: &Row) -> Option<&'a Row> {
     }
 }
 
-/// Markdown: every peer row next to selvedge's row of the same workload.
-fn ratio_table(rows: &[Row]) -> String {
+/// Markdown: every peer next to selvedge on the same workload, as medians
+/// across rounds (ranges in brackets), and the median of the per-round
+/// ratios.
+fn ratio_table(series: &[Series]) -> String {
     let mut t = String::from(
         "| workload | selvedge | peer | peer value | selvedge/peer |\n|---|---|---|---|---|\n",
     );
-    for r in rows
+    for r in series
         .iter()
-        .filter(|r| !r.who.starts_with("selvedge") || ours_for(rows, r).is_none())
+        .filter(|r| !r.who.starts_with("selvedge") || ours_for(series, r).is_none())
     {
-        match ours_for(rows, r) {
+        match ours_for(series, r) {
             Some(o) if !r.who.starts_with("selvedge") => {
                 let _ = writeln!(
                     t,
-                    "| {} | {:.1} {} | {} | {:.1} | {:.3} |",
+                    "| {} | {} {} | {} | {} | {} |",
                     r.workload,
-                    o.value,
+                    spread(&o.values, 1),
                     o.unit,
                     r.who,
-                    r.value,
-                    o.value / r.value
+                    spread(&r.values, 1),
+                    spread(&o.ratios(r), 3)
                 );
             }
             _ => {
                 let _ = writeln!(
                     t,
-                    "| {} | {:.1} {} | {} | | |",
-                    r.workload, r.value, r.unit, r.who
+                    "| {} | {} {} | {} | | |",
+                    r.workload,
+                    spread(&r.values, 1),
+                    r.unit,
+                    r.who
                 );
             }
         }
@@ -846,15 +976,137 @@ fn ratio_table(rows: &[Row]) -> String {
     t
 }
 
-/// The chart: for each workload, selvedge's number over each peer's.
-fn chart_bars(rows: &[Row]) -> Vec<(String, f64)> {
+/// A speed or memory target of issue 5 (this 2-core VM): the median of
+/// the measure named, or of its per-round ratio to a second measure, is at
+/// most `limit`.
+struct Target {
+    what: &'static str,
+    workload: &'static str,
+    who: &'static str,
+    over: Option<&'static str>,
+    limit: f64,
+}
+
+const fn target(
+    what: &'static str,
+    workload: &'static str,
+    who: &'static str,
+    limit: f64,
+) -> Target {
+    Target {
+        what,
+        workload,
+        who,
+        over: None,
+        limit,
+    }
+}
+
+const TARGETS: &[Target] = &[
+    target(
+        "ping-pong <= 30 ns/round trip",
+        "pingpong",
+        "selvedge",
+        30.0,
+    ),
+    target("ring <= 20 ns/hop", "ring", "selvedge, 503 fibers", 20.0),
+    target("select4 <= 60 ns/message", "select4", "selvedge", 60.0),
+    Target {
+        what: "select_timeout <= 1.5x a one-channel select",
+        workload: "select_timeout",
+        who: "selvedge recv or after(1h)",
+        over: Some("selvedge select over one channel"),
+        limit: 1.5,
+    },
+    target("skynet-100k <= 30 ms", "skynet 100k", "selvedge", 30.0),
+    target("skynet-1M <= 300 ms", "skynet 1M", "selvedge", 300.0),
+    target("spawn_join <= 60 ns", "spawn_join", "selvedge", 60.0),
+    target(
+        "timers 20k: wall <= 10 ms past the longest sleep",
+        "timers 20k",
+        "selvedge: wall past the longest sleep",
+        10.0,
+    ),
+    target(
+        "timers 20k: overshoot p99 <= 2 ms",
+        "timers 20k",
+        "selvedge: overshoot p99",
+        2.0,
+    ),
+    target(
+        "timers 100k: wall <= 10 ms past the longest sleep",
+        "timers 100k",
+        "selvedge: wall past the longest sleep",
+        10.0,
+    ),
+    target(
+        "timers 100k: overshoot p99 <= 2 ms",
+        "timers 100k",
+        "selvedge: overshoot p99",
+        2.0,
+    ),
+    target(
+        "parked fiber <= 4.5 KiB RSS",
+        "parked_memory",
+        "selvedge, per parked fiber",
+        4.5,
+    ),
+];
+
+/// Markdown: each target of a workload that ran, judged by the median
+/// across rounds, with the rounds that were within it. Quick runs are too
+/// short to judge speed: they show the numbers only.
+fn target_table(series: &[Series], quick: bool) -> String {
+    let mut t =
+        String::from("| target | median (range) | rounds within | status |\n|---|---|---|---|\n");
+    let find = |workload: &str, who: &str| {
+        series
+            .iter()
+            .find(|s| s.workload == workload && s.who == who)
+    };
+    for target in TARGETS {
+        let Some(measure) = find(target.workload, target.who) else {
+            continue;
+        };
+        let values = match target.over {
+            Some(over) => match find(target.workload, over) {
+                Some(base) => measure.ratios(base),
+                None => continue,
+            },
+            None => measure.values.clone(),
+        };
+        let within = values.iter().filter(|&&v| v <= target.limit).count();
+        let status = if quick {
+            "(quick run: not judged)"
+        } else if median(&values) <= target.limit {
+            "met"
+        } else {
+            "missed"
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {} | {within} of {} | {status} |",
+            target.what,
+            spread(&values, 2),
+            values.len()
+        );
+    }
+    t
+}
+
+/// The chart: for each workload, the median of selvedge's per-round ratio
+/// to each peer.
+fn chart_bars(series: &[Series]) -> Vec<(String, f64)> {
     let mut bars = Vec::new();
-    for r in rows
+    for r in series
         .iter()
         .filter(|r| !r.who.starts_with("selvedge") && !r.who.contains("floor"))
     {
-        if let Some(o) = ours_for(rows, r) {
-            bars.push((format!("{} vs {}", r.workload, r.who), o.value / r.value));
+        if let Some(o) = ours_for(series, r) {
+            let ratios = o.ratios(r);
+            if !ratios.is_empty() {
+                bars.push((format!("{} vs {}", r.workload, r.who), median(&ratios)));
+            }
         }
     }
     bars
