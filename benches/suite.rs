@@ -775,26 +775,25 @@ fn main() {
         let i = args.iter().position(|a| a == flag)?;
         Some(
             args.get(i + 1)
-                .unwrap_or_else(|| panic!("{flag} needs a value")),
+                .unwrap_or_else(|| usage_error(&format!("{flag} needs a value"))),
         )
     };
     let svg = value_of("--svg").cloned();
-    let rounds: usize = match value_of("--rounds") {
-        Some(n) => n
-            .parse()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| panic!("--rounds takes a positive count, not {n:?}")),
-        None if quick => 1,
-        None => DEFAULT_ROUNDS,
-    };
-    let values: Vec<&String> = ["--svg", "--rounds"]
+    let rounds: usize =
+        match value_of("--rounds") {
+            Some(n) => n.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| {
+                usage_error(&format!("--rounds takes a positive count, not {n:?}"))
+            }),
+            None if quick => 1,
+            None => DEFAULT_ROUNDS,
+        };
+    let flag_values: Vec<&String> = ["--svg", "--rounds"]
         .iter()
         .filter_map(|f| value_of(f))
         .collect();
     let chosen: Vec<&str> = args
         .iter()
-        .filter(|a| !a.starts_with("--") && !values.iter().any(|v| std::ptr::eq(*v, *a)))
+        .filter(|a| !a.starts_with("--") && !flag_values.iter().any(|v| std::ptr::eq(*v, *a)))
         .map(String::as_str)
         .collect();
     if let Some(unknown) = chosen
@@ -802,7 +801,9 @@ fn main() {
         .find(|c| !WORKLOADS.iter().any(|(name, _)| name == *c))
     {
         let names: Vec<&str> = WORKLOADS.iter().map(|(name, _)| *name).collect();
-        panic!("no workload {unknown:?}; the workloads are {names:?}");
+        usage_error(&format!(
+            "no workload {unknown:?}; the workloads are {names:?}"
+        ));
     }
     println!(
         "selvedge benchmark suite{}, {rounds} round{}",
@@ -836,6 +837,12 @@ fn main() {
         std::fs::write(&path, support::svg::chart(&chart_bars(&series))).unwrap();
         println!("wrote {path}");
     }
+}
+
+/// Bad arguments: says what is wrong and exits with status 2.
+fn usage_error(message: &str) -> ! {
+    eprintln!("suite: {message}");
+    std::process::exit(2)
 }
 
 /// Rounds of the whole suite by default. Each round runs every chosen
@@ -900,8 +907,13 @@ impl Series {
     }
 }
 
-/// The median; the mean of the middle two for an even count.
+/// The median; the mean of the middle two for an even count; NaN for
+/// none (a measure whose child process failed in every round it shares
+/// with its peer).
 fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
@@ -914,6 +926,9 @@ fn median(values: &[f64]) -> f64 {
 
 /// A median, with the range when there is more than one value.
 fn spread(values: &[f64], digits: usize) -> String {
+    if values.is_empty() {
+        return "no data".to_string();
+    }
     let m = median(values);
     if values.len() < 2 {
         return format!("{m:.digits$}");
@@ -1100,6 +1115,8 @@ fn target_table(series: &[Series], quick: bool) -> String {
     let verdict = |values: &[f64], limit: f64| {
         if quick {
             "not judged (quick)"
+        } else if values.is_empty() {
+            "no data"
         } else if median(values) <= limit {
             "met"
         } else {
