@@ -47,6 +47,7 @@ struct Batch {
 /// Where a pick comes from.
 #[derive(Clone, Copy)]
 enum Source {
+    Handoff,
     Woken,
     TopBatch,
     Yielded,
@@ -136,14 +137,47 @@ impl RunQueue {
     /// The next fiber to run.
     #[inline]
     pub(crate) fn pick(&mut self) -> Option<FiberKey> {
-        self.picks += 1;
-        if self.picks >= FAIRNESS {
-            self.picks = 0;
+        if self.is_fairness_turn() {
+            return self.pick_on_fairness_turn();
+        }
+        self.count_pick(false);
+        self.pop(self.first_in_order()?)
+    }
+
+    /// `pick` on a fairness turn, one pick in `FAIRNESS`: out of line, so
+    /// the loop that inlines `pick` carries no comparison of queue heads.
+    #[inline(never)]
+    fn pick_on_fairness_turn(&mut self) -> Option<FiberKey> {
+        let (source, fairness_turn) = self.next_source();
+        debug_assert!(fairness_turn);
+        self.count_pick(fairness_turn);
+        self.pop(source?)
+    }
+
+    /// The queue `pick` takes from now, and whether that pick is a
+    /// fairness turn: on one, the queue whose head waited longest (the
+    /// hand-off aside), else the first non-empty one in priority order.
+    #[inline]
+    fn next_source(&self) -> (Option<Source>, bool) {
+        let fairness_turn = self.is_fairness_turn();
+        if fairness_turn {
             if let Some(source) = self.oldest() {
-                return self.pop(source);
+                return (Some(source), true);
             }
         }
-        self.pick_in_order()
+        (self.first_in_order(), fairness_turn)
+    }
+
+    /// True if the next pick is a fairness turn.
+    #[inline]
+    fn is_fairness_turn(&self) -> bool {
+        self.picks + 1 >= FAIRNESS
+    }
+
+    /// Counts a pick: a fairness turn starts the count again.
+    #[inline]
+    fn count_pick(&mut self, fairness_turn: bool) {
+        self.picks = if fairness_turn { 0 } else { self.picks + 1 };
     }
 
     /// The hand-off fiber, counted as a pick, if there is one, `pick` would
@@ -153,11 +187,11 @@ impl RunQueue {
     #[inline]
     pub(crate) fn pick_handoff(&mut self, also: impl FnOnce() -> bool) -> Option<FiberKey> {
         let key = self.handoff?;
-        if self.picks + 1 >= FAIRNESS || !also() {
+        if self.is_fairness_turn() || !also() {
             return None;
         }
         self.handoff = None;
-        self.picks += 1;
+        self.count_pick(false);
         Some(key)
     }
 
@@ -169,38 +203,31 @@ impl RunQueue {
         &mut self,
         wanted: impl FnOnce(FiberKey) -> Option<R>,
     ) -> Option<(FiberKey, R)> {
-        let top = self.live.checked_sub(1)?;
-        let key = self.batches[top].fibers.front()?.key;
-        let picks = self.picks + 1;
-        let fairness_turn = picks >= FAIRNESS;
-        let next = if fairness_turn {
-            matches!(self.oldest(), Some(Source::TopBatch))
-        } else {
-            self.handoff.is_none() && self.woken.is_empty()
-        };
-        if !next {
+        let (Some(Source::TopBatch), fairness_turn) = self.next_source() else {
             return None;
-        }
+        };
+        let key = self.batches[self.live - 1].fibers.front()?.key;
         let wanted = wanted(key)?;
-        self.picks = if fairness_turn { 0 } else { picks };
+        self.count_pick(fairness_turn);
         self.pop_top_batch();
         Some((key, wanted))
     }
 
-    /// The next fiber by priority alone: hand-off, woken, newest batch,
-    /// yielded.
+    /// The first queue with a fiber, by priority alone: hand-off, woken,
+    /// newest batch, yielded.
     #[inline]
-    fn pick_in_order(&mut self) -> Option<FiberKey> {
-        if let Some(key) = self.handoff.take() {
-            return Some(key);
+    fn first_in_order(&self) -> Option<Source> {
+        if self.handoff.is_some() {
+            Some(Source::Handoff)
+        } else if !self.woken.is_empty() {
+            Some(Source::Woken)
+        } else if self.live > 0 {
+            Some(Source::TopBatch)
+        } else if !self.yielded.is_empty() {
+            Some(Source::Yielded)
+        } else {
+            None
         }
-        if let Some(q) = self.woken.pop_front() {
-            return Some(q.key);
-        }
-        if self.live > 0 {
-            return Some(self.pop_top_batch());
-        }
-        self.yielded.pop_front().map(|q| q.key)
     }
 
     /// The head of the newest batch, which must exist.
@@ -234,8 +261,10 @@ impl RunQueue {
         .map(|(_, source)| source)
     }
 
+    #[inline]
     fn pop(&mut self, source: Source) -> Option<FiberKey> {
         let q = match source {
+            Source::Handoff => return self.handoff.take(),
             Source::Woken => self.woken.pop_front(),
             Source::Yielded => self.yielded.pop_front(),
             Source::TopBatch => return (self.live > 0).then(|| self.pop_top_batch()),
@@ -402,6 +431,58 @@ mod tests {
             }
         }
         assert!(picks <= FAIRNESS as usize, "waited {picks} picks");
+    }
+
+    /// A join starts its fiber through `pick_fresh_if` only when `pick`
+    /// would have picked that fiber, and takes the pick `pick` would have
+    /// taken: the order of everything after is the same either way.
+    #[test]
+    fn pick_fresh_if_takes_exactly_the_pick_pick_would_give_the_newest_batch() {
+        type Setup = fn(&mut RunQueue);
+        let setups: [(&str, Setup); 6] = [
+            ("nothing queued", |_| {}),
+            ("a batch alone", |q| q.push_fresh(&mut None, k(1))),
+            ("a hand-off first", |q| {
+                q.push_fresh(&mut None, k(1));
+                q.wake(k(2));
+            }),
+            ("a woken fiber first", |q| {
+                q.push_fresh(&mut None, k(1));
+                q.push_woken(k(2));
+            }),
+            ("an older yielded fiber, no fairness turn", |q| {
+                q.push_yielded(k(2));
+                q.push_fresh(&mut None, k(1));
+            }),
+            ("an older yielded fiber on the fairness turn", |q| {
+                q.push_yielded(k(2));
+                q.push_fresh(&mut None, k(1));
+                q.picks = FAIRNESS - 1;
+            }),
+        ];
+        for (name, setup) in setups {
+            let (mut fresh, mut plain) = (RunQueue::default(), RunQueue::default());
+            setup(&mut fresh);
+            setup(&mut plain);
+            let top = fresh
+                .live
+                .checked_sub(1)
+                .map(|i| fresh.batches[i].fibers[0].key);
+            let taken = fresh.pick_fresh_if(Some).map(|(key, _)| key);
+            let picked = plain.pick();
+            match taken {
+                Some(key) => assert_eq!(Some(key), picked, "{name}"),
+                None => assert!(
+                    picked.is_none() || picked != top,
+                    "{name}: missed {picked:?}"
+                ),
+            }
+            if taken.is_none() {
+                // Declining leaves the queue as it was: replay the pick.
+                assert_eq!(fresh.pick(), picked, "{name}");
+            }
+            assert_eq!(drain(&mut fresh), drain(&mut plain), "{name}");
+        }
     }
 
     /// The scheduler's hand-off chain takes picks through `pick_handoff`
