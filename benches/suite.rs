@@ -20,23 +20,20 @@
 mod kernel;
 #[path = "support/minimal.rs"]
 mod minimal;
+#[path = "support/options.rs"]
+mod options;
+#[path = "support/report.rs"]
+mod report;
 mod support;
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use options::Options;
+use report::{chart_bars, ratio_table, target_table, Row, Series, TARGETS};
 use selvedge::{after, channel, select, spawn, Op};
 use support::{
     crossbeam_round_trips, ns, selvedge_cross_round_trips, selvedge_round_trips, std_round_trips,
 };
-
-/// One measured number.
-struct Row {
-    workload: &'static str,
-    who: &'static str,
-    value: f64,
-    unit: &'static str,
-}
 
 struct Suite {
     quick: bool,
@@ -770,44 +767,12 @@ fn main() {
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let value_of = |flag: &str| {
-        let i = args.iter().position(|a| a == flag)?;
-        Some(
-            args.get(i + 1)
-                .unwrap_or_else(|| usage_error(&format!("{flag} needs a value"))),
-        )
-    };
-    let svg = value_of("--svg").cloned();
-    let rounds: usize =
-        match value_of("--rounds") {
-            Some(n) => n.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| {
-                usage_error(&format!("--rounds takes a positive count, not {n:?}"))
-            }),
-            None if quick => 1,
-            None => DEFAULT_ROUNDS,
-        };
-    let flag_values: Vec<&String> = ["--svg", "--rounds"]
-        .iter()
-        .filter_map(|f| value_of(f))
-        .collect();
-    let chosen: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with("--") && !flag_values.iter().any(|v| std::ptr::eq(*v, *a)))
-        .map(String::as_str)
-        .collect();
-    if let Some(unknown) = chosen
-        .iter()
-        .find(|c| !WORKLOADS.iter().any(|(name, _)| name == *c))
-    {
-        let names: Vec<&str> = WORKLOADS.iter().map(|(name, _)| *name).collect();
-        usage_error(&format!(
-            "no workload {unknown:?}; the workloads are {names:?}"
-        ));
-    }
+    let names: Vec<&str> = WORKLOADS.iter().map(|(name, _)| *name).collect();
+    let options = Options::parse(&args, &names).unwrap_or_else(|e| usage_error(&e));
+    let rounds = options.rounds;
     println!(
         "selvedge benchmark suite{}, {rounds} round{}",
-        if quick {
+        if options.quick {
             " (quick: checks it runs)"
         } else {
             ""
@@ -820,11 +785,11 @@ fn main() {
             println!("round {round} of {rounds}");
         }
         let mut suite = Suite {
-            quick,
+            quick: options.quick,
             rows: Vec::new(),
         };
         for (name, run) in WORKLOADS {
-            if chosen.is_empty() || chosen.contains(name) {
+            if options.runs(name) {
                 run(&mut suite);
             }
         }
@@ -832,9 +797,9 @@ fn main() {
     }
     let series = Series::gather(&samples);
     println!("\n{}", ratio_table(&series));
-    println!("{}", target_table(&series, quick));
-    if let Some(path) = svg {
-        std::fs::write(&path, support::svg::chart(&chart_bars(&series))).unwrap();
+    println!("{}", target_table(&series, TARGETS, options.quick));
+    if let Some(path) = &options.svg {
+        std::fs::write(path, support::svg::chart(&chart_bars(&series))).unwrap();
         println!("wrote {path}");
     }
 }
@@ -843,334 +808,4 @@ fn main() {
 fn usage_error(message: &str) -> ! {
     eprintln!("suite: {message}");
     std::process::exit(2)
-}
-
-/// Rounds of the whole suite by default. Each round runs every chosen
-/// workload on every runtime once, so the rounds interleave the runtimes
-/// and a burst of load on the host lands in one round of each, not in
-/// every sample of one runtime; the table reports medians across rounds.
-const DEFAULT_ROUNDS: usize = 5;
-
-/// One measure (a workload, a runtime, a unit) in every round that
-/// reported it: `values[i]` is from round `rounds[i]`.
-struct Series {
-    workload: &'static str,
-    who: &'static str,
-    unit: &'static str,
-    rounds: Vec<usize>,
-    values: Vec<f64>,
-}
-
-impl Series {
-    /// The rows of all rounds, one series per measure, in the order the
-    /// measures first appeared.
-    fn gather(samples: &[Vec<Row>]) -> Vec<Series> {
-        let mut series: Vec<Series> = Vec::new();
-        for (round, rows) in samples.iter().enumerate() {
-            for r in rows {
-                let found = series
-                    .iter_mut()
-                    .find(|s| (s.workload, s.who, s.unit) == (r.workload, r.who, r.unit));
-                let s = match found {
-                    Some(s) => s,
-                    None => {
-                        series.push(Series {
-                            workload: r.workload,
-                            who: r.who,
-                            unit: r.unit,
-                            rounds: Vec::new(),
-                            values: Vec::new(),
-                        });
-                        series.last_mut().unwrap()
-                    }
-                };
-                s.rounds.push(round);
-                s.values.push(r.value);
-            }
-        }
-        series
-    }
-
-    fn value(&self, round: usize) -> Option<f64> {
-        let i = self.rounds.iter().position(|&r| r == round)?;
-        Some(self.values[i])
-    }
-
-    /// `self / other` in every round that has both, so each ratio compares
-    /// two runs made moments apart.
-    fn ratios(&self, other: &Series) -> Vec<f64> {
-        self.rounds
-            .iter()
-            .zip(&self.values)
-            .filter_map(|(&round, &v)| Some(v / other.value(round)?))
-            .collect()
-    }
-}
-
-/// The median; the mean of the middle two for an even count; NaN for
-/// none (a measure whose child process failed in every round it shares
-/// with its peer).
-fn median(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
-/// A median, with the range when there is more than one value.
-fn spread(values: &[f64], digits: usize) -> String {
-    if values.is_empty() {
-        return "no data".to_string();
-    }
-    let m = median(values);
-    if values.len() < 2 {
-        return format!("{m:.digits$}");
-    }
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$})")
-}
-
-/// The selvedge series to compare peer series `r` with: same workload and
-/// unit, and the same measure ("tokio: overshoot p99" pairs with
-/// "selvedge: overshoot p99") when the labels name one.
-fn ours_for<'a>(series: &'a [Series], r: &Series) -> Option<&'a Series> {
-    let measure = |who: &str| who.split_once(": ").map(|(_, m)| m.to_string());
-    let mut same = series
-        .iter()
-        .filter(|o| o.workload == r.workload && o.who.starts_with("selvedge") && o.unit == r.unit);
-    match measure(r.who) {
-        Some(m) => same.find(|o| measure(o.who).as_deref() == Some(m.as_str())),
-        None => same.next(),
-    }
-}
-
-/// Markdown: every peer next to selvedge on the same workload, as medians
-/// across rounds (ranges in brackets), and the median of the per-round
-/// ratios.
-fn ratio_table(series: &[Series]) -> String {
-    let mut t = String::from(
-        "| workload | selvedge | peer | peer value | selvedge/peer |\n|---|---|---|---|---|\n",
-    );
-    for r in series
-        .iter()
-        .filter(|r| !r.who.starts_with("selvedge") || ours_for(series, r).is_none())
-    {
-        match ours_for(series, r) {
-            Some(o) if !r.who.starts_with("selvedge") => {
-                let _ = writeln!(
-                    t,
-                    "| {} | {} {} | {} | {} | {} |",
-                    r.workload,
-                    spread(&o.values, 1),
-                    o.unit,
-                    r.who,
-                    spread(&r.values, 1),
-                    spread(&o.ratios(r), 3)
-                );
-            }
-            _ => {
-                let _ = writeln!(
-                    t,
-                    "| {} | {} {} | {} | | |",
-                    r.workload,
-                    spread(&r.values, 1),
-                    r.unit,
-                    r.who
-                );
-            }
-        }
-    }
-    t
-}
-
-/// A speed or memory target of issue 5 (this 2-core VM): the median of
-/// the measure named, or of its per-round ratio to a second measure, is at
-/// most `limit`.
-struct Target {
-    what: &'static str,
-    workload: &'static str,
-    who: &'static str,
-    over: Option<&'static str>,
-    limit: f64,
-    /// tokio's number for the same workload on the same VM when the
-    /// targets were set, as issue 5 gives it, and the suite's tokio
-    /// measure: `limit / reference` is the target as a ratio to tokio,
-    /// which holds on a host that runs faster or slower that day.
-    tokio: Option<(f64, &'static str)>,
-}
-
-const fn target(
-    what: &'static str,
-    workload: &'static str,
-    who: &'static str,
-    limit: f64,
-) -> Target {
-    Target {
-        what,
-        workload,
-        who,
-        over: None,
-        limit,
-        tokio: None,
-    }
-}
-
-const fn with_tokio(t: Target, reference: f64, tokio: &'static str) -> Target {
-    Target {
-        tokio: Some((reference, tokio)),
-        ..t
-    }
-}
-
-const TARGETS: &[Target] = &[
-    with_tokio(
-        target(
-            "ping-pong <= 30 ns/round trip",
-            "pingpong",
-            "selvedge",
-            30.0,
-        ),
-        259.0,
-        "tokio current_thread mpsc(1)",
-    ),
-    with_tokio(
-        target("ring <= 20 ns/hop", "ring", "selvedge, 503 fibers", 20.0),
-        140.0,
-        "tokio current_thread, 503 tasks",
-    ),
-    with_tokio(
-        target("select4 <= 60 ns/message", "select4", "selvedge", 60.0),
-        296.0,
-        "tokio current_thread select!",
-    ),
-    Target {
-        what: "select_timeout <= 1.5x a one-channel select",
-        workload: "select_timeout",
-        who: "selvedge recv or after(1h)",
-        over: Some("selvedge select over one channel"),
-        limit: 1.5,
-        tokio: None,
-    },
-    target("skynet-100k <= 30 ms", "skynet 100k", "selvedge", 30.0),
-    with_tokio(
-        target("skynet-1M <= 300 ms", "skynet 1M", "selvedge", 300.0),
-        604.0,
-        "tokio current_thread",
-    ),
-    target("spawn_join <= 60 ns", "spawn_join", "selvedge", 60.0),
-    target(
-        "timers 20k: wall <= 10 ms past the longest sleep",
-        "timers 20k",
-        "selvedge: wall past the longest sleep",
-        10.0,
-    ),
-    target(
-        "timers 20k: overshoot p99 <= 2 ms",
-        "timers 20k",
-        "selvedge: overshoot p99",
-        2.0,
-    ),
-    target(
-        "timers 100k: wall <= 10 ms past the longest sleep",
-        "timers 100k",
-        "selvedge: wall past the longest sleep",
-        10.0,
-    ),
-    target(
-        "timers 100k: overshoot p99 <= 2 ms",
-        "timers 100k",
-        "selvedge: overshoot p99",
-        2.0,
-    ),
-    target(
-        "parked fiber <= 4.5 KiB RSS",
-        "parked_memory",
-        "selvedge, per parked fiber",
-        4.5,
-    ),
-];
-
-/// Markdown: each target of a workload that ran, judged by the median
-/// across rounds, with the rounds that were within it; and, where issue 5
-/// gives tokio's number, judged again as a ratio to tokio measured in the
-/// same rounds. Quick runs are too short to judge: they show the numbers.
-fn target_table(series: &[Series], quick: bool) -> String {
-    let mut t = String::from(
-        "| target | median (range) | rounds within | status | as a ratio to tokio: target, median (range) | status |\n\
-         |---|---|---|---|---|---|\n",
-    );
-    let find = |workload: &str, who: &str| {
-        series
-            .iter()
-            .find(|s| s.workload == workload && s.who == who)
-    };
-    let verdict = |values: &[f64], limit: f64| {
-        if quick {
-            "not judged (quick)"
-        } else if values.is_empty() {
-            "no data"
-        } else if median(values) <= limit {
-            "met"
-        } else {
-            "missed"
-        }
-    };
-    for target in TARGETS {
-        let Some(measure) = find(target.workload, target.who) else {
-            continue;
-        };
-        let values = match target.over {
-            Some(over) => match find(target.workload, over) {
-                Some(base) => measure.ratios(base),
-                None => continue,
-            },
-            None => measure.values.clone(),
-        };
-        let within = values.iter().filter(|&&v| v <= target.limit).count();
-        let relative = target.tokio.and_then(|(reference, who)| {
-            let ratios = measure.ratios(find(target.workload, who)?);
-            let limit = target.limit / reference;
-            Some(format!(
-                "<= {limit:.3}, {} | {}",
-                spread(&ratios, 3),
-                verdict(&ratios, limit)
-            ))
-        });
-        let _ = writeln!(
-            t,
-            "| {} | {} | {within} of {} | {} | {} |",
-            target.what,
-            spread(&values, 2),
-            values.len(),
-            verdict(&values, target.limit),
-            relative.as_deref().unwrap_or(" | ")
-        );
-    }
-    t
-}
-
-/// The chart: for each workload, the median of selvedge's per-round ratio
-/// to each peer.
-fn chart_bars(series: &[Series]) -> Vec<(String, f64)> {
-    let mut bars = Vec::new();
-    for r in series
-        .iter()
-        .filter(|r| !r.who.starts_with("selvedge") && !r.who.contains("floor"))
-    {
-        if let Some(o) = ours_for(series, r) {
-            let ratios = o.ratios(r);
-            if !ratios.is_empty() {
-                bars.push((format!("{} vs {}", r.workload, r.who), median(&ratios)));
-            }
-        }
-    }
-    bars
 }
