@@ -25,6 +25,9 @@ mod options;
 #[path = "support/report.rs"]
 mod report;
 mod support;
+#[cfg(all(target_arch = "x86_64", unix))]
+#[path = "support/symmetric.rs"]
+mod symmetric;
 
 use std::time::{Duration, Instant};
 
@@ -72,6 +75,13 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 /// The peer that is selvedge's design with nothing else (`minimal.rs`).
 const MINIMAL: &str = "minimal runtime, same design";
 
+/// The same runtime with fibers that switch straight to each other
+/// (`symmetric.rs`, x86-64 only): what a switch of our own would buy.
+#[cfg(all(target_arch = "x86_64", unix))]
+fn symmetric(s: &mut Suite, workload: &'static str, unit: &'static str, ns: f64) {
+    s.add(workload, "minimal runtime, symmetric switch", ns, unit);
+}
+
 fn pingpong(s: &mut Suite) {
     let n = s.scale(1_000_000);
     selvedge_round_trips(n / 10); // warm the stack pool
@@ -107,8 +117,15 @@ fn pingpong(s: &mut Suite) {
     s.add(
         "pingpong",
         MINIMAL,
-        ns(minimal::minimal_round_trips(n), n),
+        ns(minimal::minimal_round_trips::<minimal::Cx>(n), n),
         "ns/round trip",
+    );
+    #[cfg(all(target_arch = "x86_64", unix))]
+    symmetric(
+        s,
+        "pingpong",
+        "ns/round trip",
+        ns(minimal::minimal_round_trips::<symmetric::DirectCx>(n), n),
     );
     let m = (n / 10).max(10);
     s.add(
@@ -221,8 +238,18 @@ fn ring(s: &mut Suite) {
     s.add(
         "ring",
         MINIMAL,
-        ns(minimal::minimal_ring(RING, hops), hops),
+        ns(minimal::minimal_ring::<minimal::Cx>(RING, hops), hops),
         "ns/hop",
+    );
+    #[cfg(all(target_arch = "x86_64", unix))]
+    symmetric(
+        s,
+        "ring",
+        "ns/hop",
+        ns(
+            minimal::minimal_ring::<symmetric::DirectCx>(RING, hops),
+            hops,
+        ),
     );
 }
 
@@ -308,8 +335,15 @@ fn select4(s: &mut Suite) {
     s.add(
         "select4",
         MINIMAL,
-        ns(minimal::minimal_select4(n), n),
+        ns(minimal::minimal_select4::<minimal::Cx>(n), n),
         "ns/message",
+    );
+    #[cfg(all(target_arch = "x86_64", unix))]
+    symmetric(
+        s,
+        "select4",
+        "ns/message",
+        ns(minimal::minimal_select4::<symmetric::DirectCx>(n), n),
     );
     let m = (n / 10).max(4) / 4 * 4;
     let rxs: Vec<_> = (0..4)
@@ -424,7 +458,7 @@ fn spawn_join(s: &mut Suite) {
     s.add(
         "spawn_join",
         MINIMAL,
-        ns(minimal::minimal_spawn_joins(n), n),
+        ns(minimal::minimal_spawn_joins::<minimal::Cx>(n), n),
         "ns/spawn+join",
     );
     let t = tokio_rt().block_on(async {

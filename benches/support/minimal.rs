@@ -8,6 +8,11 @@
 //! disconnection, panics or teardown. It answers "what does the design
 //! itself cost here?", so the suite can tell the cost of selvedge's
 //! generality from the design's.
+//!
+//! The channels and workloads are written against [`Fibers`], the little
+//! they need of a fiber mechanism, so the same code also runs on a
+//! symmetric switch (`symmetric.rs`): what a design whose fibers switch
+//! straight to each other, without the loop, would gain.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -22,7 +27,7 @@ use crate::support::time_round_trips;
 
 const WAITING: u8 = 0;
 const CLAIMED: u8 = 1;
-const SYNCED: u8 = 2;
+pub(crate) const SYNCED: u8 = 2;
 
 /// selvedge's default fiber stack size.
 const STACK_SIZE: usize = 256 * 1024;
@@ -41,7 +46,7 @@ struct Sched {
 
 impl Sched {
     /// Starts `body` as a new fiber, queued behind every runnable one.
-    fn spawn(self: &Rc<Self>, body: impl FnOnce(&Cx<'_>) + 'static) {
+    fn spawn(self: &Rc<Self>, body: impl FnOnce(&Cx) + 'static) {
         let me = self.free.borrow_mut().pop().unwrap_or_else(|| {
             let mut fibers = self.fibers.borrow_mut();
             fibers.push(None);
@@ -75,34 +80,67 @@ impl Sched {
     }
 }
 
-/// What a fiber body gets: its index, its yielder and its scheduler.
-struct Cx<'y> {
+/// What the channels and workloads need of a fiber mechanism, as seen
+/// from a running fiber.
+pub(crate) trait Fibers: Sized + 'static {
+    /// Runs `main` as the first fiber until no fiber is runnable.
+    fn run(main: impl FnOnce(&Self) + 'static);
+    /// Starts `body` as a new fiber, queued behind every runnable one.
+    fn spawn(&self, body: impl FnOnce(&Self) + 'static);
+    /// The running fiber's index.
+    fn me(&self) -> usize;
+    /// Suspends the running fiber until `state` is synced.
+    fn wait(&self, state: &AtomicU8);
+    /// Queues `fiber`, which was waiting, behind every runnable one.
+    fn ready(&self, fiber: usize);
+}
+
+/// What a fiber body gets here: its index, its yielder and its scheduler.
+pub(crate) struct Cx {
     me: usize,
-    yielder: &'y Yielder<(), ()>,
+    /// The running coroutine's yielder, which outlives the body that
+    /// holds this `Cx` (both live in the coroutine's closure call).
+    yielder: *const Yielder<(), ()>,
     sched: Rc<Sched>,
 }
 
-impl Cx<'_> {
-    /// Suspends until `state` is synced.
+impl Fibers for Cx {
+    fn run(main: impl FnOnce(&Cx) + 'static) {
+        run(main);
+    }
+
+    fn spawn(&self, body: impl FnOnce(&Cx) + 'static) {
+        self.sched.spawn(body);
+    }
+
+    fn me(&self) -> usize {
+        self.me
+    }
+
     fn wait(&self, state: &AtomicU8) {
         while state.load(Ordering::Acquire) != SYNCED {
-            self.yielder.suspend(());
+            // SAFETY: see `yielder`: the body that holds `self` runs.
+            unsafe { &*self.yielder }.suspend(());
         }
     }
 
-    /// Claims a blocked party's `state`; on success, `fill` completes it and
-    /// its fiber is queued.
-    fn commit(&self, state: &AtomicU8, fiber: usize, fill: impl FnOnce()) -> bool {
-        let claimed = state
-            .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok();
-        if claimed {
-            fill();
-            state.store(SYNCED, Ordering::Release);
-            self.sched.queue.borrow_mut().push_back(fiber);
-        }
-        claimed
+    fn ready(&self, fiber: usize) {
+        self.sched.queue.borrow_mut().push_back(fiber);
     }
+}
+
+/// Claims a blocked party's `state`; on success, `fill` completes it and
+/// its fiber is queued.
+fn commit<C: Fibers>(cx: &C, state: &AtomicU8, fiber: usize, fill: impl FnOnce()) -> bool {
+    let claimed = state
+        .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok();
+    if claimed {
+        fill();
+        state.store(SYNCED, Ordering::Release);
+        cx.ready(fiber);
+    }
+    claimed
 }
 
 /// A blocked party: its state, its fiber and its value slot.
@@ -134,11 +172,11 @@ impl<T> Chan<T> {
         }
     }
 
-    fn send(&self, cx: &Cx<'_>, value: T) {
+    fn send<C: Fibers>(&self, cx: &C, value: T) {
         self.exchange(cx, &mut Some(value), true);
     }
 
-    fn recv(&self, cx: &Cx<'_>) -> T {
+    fn recv<C: Fibers>(&self, cx: &C) -> T {
         let mut slot = None;
         self.exchange(cx, &mut slot, false);
         slot.expect("a sender filled the slot")
@@ -162,7 +200,7 @@ impl<T> Chan<T> {
 
     /// Matches a waiting partner (moving the value between the slots), or
     /// waits to be matched.
-    fn exchange(&self, cx: &Cx<'_>, mine: &mut Option<T>, sending: bool) {
+    fn exchange<C: Fibers>(&self, cx: &C, mine: &mut Option<T>, sending: bool) {
         let mut q = self.lock();
         if q.take_partner(cx, mine, sending, None) {
             self.unlock(q);
@@ -171,7 +209,7 @@ impl<T> Chan<T> {
         let state = AtomicU8::new(WAITING);
         q.own(sending).push_back(Waiter {
             state: &state,
-            fiber: cx.me,
+            fiber: cx.me(),
             slot: mine,
         });
         self.unlock(q);
@@ -191,9 +229,9 @@ impl<T> Queues<T> {
     /// Under the lock: commits the first waiting partner still unclaimed,
     /// moving the value. A party already waiting elsewhere (a choice
     /// registering) passes its own `state`, which it must claim first.
-    fn take_partner(
+    fn take_partner<C: Fibers>(
         &mut self,
-        cx: &Cx<'_>,
+        cx: &C,
         mine: &mut Option<T>,
         sending: bool,
         own: Option<&AtomicU8>,
@@ -213,7 +251,7 @@ impl<T> Queues<T> {
             // `recv_any`, which keeps its state and slot alive until they
             // are synced or it withdraws; only the lock holder touches them.
             let (state, theirs) = unsafe { (&*w.state, &mut *w.slot) };
-            let moved = cx.commit(state, w.fiber, || {
+            let moved = commit(cx, state, w.fiber, || {
                 if sending {
                     *theirs = mine.take();
                 } else {
@@ -234,7 +272,7 @@ impl<T> Queues<T> {
 /// Receives from whichever of `chans` has a sender: tries them from
 /// `start` on, else waits on all of them with one state (a sender claims
 /// it, as in `exchange`) and withdraws from the others once woken.
-fn recv_any<T>(cx: &Cx<'_>, chans: &[&Chan<T>], start: usize) -> T {
+fn recv_any<T, C: Fibers>(cx: &C, chans: &[&Chan<T>], start: usize) -> T {
     let mut slot = None;
     let n = chans.len();
     for k in 0..n {
@@ -254,7 +292,7 @@ fn recv_any<T>(cx: &Cx<'_>, chans: &[&Chan<T>], start: usize) -> T {
         if !got && state.load(Ordering::Acquire) == WAITING {
             q.receivers.push_back(Waiter {
                 state: &state,
-                fiber: cx.me,
+                fiber: cx.me(),
                 slot: &mut slot,
             });
         }
@@ -279,29 +317,29 @@ struct Join<T> {
     joiner: Cell<Option<(*const AtomicU8, usize)>>,
 }
 
-fn spawn<T: 'static>(cx: &Cx<'_>, f: impl FnOnce() -> T + 'static) -> Rc<Join<T>> {
+fn spawn<T: 'static, C: Fibers>(cx: &C, f: impl FnOnce() -> T + 'static) -> Rc<Join<T>> {
     let join = Rc::new(Join {
         value: Cell::new(None),
         done: AtomicBool::new(false),
         joiner: Cell::new(None),
     });
     let theirs = join.clone();
-    cx.sched.spawn(move |cx| {
+    cx.spawn(move |cx| {
         theirs.value.set(Some(f()));
         theirs.done.store(true, Ordering::Release);
         if let Some((state, fiber)) = theirs.joiner.take() {
             // SAFETY: the joiner is suspended in `join` until its state is
             // synced, which keeps the state alive.
-            cx.commit(unsafe { &*state }, fiber, || {});
+            commit(cx, unsafe { &*state }, fiber, || {});
         }
     });
     join
 }
 
-fn join<T>(cx: &Cx<'_>, join: &Join<T>) -> T {
+fn join<T, C: Fibers>(cx: &C, join: &Join<T>) -> T {
     if !join.done.load(Ordering::Acquire) {
         let state = AtomicU8::new(WAITING);
-        join.joiner.set(Some((&state, cx.me)));
+        join.joiner.set(Some((&state, cx.me())));
         cx.wait(&state);
     }
     join.value.take().expect("a finished fiber left its value")
@@ -309,7 +347,7 @@ fn join<T>(cx: &Cx<'_>, join: &Join<T>) -> T {
 
 /// Runs `main` as the first fiber until no fiber is runnable, then unwinds
 /// the fibers still blocked (their frames hold the scheduler too).
-fn run(main: impl FnOnce(&Cx<'_>) + 'static) {
+fn run(main: impl FnOnce(&Cx) + 'static) {
     let sched = Rc::new(Sched::default());
     sched.spawn(main);
     sched.run();
@@ -318,14 +356,14 @@ fn run(main: impl FnOnce(&Cx<'_>) + 'static) {
 }
 
 /// Two fibers bounce a counter over two channels.
-pub(crate) fn minimal_round_trips(rounds: u64) -> Duration {
+pub(crate) fn minimal_round_trips<C: Fibers>(rounds: u64) -> Duration {
     let elapsed = Rc::new(Cell::new(Duration::ZERO));
     let out = elapsed.clone();
-    run(move |cx| {
+    C::run(move |cx| {
         let ping = Rc::new(Chan::<u64>::new());
         let pong = Rc::new(Chan::<u64>::new());
         let (ping2, pong2) = (ping.clone(), pong.clone());
-        cx.sched.spawn(move |cx| {
+        cx.spawn(move |cx| {
             for _ in 0..rounds {
                 let v = ping2.recv(cx);
                 pong2.send(cx, v + 1);
@@ -341,17 +379,17 @@ pub(crate) fn minimal_round_trips(rounds: u64) -> Duration {
 
 /// `fibers` relays in a ring pass a counter down from `hops` to 0; the
 /// clock starts once every relay waits.
-pub(crate) fn minimal_ring(fibers: usize, hops: u64) -> Duration {
+pub(crate) fn minimal_ring<C: Fibers>(fibers: usize, hops: u64) -> Duration {
     let elapsed = Rc::new(Cell::new(Duration::ZERO));
     let received = Rc::new(Cell::new(0u64));
     let (out, count) = (elapsed.clone(), received.clone());
-    run(move |cx| {
+    C::run(move |cx| {
         let chans: Vec<Rc<Chan<u64>>> = (0..fibers).map(|_| Rc::new(Chan::new())).collect();
         let started = Rc::new(Cell::new(None::<Instant>));
         for i in 0..fibers {
             let (input, next) = (chans[i].clone(), chans[(i + 1) % fibers].clone());
             let (started, out, count) = (started.clone(), out.clone(), count.clone());
-            cx.sched.spawn(move |cx| loop {
+            cx.spawn(move |cx| loop {
                 let v = input.recv(cx);
                 count.set(count.get() + 1);
                 if v == 0 {
@@ -363,7 +401,7 @@ pub(crate) fn minimal_ring(fibers: usize, hops: u64) -> Duration {
             });
         }
         // Behind every relay in the FIFO: they all wait in `recv` by now.
-        cx.sched.spawn(move |cx| {
+        cx.spawn(move |cx| {
             started.set(Some(Instant::now()));
             chans[0].send(cx, hops);
         });
@@ -373,10 +411,10 @@ pub(crate) fn minimal_ring(fibers: usize, hops: u64) -> Duration {
 }
 
 /// Spawns a fiber that returns a number and joins it, `n` times.
-pub(crate) fn minimal_spawn_joins(n: u64) -> Duration {
+pub(crate) fn minimal_spawn_joins<C: Fibers>(n: u64) -> Duration {
     let elapsed = Rc::new(Cell::new(Duration::ZERO));
     let out = elapsed.clone();
-    run(move |cx| {
+    C::run(move |cx| {
         let first = spawn(cx, || ()); // one pooled stack
         join(cx, &first);
         let start = Instant::now();
@@ -391,14 +429,14 @@ pub(crate) fn minimal_spawn_joins(n: u64) -> Duration {
 /// Four senders each send `n / 4` numbers on their own channel; one
 /// receiver takes `n` messages with a receive from any of the four, from a
 /// rotating start.
-pub(crate) fn minimal_select4(n: u64) -> Duration {
+pub(crate) fn minimal_select4<C: Fibers>(n: u64) -> Duration {
     let elapsed = Rc::new(Cell::new(Duration::ZERO));
     let out = elapsed.clone();
-    run(move |cx| {
+    C::run(move |cx| {
         let chans: Vec<Rc<Chan<u64>>> = (0..4).map(|_| Rc::new(Chan::new())).collect();
         for chan in &chans {
             let chan = chan.clone();
-            cx.sched.spawn(move |cx| {
+            cx.spawn(move |cx| {
                 for i in 0..n / 4 {
                     chan.send(cx, i);
                 }
