@@ -117,7 +117,7 @@ fn pingpong(s: &mut Suite) {
     s.add(
         "pingpong",
         MINIMAL,
-        ns(minimal::minimal_round_trips::<minimal::Cx>(n), n),
+        ns(minimal::minimal_round_trips::<minimal::CoroutineCx>(n), n),
         "ns/round trip",
     );
     #[cfg(all(target_arch = "x86_64", unix))]
@@ -238,7 +238,10 @@ fn ring(s: &mut Suite) {
     s.add(
         "ring",
         MINIMAL,
-        ns(minimal::minimal_ring::<minimal::Cx>(RING, hops), hops),
+        ns(
+            minimal::minimal_ring::<minimal::CoroutineCx>(RING, hops),
+            hops,
+        ),
         "ns/hop",
     );
     #[cfg(all(target_arch = "x86_64", unix))]
@@ -335,7 +338,7 @@ fn select4(s: &mut Suite) {
     s.add(
         "select4",
         MINIMAL,
-        ns(minimal::minimal_select4::<minimal::Cx>(n), n),
+        ns(minimal::minimal_select4::<minimal::CoroutineCx>(n), n),
         "ns/message",
     );
     #[cfg(all(target_arch = "x86_64", unix))]
@@ -458,7 +461,7 @@ fn spawn_join(s: &mut Suite) {
     s.add(
         "spawn_join",
         MINIMAL,
-        ns(minimal::minimal_spawn_joins::<minimal::Cx>(n), n),
+        ns(minimal::minimal_spawn_joins::<minimal::CoroutineCx>(n), n),
         "ns/spawn+join",
     );
     let t = tokio_rt().block_on(async {

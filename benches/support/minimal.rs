@@ -46,7 +46,7 @@ struct Sched {
 
 impl Sched {
     /// Starts `body` as a new fiber, queued behind every runnable one.
-    fn spawn(self: &Rc<Self>, body: impl FnOnce(&Cx) + 'static) {
+    fn spawn(self: &Rc<Self>, body: impl FnOnce(&CoroutineCx) + 'static) {
         let me = self.free.borrow_mut().pop().unwrap_or_else(|| {
             let mut fibers = self.fibers.borrow_mut();
             fibers.push(None);
@@ -56,7 +56,7 @@ impl Sched {
         let stack = stack.unwrap_or_else(|| DefaultStack::new(STACK_SIZE).expect("a stack"));
         let sched = self.clone();
         let fiber = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
-            body(&Cx { me, yielder, sched })
+            body(&CoroutineCx { me, yielder, sched })
         });
         self.fibers.borrow_mut()[me] = Some(fiber);
         self.queue.borrow_mut().push_back(me);
@@ -95,21 +95,22 @@ pub(crate) trait Fibers: Sized + 'static {
     fn ready(&self, fiber: usize);
 }
 
-/// What a fiber body gets here: its index, its yielder and its scheduler.
-pub(crate) struct Cx {
+/// What a fiber body gets on corosensei coroutines, resumed by a loop: its
+/// index, its yielder and its scheduler.
+pub(crate) struct CoroutineCx {
     me: usize,
-    /// The running coroutine's yielder, which outlives the body that
-    /// holds this `Cx` (both live in the coroutine's closure call).
+    /// The running coroutine's yielder, which outlives the body that holds
+    /// this context (both live in the coroutine's closure call).
     yielder: *const Yielder<(), ()>,
     sched: Rc<Sched>,
 }
 
-impl Fibers for Cx {
-    fn run(main: impl FnOnce(&Cx) + 'static) {
+impl Fibers for CoroutineCx {
+    fn run(main: impl FnOnce(&CoroutineCx) + 'static) {
         run(main);
     }
 
-    fn spawn(&self, body: impl FnOnce(&Cx) + 'static) {
+    fn spawn(&self, body: impl FnOnce(&CoroutineCx) + 'static) {
         self.sched.spawn(body);
     }
 
@@ -347,7 +348,7 @@ fn join<T, C: Fibers>(cx: &C, join: &Join<T>) -> T {
 
 /// Runs `main` as the first fiber until no fiber is runnable, then unwinds
 /// the fibers still blocked (their frames hold the scheduler too).
-fn run(main: impl FnOnce(&Cx) + 'static) {
+fn run(main: impl FnOnce(&CoroutineCx) + 'static) {
     let sched = Rc::new(Sched::default());
     sched.spawn(main);
     sched.run();
