@@ -83,6 +83,12 @@ fn round(rows: &[(&'static str, &'static str, f64, &'static str)]) -> Vec<Row> {
         .collect()
 }
 
+/// Fails, showing the table, unless it has `row` (or a part of one).
+#[track_caller]
+fn assert_row(table: &str, row: &str) {
+    assert!(table.contains(row), "no {row:?} in\n{table}");
+}
+
 #[test]
 fn rounds_gather_into_one_series_per_measure_and_ratios_pair_rounds() {
     let samples = [
@@ -128,11 +134,9 @@ fn the_table_gives_the_median_of_per_round_ratios_not_the_ratio_of_medians() {
         ]),
     ];
     let table = ratio_table(&Series::gather(&samples));
-    assert!(
-        table.contains(
-            "| pingpong | 20.0 (10.0–40.0) ns | tokio | 40.0 (20.0–100.0) | 0.500 (0.400–0.500) |"
-        ),
-        "{table}"
+    assert_row(
+        &table,
+        "| pingpong | 20.0 (10.0–40.0) ns | tokio | 40.0 (20.0–100.0) | 0.500 (0.400–0.500) |",
     );
 }
 
@@ -146,19 +150,16 @@ fn the_table_pairs_a_peer_with_selvedge_on_the_same_measure() {
         ("timers", "tokio: behind plan p99", 3.0, "ms"),
     ])];
     let table = ratio_table(&Series::gather(&samples));
-    assert!(
-        table.contains("| timers | 1.0 ms | tokio: overshoot p50 | 4.0 | 0.250 |"),
-        "{table}"
+    assert_row(
+        &table,
+        "| timers | 1.0 ms | tokio: overshoot p50 | 4.0 | 0.250 |",
     );
-    assert!(
-        table.contains("| timers | 2.0 ms | tokio: overshoot p99 | 10.0 | 0.200 |"),
-        "{table}"
+    assert_row(
+        &table,
+        "| timers | 2.0 ms | tokio: overshoot p99 | 10.0 | 0.200 |",
     );
     // No selvedge number for that measure: the peer's stands alone.
-    assert!(
-        table.contains("| timers | 3.0 ms | tokio: behind plan p99 | | |"),
-        "{table}"
-    );
+    assert_row(&table, "| timers | 3.0 ms | tokio: behind plan p99 | | |");
     assert_eq!(table.lines().count(), 2 + 3, "{table}");
 }
 
@@ -189,14 +190,8 @@ fn the_table_shows_every_selvedge_measure_even_one_no_peer_pairs_with() {
         ]),
     ];
     let table = ratio_table(&Series::gather(&samples));
-    assert!(
-        table.contains("| select_timeout | 63.0 (60.0–66.0) ns | tokio timeout(1h, recv) | 630.0 (600.0–660.0) | 0.100 (0.100–0.100) |"),
-        "{table}"
-    );
-    assert!(
-        table.contains("| select_timeout | 63.0 (60.0–66.0) ns | selvedge select over one channel | 55.0 (50.0–60.0) | 1.150 (1.100–1.200) |"),
-        "{table}"
-    );
+    assert_row(&table, "| select_timeout | 63.0 (60.0–66.0) ns | tokio timeout(1h, recv) | 630.0 (600.0–660.0) | 0.100 (0.100–0.100) |");
+    assert_row(&table, "| select_timeout | 63.0 (60.0–66.0) ns | selvedge select over one channel | 55.0 (50.0–60.0) | 1.150 (1.100–1.200) |");
     assert_eq!(table.lines().count(), 2 + 2, "{table}");
 }
 
@@ -212,14 +207,11 @@ fn a_measure_of_its_own_unit_stands_alone() {
         ),
     ])];
     let table = ratio_table(&Series::gather(&samples));
-    assert!(
-        table.contains("| pingpong | 3.0 ns/switch pair | corosensei resume+suspend (floor) | | |"),
-        "{table}"
+    assert_row(
+        &table,
+        "| pingpong | 3.0 ns/switch pair | corosensei resume+suspend (floor) | | |",
     );
-    assert!(
-        table.contains("| pingpong | 80.0 ns/round trip | selvedge | | |"),
-        "{table}"
-    );
+    assert_row(&table, "| pingpong | 80.0 ns/round trip | selvedge | | |");
 }
 
 const TEST_TARGETS: &[Target] = &[
@@ -274,18 +266,15 @@ fn a_target_is_judged_by_its_median_and_counts_the_rounds_within_it() {
     // (limit 30 / 300 = 0.1) the per-round ratios 0.14, 0.08 and 0.0775
     // (printed 0.077: 31 / 400 is a hair under 0.0775 in binary) have
     // the median 0.08, within.
-    assert!(
-        table.contains("| ping-pong <= 30 ns | 31.00 (28.00–32.00) | 1 of 3 | missed | <= 0.100, 0.080 (0.077–0.140) | met |"),
-        "{table}"
-    );
-    assert!(
-        table.contains("| ring <= 20 ns | 21.00 (19.00–25.00) | 1 of 3 | missed |  |  |"),
-        "{table}"
+    assert_row(&table, "| ping-pong <= 30 ns | 31.00 (28.00–32.00) | 1 of 3 | missed | <= 0.100, 0.080 (0.077–0.140) | met |");
+    assert_row(
+        &table,
+        "| ring <= 20 ns | 21.00 (19.00–25.00) | 1 of 3 | missed |  |  |",
     );
     // A ratio target: 1.4, 1.6 and 1.2 per round.
-    assert!(
-        table.contains("| with timer <= 1.5x without | 1.40 (1.20–1.60) | 2 of 3 | met |"),
-        "{table}"
+    assert_row(
+        &table,
+        "| with timer <= 1.5x without | 1.40 (1.20–1.60) | 2 of 3 | met |",
     );
     assert!(
         !table.contains("not run"),
@@ -310,11 +299,9 @@ fn a_target_whose_peer_has_no_common_round_says_no_data() {
         round(&[("pingpong", "tokio", 300.0, "ns")]),
     ];
     let table = target_table(&Series::gather(&samples), TEST_TARGETS, false);
-    assert!(
-        table.contains(
-            "| ping-pong <= 30 ns | 28.00 | 1 of 1 | met | <= 0.100, no data | no data |"
-        ),
-        "{table}"
+    assert_row(
+        &table,
+        "| ping-pong <= 30 ns | 28.00 | 1 of 1 | met | <= 0.100, no data | no data |",
     );
 }
 
@@ -325,9 +312,9 @@ fn a_target_whose_measure_is_missing_from_a_workload_that_ran_says_no_data() {
     // vanishing from the table.
     let samples = [round(&[("ring", "selvedge, 503 fibers", 19.0, "ns")])];
     let table = target_table(&Series::gather(&samples), TEST_TARGETS, false);
-    assert!(
-        table.contains("| ring <= 20 ns | no data | 0 of 0 | no data |  |  |"),
-        "{table}"
+    assert_row(
+        &table,
+        "| ring <= 20 ns | no data | 0 of 0 | no data |  |  |",
     );
     assert!(
         !table.contains("ping-pong"),

@@ -130,17 +130,15 @@ pub(crate) fn ratio_table(series: &[Series]) -> String {
             .iter()
             .any(|p| !is_ours(p) && partner(p).is_some_and(|o| std::ptr::eq(o, s)))
     };
-    // Whether `s` gets a row beside it: a peer's, or an unpaired selvedge
-    // measure's.
-    let shown_beside = |s: &Series| {
-        series.iter().any(|p| {
-            partner(p).is_some_and(|o| std::ptr::eq(o, s)) && (!is_ours(p) || !paired_with_peer(p))
-        })
-    };
-    for r in series {
-        if is_ours(r) && (paired_with_peer(r) || (partner(r).is_none() && shown_beside(r))) {
-            continue;
-        }
+    // A row for every peer and every selvedge measure no peer pairs with;
+    // then a selvedge measure shown beside another needs no row alone.
+    let mut rows: Vec<&Series> = series
+        .iter()
+        .filter(|r| !is_ours(r) || !paired_with_peer(r))
+        .collect();
+    let beside: Vec<&Series> = rows.iter().filter_map(|r| partner(r)).collect();
+    rows.retain(|r| partner(r).is_some() || !beside.iter().any(|b| std::ptr::eq(*b, *r)));
+    for r in rows {
         match partner(r) {
             Some(o) => {
                 let _ = writeln!(
