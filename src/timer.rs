@@ -402,6 +402,13 @@ fn deadline_after(now: Instant, d: Duration) -> Instant {
 }
 
 impl Leaf for Timeout {
+    fn may_complete(&self) -> bool {
+        match self.when {
+            When::After(_) => false, // positive: see `When::After`
+            When::Prepared { deadline, began } => deadline <= began,
+            When::At(_) => true, // not prepared: let `try_now` say
+        }
+    }
     fn try_now(&mut self) -> bool {
         if let When::After(_) = self.when {
             return false; // positive: see `When::After`

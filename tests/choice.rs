@@ -343,3 +343,75 @@ fn rx_either(a: &selvedge::Receiver<u32>, b: &selvedge::Receiver<u32>) -> u32 {
         .or(b.recv_op().wrap(Result::unwrap))
         .perform()
 }
+
+/// A choice of a count its type fixes draws the leaf to try among those
+/// that can complete: only the ready ones ever win, and uniformly, for any
+/// subset of ready channels.
+#[test]
+fn a_four_way_choice_draws_uniformly_among_its_ready_channels() {
+    for ready in [&[1, 3][..], &[0, 2, 3], &[2]] {
+        let counts = run(move || {
+            let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
+            for &k in ready {
+                let tx = chans[k].0.clone();
+                spawn(move || while tx.send(k).is_ok() {});
+            }
+            yield_now(); // every sender of `ready` now waits
+            let arm = |k: usize| arm(&chans[k].1, k);
+            let mut counts = [0u32; 4];
+            for _ in 0..3000 * ready.len() {
+                let (k, v) = arm(0).or(arm(1)).or(arm(2)).or(arm(3)).perform();
+                assert_eq!(k, v, "arm {k} got channel {v}'s value");
+                counts[k] += 1;
+                yield_now(); // its sender offers again
+            }
+            counts
+        });
+        for (k, &n) in counts.iter().enumerate() {
+            if ready.contains(&k) {
+                assert!(n.abs_diff(3000) < 300, "ready {ready:?}: {counts:?}");
+            } else {
+                assert_eq!(n, 0, "channel {k} has no sender: {counts:?}");
+            }
+        }
+    }
+}
+
+/// A choice asks each leaf whether it can complete before trying any, and
+/// passes over none that can: a channel with a waiting partner, or with
+/// every partner gone, and a timer whose time has come; while channels
+/// with neither and timers still to come leave `try_perform` empty-handed.
+#[test]
+fn a_choice_passes_over_no_leaf_that_can_complete() {
+    run(|| {
+        let (tx, rx) = channel::<u8>();
+        let (closed_tx, closed_rx) = channel::<u8>();
+        let (_silent_tx, silent_rx) = channel::<u8>();
+        let choice = || {
+            rx.recv_op()
+                .wrap(|r| ('r', r))
+                .or(closed_rx.recv_op().wrap(|r| ('c', r)))
+                .or(silent_rx.recv_op().wrap(|r| ('s', r)))
+                .or(after(Duration::from_secs(3600)).wrap(|()| ('t', Ok(0))))
+        };
+        assert_eq!(choice().try_perform(), None);
+        let s = spawn({
+            let tx = tx.clone();
+            move || tx.send(7).unwrap()
+        });
+        yield_now();
+        assert_eq!(choice().try_perform(), Some(('r', Ok(7))));
+        s.join().unwrap();
+        drop(closed_tx);
+        assert_eq!(
+            choice().try_perform(),
+            Some(('c', Err(selvedge::RecvError)))
+        );
+        assert_eq!(choice().perform(), ('c', Err(selvedge::RecvError)));
+        let now = after(Duration::ZERO).wrap(|()| 'z');
+        let later = after(Duration::from_secs(3600)).wrap(|()| 'l');
+        let silent = silent_rx.recv_op().wrap(|_| 's');
+        assert_eq!(later.or(silent).or(now).perform(), 'z');
+        drop(tx);
+    });
+}

@@ -174,6 +174,10 @@ macro_rules! channel_leaf {
             fn try_now(&mut self) -> bool {
                 self.$($chan).+.try_now($side, &mut self.$slot)
             }
+            #[inline]
+            fn may_complete(&self) -> bool {
+                self.$($chan).+.may_complete($side)
+            }
             fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
                 self.$($chan).+.register($side, &mut self.$slot, &self.waiter, cx, idx)
             }

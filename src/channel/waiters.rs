@@ -5,14 +5,17 @@
 //! block, however many fibers wait, and a perform that lost withdraws its
 //! other leaves in O(1) each, without scanning the queues.
 //!
-//! Every node is touched only under its channel's lock. A linked node stays
-//! in place until it is unlinked. Its perform unlinks it before the frame
-//! ends, or a partner does while committing it.
+//! Every node is touched only under its channel's lock, and so is a queue,
+//! but for a look at whether its head is null. A linked node stays in place
+//! until it is unlinked. Its perform unlinks it before the frame ends, or a
+//! partner does while committing it.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 use crate::op::state::OpState;
+use crate::sync::{AtomicPtr, Ordering};
 
 /// What a partner needs to commit a queued leaf: its perform, the leaf's
 /// index there, and the leaf's value slot (the offered value, or where a
@@ -31,11 +34,14 @@ impl<T> Clone for Entry<T> {
 }
 impl<T> Copy for Entry<T> {}
 
-/// A leaf's place in a queue, and its entry.
+/// A leaf's place in a queue, and its entry. Only `linked` is set before
+/// the first `push_back`, which writes the rest: a choice builds a node per
+/// channel leaf and most are never queued (zeroing them cost select4 ~10
+/// instructions per message).
 pub(crate) struct Waiter<T> {
-    entry: Cell<Entry<T>>,
-    prev: Cell<*const Waiter<T>>,
-    next: Cell<*const Waiter<T>>,
+    entry: Cell<MaybeUninit<Entry<T>>>,
+    prev: Cell<MaybeUninit<*const Waiter<T>>>,
+    next: Cell<MaybeUninit<*const Waiter<T>>>,
     linked: Cell<bool>,
 }
 
@@ -49,13 +55,9 @@ unsafe impl<T: Send> Sync for Waiter<T> {}
 impl<T> Default for Waiter<T> {
     fn default() -> Self {
         Waiter {
-            entry: Cell::new(Entry {
-                op: ptr::null(),
-                idx: 0,
-                slot: ptr::null_mut(),
-            }),
-            prev: Cell::new(ptr::null()),
-            next: Cell::new(ptr::null()),
+            entry: Cell::new(MaybeUninit::uninit()),
+            prev: Cell::new(MaybeUninit::uninit()),
+            next: Cell::new(MaybeUninit::uninit()),
             linked: Cell::new(false),
         }
     }
@@ -63,38 +65,83 @@ impl<T> Default for Waiter<T> {
 
 impl<T> Waiter<T> {
     /// What a partner needs to commit this node's leaf.
+    ///
+    /// # Safety
+    ///
+    /// The node has been linked (`push_back` wrote the entry).
     #[inline]
-    pub(crate) fn entry(&self) -> Entry<T> {
-        self.entry.get()
+    pub(crate) unsafe fn entry(&self) -> Entry<T> {
+        // SAFETY: the caller's promise.
+        unsafe { self.entry.get().assume_init() }
     }
 
     /// The node after this one; null at the back.
+    ///
+    /// # Safety
+    ///
+    /// As `entry`.
     #[inline]
-    pub(crate) fn next(&self) -> *const Waiter<T> {
-        self.next.get()
+    pub(crate) unsafe fn next(&self) -> *const Waiter<T> {
+        // SAFETY: the caller's promise.
+        unsafe { self.next.get().assume_init() }
     }
 }
 
-/// A doubly linked queue of `Waiter`s, oldest first.
-pub(crate) struct WaiterQueue<T> {
-    head: *const Waiter<T>,
-    tail: *const Waiter<T>,
-}
+/// The first node of a queue, kept apart from the rest of the queue (which
+/// is under the channel lock) so that a reader can tell, without the lock,
+/// whether the queue is empty: a choice asks that of every channel it
+/// might try. Written only under the lock.
+pub(crate) struct QueueHead<T>(AtomicPtr<Waiter<T>>);
 
-impl<T> Default for WaiterQueue<T> {
+impl<T> Default for QueueHead<T> {
     fn default() -> Self {
-        WaiterQueue {
-            head: ptr::null(),
-            tail: ptr::null(),
-        }
+        QueueHead(AtomicPtr::new(ptr::null_mut()))
     }
 }
 
-impl<T> WaiterQueue<T> {
+impl<T> QueueHead<T> {
+    /// Whether the queue holds no node, read without the lock. The answer
+    /// may be out of date by the time it is used; a holder of the lock
+    /// reads the queue itself.
+    #[inline]
+    pub(crate) fn looks_empty(&self) -> bool {
+        self.0.load(Ordering::Relaxed).is_null()
+    }
+}
+
+/// The last node of a queue; under the channel lock.
+pub(crate) struct QueueTail<T>(*const Waiter<T>);
+
+impl<T> Default for QueueTail<T> {
+    fn default() -> Self {
+        QueueTail(ptr::null())
+    }
+}
+
+/// A doubly linked queue of `Waiter`s, oldest first, as the holder of the
+/// channel lock sees it: its head and its tail.
+pub(crate) struct WaiterQueue<'a, T> {
+    head: &'a QueueHead<T>,
+    tail: &'a mut QueueTail<T>,
+}
+
+impl<'a, T> WaiterQueue<'a, T> {
+    /// The queue of `head` and `tail`, which belong together; the caller
+    /// holds their channel's lock (the tail's `&mut` comes from its guard).
+    #[inline]
+    pub(crate) fn new(head: &'a QueueHead<T>, tail: &'a mut QueueTail<T>) -> Self {
+        WaiterQueue { head, tail }
+    }
+
     /// The oldest node; null when the queue is empty.
     #[inline]
     pub(crate) fn front(&self) -> *const Waiter<T> {
-        self.head
+        self.head.0.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn set_front(&mut self, w: *const Waiter<T>) {
+        self.head.0.store(w.cast_mut(), Ordering::Relaxed);
     }
 
     /// Links `w` at the back, recording what a partner needs to commit it.
@@ -106,18 +153,19 @@ impl<T> WaiterQueue<T> {
     #[inline]
     pub(crate) unsafe fn push_back(&mut self, w: &Waiter<T>, entry: Entry<T>) {
         debug_assert!(!w.linked.get(), "a waiter linked twice");
-        w.entry.set(entry);
-        w.prev.set(self.tail);
-        w.next.set(ptr::null());
+        let tail = self.tail.0;
+        w.entry.set(MaybeUninit::new(entry));
+        w.prev.set(MaybeUninit::new(tail));
+        w.next.set(MaybeUninit::new(ptr::null()));
         w.linked.set(true);
-        if self.tail.is_null() {
-            self.head = w;
+        if tail.is_null() {
+            self.set_front(w);
         } else {
             // SAFETY: the tail is linked, so alive (caller's contract for
             // every linked node), and we hold the lock.
-            unsafe { (*self.tail).next.set(w) };
+            unsafe { (*tail).next.set(MaybeUninit::new(w)) };
         }
-        self.tail = w;
+        self.tail.0 = w;
     }
 
     /// Unlinks `w` if it is still linked (a partner may have unlinked it
@@ -134,18 +182,19 @@ impl<T> WaiterQueue<T> {
         if !node.linked.get() {
             return false;
         }
-        let (prev, next) = (node.prev.get(), node.next.get());
+        // SAFETY: linked, so `push_back` wrote both.
+        let (prev, next) = unsafe { (node.prev.get().assume_init(), node.next()) };
         if prev.is_null() {
-            self.head = next;
+            self.set_front(next);
         } else {
             // SAFETY: a linked neighbour is alive; we hold the lock.
-            unsafe { (*prev).next.set(next) };
+            unsafe { (*prev).next.set(MaybeUninit::new(next)) };
         }
         if next.is_null() {
-            self.tail = prev;
+            self.tail.0 = prev;
         } else {
             // SAFETY: as above.
-            unsafe { (*next).prev.set(prev) };
+            unsafe { (*next).prev.set(MaybeUninit::new(prev)) };
         }
         node.linked.set(false);
         true
@@ -157,7 +206,7 @@ impl<T> WaiterQueue<T> {
     /// perform cannot withdraw without it.
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Entry<T>> {
-        let w = self.head;
+        let w = self.front();
         if w.is_null() {
             return None;
         }
@@ -172,7 +221,7 @@ impl<T> WaiterQueue<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, Waiter, WaiterQueue};
+    use super::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
     use std::ptr;
 
     fn entry(idx: usize) -> Entry<u32> {
@@ -183,14 +232,16 @@ mod tests {
         }
     }
 
-    fn order(q: &WaiterQueue<u32>) -> Vec<usize> {
+    fn order(q: &WaiterQueue<'_, u32>) -> Vec<usize> {
         let mut seen = Vec::new();
         let mut w = q.front();
         while !w.is_null() {
-            // SAFETY: every node of these tests outlives its queue.
-            let node = unsafe { &*w };
-            seen.push(node.entry().idx);
-            w = node.next();
+            // SAFETY: every node of these tests outlives its queue, and
+            // this one is linked.
+            unsafe {
+                seen.push((*w).entry().idx);
+                w = (*w).next();
+            }
         }
         seen
     }
@@ -198,12 +249,15 @@ mod tests {
     #[test]
     fn nodes_leave_from_the_front_middle_and_back_in_order() {
         let nodes: Vec<Waiter<u32>> = (0..5).map(|_| Waiter::default()).collect();
-        let mut q = WaiterQueue::default();
+        let (head, mut tail) = (QueueHead::default(), QueueTail::default());
+        let mut q = WaiterQueue::new(&head, &mut tail);
+        assert!(head.looks_empty());
         for (i, w) in nodes.iter().enumerate() {
             // SAFETY: `nodes` outlives `q` and never moves.
             unsafe { q.push_back(w, entry(i)) };
         }
         assert_eq!(order(&q), [0, 1, 2, 3, 4]);
+        assert!(!head.looks_empty());
         // SAFETY: as above, for every call below.
         unsafe {
             assert!(q.unlink(&nodes[2]));
@@ -219,6 +273,7 @@ mod tests {
             assert!(q.unlink(&nodes[3]));
             assert!(q.unlink(&nodes[2]));
             assert!(q.front().is_null());
+            assert!(head.looks_empty(), "emptied by unlinking the last node");
             assert!(q.pop_front().is_none());
             q.push_back(&nodes[0], entry(9));
         }

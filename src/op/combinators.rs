@@ -43,6 +43,10 @@ impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     fn __try_leaf(&mut self, i: usize) -> bool {
         self.op.__try_leaf(i)
     }
+    #[inline]
+    fn __may_complete(&self, i: usize) -> bool {
+        self.op.__may_complete(i)
+    }
     fn __complete(self, winner: usize) -> U {
         (self.f)(self.op.__complete(winner))
     }
@@ -89,6 +93,13 @@ impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
         match A::__LEAF_COUNT {
             Some(split) if i >= split => self.b.__try_leaf(i - split),
             _ => self.a.__try_leaf(i),
+        }
+    }
+    #[inline]
+    fn __may_complete(&self, i: usize) -> bool {
+        match A::__LEAF_COUNT {
+            Some(split) if i >= split => self.b.__may_complete(i - split),
+            _ => self.a.__may_complete(i),
         }
     }
     fn __complete(self, winner: usize) -> A::Output {

@@ -56,6 +56,14 @@ pub trait Leaf {
     /// Fast path: commit now if ready, without publishing anything. Returns
     /// `true` when this leaf committed.
     fn try_now(&mut self) -> bool;
+    /// False only if `try_now` would fail now; cheap, with no effect. A
+    /// choice asks every leaf first and tries only those that may complete,
+    /// drawing among them at random, so that its branches follow the few
+    /// leaves that can win rather than a random order of them all.
+    #[inline]
+    fn may_complete(&self) -> bool {
+        true
+    }
     /// Publishes interest, committing at once if a partner is already there.
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered;
     /// Withdraws the interest published by `register` (no-op if a partner
@@ -83,6 +91,10 @@ macro_rules! one_leaf {
         #[inline]
         fn __try_leaf(&mut self, _i: usize) -> bool {
             $crate::op::leaf::Leaf::try_now(&mut (*self)$(.$field)?)
+        }
+        #[inline]
+        fn __may_complete(&self, _i: usize) -> bool {
+            $crate::op::leaf::Leaf::may_complete(&(*self)$(.$field)?)
         }
     };
 }

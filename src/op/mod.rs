@@ -77,6 +77,13 @@ pub trait Op {
     }
 
     #[doc(hidden)]
+    /// Asks leaf `i` [`Leaf::may_complete`](leaf::Leaf::may_complete), as
+    /// `__try_leaf` tries it.
+    fn __may_complete(&self, _i: usize) -> bool {
+        true
+    }
+
+    #[doc(hidden)]
     /// Produces the output once leaf `winner` (counted from this node's
     /// first leaf) has committed; runs the winning path's wrap functions.
     fn __complete(self, winner: usize) -> Self::Output

@@ -138,6 +138,11 @@ impl<T> Leaf for OneshotRecv<'_, T> {
     }
 
     #[inline]
+    fn may_complete(&self) -> bool {
+        self.cell.is_put()
+    }
+
+    #[inline]
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         // SAFETY: the only reader writes `waiter` while not registered, so
         // no writer reads it now: one that saw WAITING did so before this

@@ -1,5 +1,6 @@
-//! `perform`: try every leaf in random order, else register on all and wait
-//! for exactly one to commit, then withdraw from the others.
+//! `perform`: try the leaves that may complete, in random order, else
+//! register on all and wait for exactly one to commit, then withdraw from
+//! the others.
 
 use std::mem::MaybeUninit;
 use std::time::Instant;
@@ -100,6 +101,7 @@ impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
 pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
     op.__prepare();
     let winner = match O::__LEAF_COUNT {
+        Some(n) if n <= PICK_MAX => pick_in_place(&mut op, n),
         Some(n) => first_ready_in_place(&mut op, &Order::shuffled(n)),
         None => {
             let mut leaves = LeafList::new();
@@ -125,13 +127,83 @@ fn first_ready_in_place<O: Op>(op: &mut O, order: &Order) -> Option<usize> {
     order.iter().find(|&i| op.__try_leaf(i))
 }
 
+/// Choices of up to this many leaves, a count their type fixes, draw the
+/// leaf to try among those that may complete (`pick_in_place`); longer
+/// ones try every leaf in a random order.
+const PICK_MAX: usize = 4;
+
+/// `first_ready` for an operation of `n <= PICK_MAX` leaves, a count its
+/// type fixes: asks every leaf whether it may complete, then tries those
+/// that may, drawn at random until one commits. The winner is uniform
+/// among the leaves ready now, as with a random order of all of them; but
+/// a random order made every try's hit or miss a coin toss for the branch
+/// predictor, which cost select4 more than its extra instructions (see
+/// docs/design.md, "Fast path").
+#[inline(always)]
+fn pick_in_place<O: Op>(op: &mut O, n: usize) -> Option<usize> {
+    debug_assert!(n <= PICK_MAX);
+    let mut candidates = 0;
+    for i in 0..n {
+        candidates |= usize::from(op.__may_complete(i)) << i;
+    }
+    let mut r = context::random();
+    while candidates != 0 {
+        let k = draw(&mut r, CANDIDATE_COUNT[candidates] as usize);
+        let i = CANDIDATE_INDEX[candidates][k] as usize;
+        if op.__try_leaf(i) {
+            return Some(i);
+        }
+        candidates &= !(1 << i);
+    }
+    None
+}
+
+/// How many bits each `PICK_MAX`-bit set has.
+const CANDIDATE_COUNT: [u8; 1 << PICK_MAX] = {
+    let mut table = [0; 1 << PICK_MAX];
+    let mut set = 0;
+    while set < table.len() {
+        table[set] = set.count_ones() as u8;
+        set += 1;
+    }
+    table
+};
+
+/// The index of each set's `k`-th set bit, lowest first.
+const CANDIDATE_INDEX: [[u8; PICK_MAX]; 1 << PICK_MAX] = {
+    let mut table = [[0; PICK_MAX]; 1 << PICK_MAX];
+    let mut set = 0;
+    while set < table.len() {
+        let (mut k, mut bit) = (0, 0);
+        while bit < PICK_MAX {
+            if set & (1 << bit) != 0 {
+                table[set][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        set += 1;
+    }
+    table
+};
+
 /// The fast path, and if it finds nothing while a partner this fiber woke
 /// waits to run, the fast path once more after letting it run: it is
 /// likely to offer again, which spares a registration on every leaf and a
-/// withdrawal from all but one.
+/// withdrawal from all but one. A loop, so that `first_ready` has one call
+/// site and is inlined: with two, it was compiled out of line.
 #[inline(always)]
 fn ready_now_or_after_yield(mut first_ready: impl FnMut() -> Option<usize>) -> Option<usize> {
-    first_ready().or_else(|| context::yield_to_woken().then(&mut first_ready).flatten())
+    let mut yielded = false;
+    loop {
+        if let Some(i) = first_ready() {
+            return Some(i);
+        }
+        if yielded || !context::yield_to_woken() {
+            return None;
+        }
+        yielded = true;
+    }
 }
 
 /// Choices of up to this many leaves are listed before anything is tried,
@@ -157,14 +229,19 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 /// timers): the leaves are listed only if none is ready.
 #[inline]
 fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
-    let order = Order::shuffled(n);
-    if let Some(i) = ready_now_or_after_yield(|| first_ready_in_place(op, &order)) {
+    let ready = if n <= PICK_MAX {
+        ready_now_or_after_yield(|| pick_in_place(op, n))
+    } else {
+        let order = Order::shuffled(n);
+        ready_now_or_after_yield(|| first_ready_in_place(op, &order))
+    };
+    if let Some(i) = ready {
         return i;
     }
     let mut leaves = LeafList::new();
     op.__leaves(&mut leaves);
     debug_assert_eq!(leaves.len(), n, "__LEAF_COUNT disagrees with __leaves");
-    register_and_wait(&mut leaves, &order)
+    register_and_wait(&mut leaves, &Order::shuffled(n))
 }
 
 /// The slow path: registers every leaf in `order` (stopping at one that

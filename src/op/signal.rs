@@ -127,6 +127,10 @@ impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
         self.signal.is_fired()
     }
 
+    fn may_complete(&self) -> bool {
+        self.signal.is_fired()
+    }
+
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
         let mut waiters = self.signal.waiters.lock();
         if self.signal.fired.load(Ordering::Relaxed) {
