@@ -344,34 +344,41 @@ fn rx_either(a: &selvedge::Receiver<u32>, b: &selvedge::Receiver<u32>) -> u32 {
         .perform()
 }
 
-/// A choice of a count its type fixes draws the leaf to try among those
-/// that can complete: only the ready ones ever win, and uniformly, for any
-/// subset of ready channels.
+/// A choice draws the leaf to try among those that can complete: only the
+/// ready ones ever win, and uniformly, for any subset of ready channels;
+/// both a choice whose type fixes its leaves (`or`) and one whose leaves
+/// are listed at perform time (`choice`).
 #[test]
 fn a_four_way_choice_draws_uniformly_among_its_ready_channels() {
-    for ready in [&[1, 3][..], &[0, 2, 3], &[2]] {
-        let counts = run(move || {
-            let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
-            for &k in ready {
-                let tx = chans[k].0.clone();
-                spawn(move || while tx.send(k).is_ok() {});
-            }
-            yield_now(); // every sender of `ready` now waits
-            let arm = |k: usize| arm(&chans[k].1, k);
-            let mut counts = [0u32; 4];
-            for _ in 0..3000 * ready.len() {
-                let (k, v) = arm(0).or(arm(1)).or(arm(2)).or(arm(3)).perform();
-                assert_eq!(k, v, "arm {k} got channel {v}'s value");
-                counts[k] += 1;
-                yield_now(); // its sender offers again
-            }
-            counts
-        });
-        for (k, &n) in counts.iter().enumerate() {
-            if ready.contains(&k) {
-                assert!(n.abs_diff(3000) < 300, "ready {ready:?}: {counts:?}");
-            } else {
-                assert_eq!(n, 0, "channel {k} has no sender: {counts:?}");
+    for listed in [false, true] {
+        for ready in [&[1, 3][..], &[0, 2, 3], &[2]] {
+            let counts = run(move || {
+                let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
+                for &k in ready {
+                    let tx = chans[k].0.clone();
+                    spawn(move || while tx.send(k).is_ok() {});
+                }
+                yield_now(); // every sender of `ready` now waits
+                let arm = |k: usize| arm(&chans[k].1, k);
+                let mut counts = [0u32; 4];
+                for _ in 0..3000 * ready.len() {
+                    let (k, v) = if listed {
+                        choice((0..4).map(arm)).perform()
+                    } else {
+                        arm(0).or(arm(1)).or(arm(2)).or(arm(3)).perform()
+                    };
+                    assert_eq!(k, v, "arm {k} got channel {v}'s value");
+                    counts[k] += 1;
+                    yield_now(); // its sender offers again
+                }
+                counts
+            });
+            for (k, &n) in counts.iter().enumerate() {
+                if ready.contains(&k) {
+                    assert!(n.abs_diff(3000) < 300, "ready {ready:?}: {counts:?}");
+                } else {
+                    assert_eq!(n, 0, "channel {k} has no sender: {counts:?}");
+                }
             }
         }
     }

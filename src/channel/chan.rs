@@ -29,6 +29,17 @@ pub(crate) enum Side {
     Recv,
 }
 
+impl Side {
+    /// The end whose parties match a leaf on this one.
+    #[inline]
+    fn partner(self) -> Side {
+        match self {
+            Side::Send => Side::Recv,
+            Side::Recv => Side::Send,
+        }
+    }
+}
+
 /// What the channel lock guards: the tails of the two queues, and whether
 /// each side is gone. The heads sit outside it (see `QueueHead`).
 struct Queues<T> {
@@ -45,11 +56,12 @@ struct Heads<T> {
 }
 
 impl<T> Heads<T> {
-    /// The head of the queue of parties that can match a leaf on `side`.
-    fn partners(&self, side: Side) -> &QueueHead<T> {
+    /// The head of `side`'s queue.
+    #[inline]
+    fn of(&self, side: Side) -> &QueueHead<T> {
         match side {
-            Side::Send => &self.receivers,
-            Side::Recv => &self.senders,
+            Side::Send => &self.senders,
+            Side::Recv => &self.receivers,
         }
     }
 }
@@ -61,34 +73,33 @@ struct Locked<'a, T> {
 }
 
 impl<T> Locked<'_, T> {
+    /// `side`'s queue.
+    #[inline]
+    fn own(&mut self, side: Side) -> WaiterQueue<'_, T> {
+        let tail = match side {
+            Side::Send => &mut self.guard.senders,
+            Side::Recv => &mut self.guard.receivers,
+        };
+        WaiterQueue::new(self.heads.of(side), tail)
+    }
+
     /// The queue of parties that can match a leaf on `side`.
     #[inline]
     fn partners(&mut self, side: Side) -> WaiterQueue<'_, T> {
-        match side {
-            Side::Send => WaiterQueue::new(&self.heads.receivers, &mut self.guard.receivers),
-            Side::Recv => WaiterQueue::new(&self.heads.senders, &mut self.guard.senders),
-        }
-    }
-
-    #[inline]
-    fn own(&mut self, side: Side) -> WaiterQueue<'_, T> {
-        match side {
-            Side::Send => WaiterQueue::new(&self.heads.senders, &mut self.guard.senders),
-            Side::Recv => WaiterQueue::new(&self.heads.receivers, &mut self.guard.receivers),
-        }
+        self.own(side.partner())
     }
 
     /// Whether any party waits to match a leaf on `side`.
     #[inline]
-    fn has_partners(&mut self, side: Side) -> bool {
-        !self.partners(side).front().is_null()
+    fn has_partners(&self, side: Side) -> bool {
+        !self.heads.of(side.partner()).looks_empty()
     }
 
     /// No partner can ever come: a disconnected channel is ready (with an error).
     fn partners_gone(&self, side: Side) -> bool {
-        match side {
-            Side::Send => self.guard.receivers_gone,
-            Side::Recv => self.guard.senders_gone,
+        match side.partner() {
+            Side::Send => self.guard.senders_gone,
+            Side::Recv => self.guard.receivers_gone,
         }
     }
 }
@@ -190,17 +201,23 @@ impl<T> Chan<T> {
     /// took 10% longer, waiting on the loads the branch predicts past.)
     #[inline]
     pub(crate) fn may_complete(&self, side: Side) -> bool {
-        let partners = match side {
-            Side::Send => &self.receivers,
-            Side::Recv => &self.senders,
-        };
-        !self.heads.partners(side).looks_empty() || partners.load(Ordering::Relaxed) == 0
+        let partner = side.partner();
+        !self.heads.of(partner).looks_empty() || self.handles(partner).load(Ordering::Relaxed) == 0
+    }
+
+    /// How many handles of `side` are alive.
+    #[inline]
+    fn handles(&self, side: Side) -> &AtomicUsize {
+        match side {
+            Side::Send => &self.senders,
+            Side::Recv => &self.receivers,
+        }
     }
 
     /// Fast path: commits now if a partner waits (transferring the value) or
     /// the other side is gone (leaving the slots as they are).
     pub(crate) fn try_now(&self, side: Side, mine: *mut Option<T>) -> bool {
-        let mut q = self.lock();
+        let q = self.lock();
         if !q.has_partners(side) {
             return q.partners_gone(side);
         }

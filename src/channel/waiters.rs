@@ -100,9 +100,8 @@ impl<T> Default for QueueHead<T> {
 }
 
 impl<T> QueueHead<T> {
-    /// Whether the queue holds no node, read without the lock. The answer
-    /// may be out of date by the time it is used; a holder of the lock
-    /// reads the queue itself.
+    /// Whether the queue holds no node: exact under the channel lock;
+    /// without it, perhaps out of date by the time it is used.
     #[inline]
     pub(crate) fn looks_empty(&self) -> bool {
         self.0.load(Ordering::Relaxed).is_null()

@@ -101,56 +101,90 @@ impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
 pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
     op.__prepare();
     let winner = match O::__LEAF_COUNT {
-        Some(n) if n <= PICK_MAX => pick_in_place(&mut op, n),
-        Some(n) => first_ready_in_place(&mut op, &Order::shuffled(n)),
+        Some(n) => ready_now(&mut InPlace(&mut op), n),
         None => {
             let mut leaves = LeafList::new();
             op.__leaves(&mut leaves);
-            let order = Order::shuffled(leaves.len());
-            first_ready(&mut leaves, &order)
+            let n = leaves.len();
+            ready_now(&mut leaves, n)
         }
     };
     winner.map(|w| op.__complete(w))
 }
 
-/// The fast path: the first leaf, in `order`, that commits without waiting.
-fn first_ready(leaves: &mut LeafList<'_>, order: &Order) -> Option<usize> {
-    order.iter().find(|&i| leaves.get(i).try_now())
+/// A perform's leaves by index, as the fast path asks and tries them:
+/// listed, through dynamic calls, or where they are in an operation whose
+/// type fixes their count (`InPlace`), through static ones. Not listing
+/// them, and not calling through `dyn Leaf`, took select4 from 700 to 523
+/// instructions per message.
+trait FastPath {
+    /// `Leaf::may_complete` of leaf `i`.
+    fn may_complete(&mut self, i: usize) -> bool;
+    /// `Leaf::try_now` of leaf `i`.
+    fn try_now(&mut self, i: usize) -> bool;
 }
 
-/// `first_ready` for an operation with a fixed leaf count: the leaves are
-/// tried where they are, through static calls. Not listing them, and not
-/// calling through `dyn Leaf`, took select4 from 700 to 523 instructions
-/// per message.
-#[inline]
-fn first_ready_in_place<O: Op>(op: &mut O, order: &Order) -> Option<usize> {
-    order.iter().find(|&i| op.__try_leaf(i))
+impl FastPath for LeafList<'_> {
+    #[inline]
+    fn may_complete(&mut self, i: usize) -> bool {
+        self.get(i).may_complete()
+    }
+    #[inline]
+    fn try_now(&mut self, i: usize) -> bool {
+        self.get(i).try_now()
+    }
 }
 
-/// Choices of up to this many leaves, a count their type fixes, draw the
-/// leaf to try among those that may complete (`pick_in_place`); longer
-/// ones try every leaf in a random order.
+/// The leaves of an operation with a fixed leaf count, where they are.
+struct InPlace<'a, O>(&'a mut O);
+
+impl<O: Op> FastPath for InPlace<'_, O> {
+    #[inline]
+    fn may_complete(&mut self, i: usize) -> bool {
+        self.0.__may_complete(i)
+    }
+    #[inline]
+    fn try_now(&mut self, i: usize) -> bool {
+        self.0.__try_leaf(i)
+    }
+}
+
+/// The fast path: a leaf of the `n` that commits without waiting, each
+/// ready one as likely as the others. Up to `PICK_MAX` leaves draw among
+/// those that may complete (`pick_ready`); more try all in a random order.
+#[inline(always)]
+fn ready_now(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
+    if n <= PICK_MAX {
+        pick_ready(leaves, n)
+    } else {
+        let order = Order::shuffled(n);
+        order.iter().find(|&i| leaves.try_now(i))
+    }
+}
+
+/// Choices of up to this many leaves draw the leaf to try among those that
+/// may complete (`pick_ready`); longer ones try every leaf in a random
+/// order.
 const PICK_MAX: usize = 4;
 
-/// `first_ready` for an operation of `n <= PICK_MAX` leaves, a count its
-/// type fixes: asks every leaf whether it may complete, then tries those
-/// that may, drawn at random until one commits. The winner is uniform
-/// among the leaves ready now, as with a random order of all of them; but
-/// a random order made every try's hit or miss a coin toss for the branch
-/// predictor, which cost select4 more than its extra instructions (see
-/// docs/design.md, "Fast path").
+/// The fast path for `n <= PICK_MAX` leaves: asks every leaf whether it
+/// may complete, then tries those that may, drawn at random until one
+/// commits. The winner is uniform among the leaves ready now, as with a
+/// random order of all of them; but a random order made every try's hit
+/// or miss a coin toss for the branch predictor, which cost select4 more
+/// than its extra instructions (see docs/design.md, "Fast path").
 #[inline(always)]
-fn pick_in_place<O: Op>(op: &mut O, n: usize) -> Option<usize> {
+fn pick_ready(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
     debug_assert!(n <= PICK_MAX);
     let mut candidates = 0;
     for i in 0..n {
-        candidates |= usize::from(op.__may_complete(i)) << i;
+        candidates |= usize::from(leaves.may_complete(i)) << i;
     }
     let mut r = context::random();
     while candidates != 0 {
         let k = draw(&mut r, CANDIDATE_COUNT[candidates] as usize);
         let i = CANDIDATE_INDEX[candidates][k] as usize;
-        if op.__try_leaf(i) {
+        if leaves.try_now(i) {
             return Some(i);
         }
         candidates &= !(1 << i);
@@ -217,11 +251,11 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
     if let Some((i, deadline)) = lone_leaf_and_deadline(leaves) {
         return perform_one(leaves.get(i), i, deadline);
     }
-    let order = Order::shuffled(leaves.len());
-    if let Some(i) = ready_now_or_after_yield(|| first_ready(leaves, &order)) {
+    let n = leaves.len();
+    if let Some(i) = ready_now_or_after_yield(|| ready_now(leaves, n)) {
         return i;
     }
-    register_and_wait(leaves, &order)
+    register_and_wait(leaves, &Order::shuffled(n))
 }
 
 /// `commit_one` for an operation of `n` leaves, a count its type fixes,
@@ -229,13 +263,7 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 /// timers): the leaves are listed only if none is ready.
 #[inline]
 fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
-    let ready = if n <= PICK_MAX {
-        ready_now_or_after_yield(|| pick_in_place(op, n))
-    } else {
-        let order = Order::shuffled(n);
-        ready_now_or_after_yield(|| first_ready_in_place(op, &order))
-    };
-    if let Some(i) = ready {
+    if let Some(i) = ready_now_or_after_yield(|| ready_now(&mut InPlace(op), n)) {
         return i;
     }
     let mut leaves = LeafList::new();
