@@ -62,9 +62,12 @@ pub use timer::{after, at, Timeout};
 
 #[doc(hidden)]
 pub mod __private {
-    //! Items that appear in the hidden methods of [`Op`](crate::Op); not API.
+    //! Items that appear in the hidden methods of [`Op`](crate::Op), and
+    //! what `select!` expands to; not API.
+    pub use crate::op::arms;
     pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
     pub use crate::op::state::OpState;
+    pub use crate::timer::Deadline;
 }
 
 /// Internals exposed to the model checks in `loom-tests/` (built with

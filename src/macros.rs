@@ -1,10 +1,11 @@
 //! `select!`: a choice whose arm bodies run in the caller's own context.
 //!
-//! Each arm's operation is wrapped to store its output in a slot of its
-//! own; the wrapped operations are joined with `or` and performed; then the
-//! one filled slot's body runs outside any closure, so `break`, `continue`,
-//! `return` and `?` act on the caller. The slots are hygienic identifiers
-//! minted one per arm by the recursion below.
+//! The arms' operations go into one list (`arms::Arms`) that is performed
+//! as a choice; the perform says which arm won, the macro dispatches on
+//! that once, and the winning arm's body runs outside any closure, so
+//! `break`, `continue`, `return` and `?` act on the caller. Arm `k` is
+//! named by a type-level index (`Next` applied `k` times to `First`), which
+//! the recursion below builds one arm at a time.
 
 /// Waits for the first of several operations and runs that arm's body.
 ///
@@ -12,7 +13,10 @@
 /// evaluated first, in order; then exactly one arm is chosen as by
 /// [`choice`](crate::choice) (each ready arm equally likely), and its body
 /// runs in the caller's context: `break`, `continue`, `return` and `?` work.
-/// Patterns must be irrefutable (bind a `Result` and match it in the body).
+/// The arms that lose are dropped before it runs (a losing
+/// [`with_nack`](crate::with_nack) arm's nack fires); temporaries made in
+/// the operation expressions live until the `select!` ends. Patterns must
+/// be irrefutable (bind a `Result` and match it in the body).
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,57 +48,69 @@ macro_rules! select {
 macro_rules! __select_parse {
     // Block body, with or without a trailing comma.
     ([$($done:tt)*] $pat:pat = $op:expr => $body:block , $($rest:tt)*) => {
-        $crate::__select_parse!([$($done)* (slot, $pat, $op, $body)] $($rest)*)
+        $crate::__select_parse!([$($done)* ($pat, $op, $body)] $($rest)*)
     };
     ([$($done:tt)*] $pat:pat = $op:expr => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!([$($done)* (slot, $pat, $op, $body)] $($rest)*)
+        $crate::__select_parse!([$($done)* ($pat, $op, $body)] $($rest)*)
     };
     // Expression body: a comma, or the end.
     ([$($done:tt)*] $pat:pat = $op:expr => $body:expr , $($rest:tt)*) => {
-        $crate::__select_parse!([$($done)* (slot, $pat, $op, $body)] $($rest)*)
+        $crate::__select_parse!([$($done)* ($pat, $op, $body)] $($rest)*)
     };
     ([$($done:tt)*] $pat:pat = $op:expr => $body:expr) => {
-        $crate::__select_parse!([$($done)* (slot, $pat, $op, $body)])
+        $crate::__select_parse!([$($done)* ($pat, $op, $body)])
     };
-    ([$(($slot:ident, $pat:pat, $op:expr, $body:expr))+]) => {{
-        $( let mut $slot = ::core::option::Option::None; )+
-        $crate::__select_perform!([] $(($slot, $op))+);
-        $crate::__select_dispatch!($(($slot, $pat, $body))+)
-    }};
+    // The operations are `match`ed on, as crossbeam's `select!` does, so
+    // that temporaries made in their expressions live until the end.
+    //
+    // One arm: its operation's own `perform`, which may be faster than a
+    // choice's (a lone channel end skips the leaf list).
+    ([($pat:pat, $op:expr, $body:expr)]) => {
+        match $crate::Op::perform($op) {
+            $pat => $body,
+        }
+    };
+    ([$(($pat:pat, $op:expr, $body:expr))+]) => {
+        match $crate::__select_arms!($($op),+) {
+            mut arms => {
+                let won = $crate::__private::arms::perform(&mut arms);
+                $crate::__select_dispatch!(
+                    arms, won, ($crate::__private::arms::First) $(($pat, $body))+
+                )
+            }
+        }
+    };
 }
 
+/// The arms' operations as one list, evaluated in order.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __select_perform {
-    ([] ($slot:ident, $op:expr) $($rest:tt)*) => {
-        $crate::__select_perform!(
-            [$crate::Op::wrap($op, |v| { $slot = ::core::option::Option::Some(v); })]
-            $($rest)*
-        )
+macro_rules! __select_arms {
+    ($op:expr $(, $rest:expr)*) => {
+        $crate::__private::arms::Arms::new($op, $crate::__select_arms!($($rest),*))
     };
-    ([$acc:expr] ($slot:ident, $op:expr) $($rest:tt)*) => {
-        $crate::__select_perform!(
-            [$crate::Op::or($acc, $crate::Op::wrap($op, |v| { $slot = ::core::option::Option::Some(v); }))]
-            $($rest)*
-        )
-    };
-    ([$acc:expr]) => {
-        $crate::Op::perform($acc)
+    () => {
+        $crate::__private::arms::NoArms
     };
 }
 
+/// Runs the body of the arm that won: arm `$idx` if it is that one, else
+/// the next; the last arm is the only one left, so it needs no test.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_dispatch {
-    (($slot:ident, $pat:pat, $body:expr) $($rest:tt)*) => {
-        if let ::core::option::Option::Some(value) = $slot {
-            let $pat = value;
+    ($arms:ident, $won:ident, ($idx:ty) ($pat:pat, $body:expr)) => {{
+        let $pat = $crate::__private::arms::take::<$idx, _>($arms, $won.leaf);
+        $body
+    }};
+    ($arms:ident, $won:ident, ($idx:ty) ($pat:pat, $body:expr) $($rest:tt)+) => {
+        if $won.arm == $crate::__private::arms::arm::<$idx, _>(&$arms) {
+            let $pat = $crate::__private::arms::take::<$idx, _>($arms, $won.leaf);
             $body
         } else {
-            $crate::__select_dispatch!($($rest)*)
+            $crate::__select_dispatch!(
+                $arms, $won, ($crate::__private::arms::Next<$idx>) $($rest)+
+            )
         }
-    };
-    () => {
-        ::core::unreachable!("select!: the performed choice filled no arm")
     };
 }

@@ -30,7 +30,8 @@ pub(crate) struct TimerHandle {
 
 /// When a blocked perform's earliest timer leaf is due.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Deadline {
+pub enum Deadline {
+    /// At this instant.
     At(Instant),
     /// Counted from when the scheduler next reads its clock: see
     /// `TimerHeap::insert`.
@@ -453,6 +454,10 @@ impl Op for Timeout {
     }
     fn perform(self) {
         perform_alone(self)
+    }
+    #[inline]
+    fn __pending_deadline(&self, _i: usize) -> Option<Deadline> {
+        self.pending_deadline()
     }
     fn __complete(self, _winner: usize) {}
 }

@@ -346,11 +346,12 @@ fn rx_either(a: &selvedge::Receiver<u32>, b: &selvedge::Receiver<u32>) -> u32 {
 
 /// A choice draws the leaf to try among those that can complete: only the
 /// ready ones ever win, and uniformly, for any subset of ready channels;
-/// both a choice whose type fixes its leaves (`or`) and one whose leaves
-/// are listed at perform time (`choice`).
+/// a choice whose type fixes its leaves (`or`), one whose leaves are
+/// listed at perform time (`choice`), and a `select!`, which dispatches on
+/// the winning arm's number.
 #[test]
 fn a_four_way_choice_draws_uniformly_among_its_ready_channels() {
-    for listed in [false, true] {
+    for form in ["or", "choice", "select!"] {
         for ready in [&[1, 3][..], &[0, 2, 3], &[2]] {
             let counts = run(move || {
                 let chans: Vec<_> = (0..4).map(|_| channel::<usize>()).collect();
@@ -362,10 +363,15 @@ fn a_four_way_choice_draws_uniformly_among_its_ready_channels() {
                 let arm = |k: usize| arm(&chans[k].1, k);
                 let mut counts = [0u32; 4];
                 for _ in 0..3000 * ready.len() {
-                    let (k, v) = if listed {
-                        choice((0..4).map(arm)).perform()
-                    } else {
-                        arm(0).or(arm(1)).or(arm(2)).or(arm(3)).perform()
+                    let (k, v) = match form {
+                        "choice" => choice((0..4).map(arm)).perform(),
+                        "or" => arm(0).or(arm(1)).or(arm(2)).or(arm(3)).perform(),
+                        _ => selvedge::select! {
+                            v = chans[0].1.recv_op() => (0, v.unwrap()),
+                            v = chans[1].1.recv_op() => (1, v.unwrap()),
+                            v = chans[2].1.recv_op() => (2, v.unwrap()),
+                            v = chans[3].1.recv_op() => (3, v.unwrap()),
+                        },
                     };
                     assert_eq!(k, v, "arm {k} got channel {v}'s value");
                     counts[k] += 1;
@@ -375,7 +381,10 @@ fn a_four_way_choice_draws_uniformly_among_its_ready_channels() {
             });
             for (k, &n) in counts.iter().enumerate() {
                 if ready.contains(&k) {
-                    assert!(n.abs_diff(3000) < 300, "ready {ready:?}: {counts:?}");
+                    assert!(
+                        n.abs_diff(3000) < 300,
+                        "{form}, ready {ready:?}: {counts:?}"
+                    );
                 } else {
                     assert_eq!(n, 0, "channel {k} has no sender: {counts:?}");
                 }

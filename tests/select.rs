@@ -79,3 +79,89 @@ fn a_single_arm_and_patterns_destructure() {
     let (x, y) = select! { (a, b) = selvedge::always((1, 2)) => (a, b) };
     assert_eq!((x, y), (1, 2));
 }
+
+/// The arms that lose are dropped before the winner's body runs, as they
+/// were when the arms were `or`ed: a losing `with_nack` arm's nack has
+/// fired by then, so a body may wait on a server that waits for it.
+#[test]
+fn losing_arms_are_dropped_before_the_winning_body_runs() {
+    use selvedge::{always, never, with_nack, Nack};
+    use std::cell::RefCell;
+    let nack: RefCell<Option<Nack>> = RefCell::new(None);
+    let fired_in_body = select! {
+        () = with_nack(|n| {
+            *nack.borrow_mut() = Some(n);
+            never::<()>()
+        }) => unreachable!("never() won"),
+        v = always(5) => {
+            assert_eq!(v, 5);
+            nack.borrow().as_ref().expect("the guard ran").is_ready()
+        }
+    };
+    assert!(fired_in_body, "the losing arm's nack had not fired");
+}
+
+/// Each arm gets its own output when arms hold no leaf (`never`), several
+/// of a count their type fixes (`or`), or a count only known when they
+/// are performed (`choice`, `guard`): the winning leaf is found in its arm
+/// and completed there, whichever arm and leaf it is.
+#[test]
+fn every_arm_gets_its_own_output_whatever_its_leaves() {
+    use selvedge::{always, choice, guard, never, BoxOp, Op};
+    fn maybe<T: 'static>(ready: bool, v: T) -> BoxOp<'static, T> {
+        if ready {
+            always(v).boxed()
+        } else {
+            never().boxed()
+        }
+    }
+    run(|| {
+        let (tx, rx) = channel::<u32>();
+        let (tx2, rx2) = channel::<u32>();
+        for winner in 0..5 {
+            let s = (winner == 3).then(|| {
+                let tx2 = tx2.clone();
+                spawn(move || tx2.send(33).unwrap())
+            });
+            selvedge::yield_now(); // the sender, if any, waits
+            let got = select! {
+                v = never::<u8>() => format!("never {v}"),
+                v = choice([maybe(false, 10), maybe(winner == 1, 11), maybe(false, 12)]) => {
+                    format!("choice {v}")
+                }
+                v = guard(|| maybe(winner == 2, "guarded")) => format!("guard {v}"),
+                v = rx.recv_op().or(rx2.recv_op()) => format!("or {}", v.unwrap()),
+                () = if winner == 4 { after(Duration::ZERO) } else { after(Duration::from_secs(3600)) } => {
+                    "timer".to_string()
+                }
+                v = maybe(winner == 0, 'x') => format!("last {v}"),
+            };
+            let expected = ["last x", "choice 11", "guard guarded", "or 33", "timer"][winner];
+            assert_eq!(got, expected);
+            if let Some(s) = s {
+                s.join().unwrap();
+            }
+        }
+        drop(tx);
+    });
+}
+
+/// An arm's operation may borrow a temporary made in its own expression
+/// (here a cloned `Rc`): temporaries live until the `select!` ends, as in
+/// crossbeam's.
+#[test]
+fn an_arms_operation_may_borrow_a_temporary_of_its_expression() {
+    use std::rc::Rc;
+    run(|| {
+        let (tx, rx) = channel::<u32>();
+        let rx = Rc::new(rx);
+        spawn(move || tx.send(4).unwrap());
+        let got = select! {
+            v = rx.clone().recv_op() => v.unwrap(),
+            () = after(Duration::from_secs(5)) => 0,
+        };
+        assert_eq!(got, 4);
+        let single = select! { v = rx.clone().recv_op() => v };
+        assert_eq!(single, Err(RecvError)); // the sender is gone
+    });
+}

@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
+use crate::timer::Deadline;
 
 /// `op.wrap(f)`: see [`Op::wrap`].
 pub struct Wrap<O, F> {
@@ -47,6 +48,19 @@ impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     fn __may_complete(&self, i: usize) -> bool {
         self.op.__may_complete(i)
     }
+    #[inline]
+    fn __pending_deadline(&self, i: usize) -> Option<Deadline> {
+        self.op.__pending_deadline(i)
+    }
+    #[inline]
+    fn __perform_leaf(
+        &mut self,
+        i: usize,
+        idx: usize,
+        deadline: Option<(Deadline, usize)>,
+    ) -> usize {
+        self.op.__perform_leaf(i, idx, deadline)
+    }
     fn __complete(self, winner: usize) -> U {
         (self.f)(self.op.__complete(winner))
     }
@@ -71,37 +85,67 @@ impl<A, B> Or<A, B> {
     }
 }
 
+/// The `Op` items, but for `Output` and `__complete`, of a node whose
+/// leaves are those of two operations, each in a field of the node, the
+/// first's leaves first, with the first's leaf count in a field `split`
+/// once listed: `or`, and `select!`'s arms (`arms::Arms`).
+macro_rules! two_children {
+    ($A:ident $a:ident, $B:ident $b:ident) => {
+        const __LEAF_COUNT: Option<usize> = match ($A::__LEAF_COUNT, $B::__LEAF_COUNT) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        const __HAS_TIMER_LEAF: bool = $A::__HAS_TIMER_LEAF || $B::__HAS_TIMER_LEAF;
+        fn __prepare(&mut self) {
+            self.$a.__prepare();
+            self.$b.__prepare();
+        }
+        fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+            let start = leaves.len();
+            self.$a.__leaves(leaves);
+            self.split = leaves.len() - start;
+            self.$b.__leaves(leaves);
+        }
+        #[inline]
+        fn __try_leaf(&mut self, i: usize) -> bool {
+            match $A::__LEAF_COUNT {
+                Some(split) if i >= split => self.$b.__try_leaf(i - split),
+                _ => self.$a.__try_leaf(i),
+            }
+        }
+        #[inline]
+        fn __may_complete(&self, i: usize) -> bool {
+            match $A::__LEAF_COUNT {
+                Some(split) if i >= split => self.$b.__may_complete(i - split),
+                _ => self.$a.__may_complete(i),
+            }
+        }
+        #[inline]
+        fn __pending_deadline(&self, i: usize) -> Option<Deadline> {
+            match $A::__LEAF_COUNT {
+                Some(split) if i >= split => self.$b.__pending_deadline(i - split),
+                _ => self.$a.__pending_deadline(i),
+            }
+        }
+        #[inline]
+        fn __perform_leaf(
+            &mut self,
+            i: usize,
+            idx: usize,
+            deadline: Option<(Deadline, usize)>,
+        ) -> usize {
+            match $A::__LEAF_COUNT {
+                Some(split) if i >= split => self.$b.__perform_leaf(i - split, idx, deadline),
+                _ => self.$a.__perform_leaf(i, idx, deadline),
+            }
+        }
+    };
+}
+pub(crate) use two_children;
+
 impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
     type Output = A::Output;
-    const __LEAF_COUNT: Option<usize> = match (A::__LEAF_COUNT, B::__LEAF_COUNT) {
-        (Some(a), Some(b)) => Some(a + b),
-        _ => None,
-    };
-    const __HAS_TIMER_LEAF: bool = A::__HAS_TIMER_LEAF || B::__HAS_TIMER_LEAF;
-    fn __prepare(&mut self) {
-        self.a.__prepare();
-        self.b.__prepare();
-    }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        let start = leaves.len();
-        self.a.__leaves(leaves);
-        self.split = leaves.len() - start;
-        self.b.__leaves(leaves);
-    }
-    #[inline]
-    fn __try_leaf(&mut self, i: usize) -> bool {
-        match A::__LEAF_COUNT {
-            Some(split) if i >= split => self.b.__try_leaf(i - split),
-            _ => self.a.__try_leaf(i),
-        }
-    }
-    #[inline]
-    fn __may_complete(&self, i: usize) -> bool {
-        match A::__LEAF_COUNT {
-            Some(split) if i >= split => self.b.__may_complete(i - split),
-            _ => self.a.__may_complete(i),
-        }
-    }
+    two_children!(A a, B b);
     fn __complete(self, winner: usize) -> A::Output {
         // A perform that tried the leaves in place never listed them, so
         // `split` is unset then; a fixed count is the same number.

@@ -96,6 +96,15 @@ macro_rules! one_leaf {
         fn __may_complete(&self, _i: usize) -> bool {
             $crate::op::leaf::Leaf::may_complete(&(*self)$(.$field)?)
         }
+        #[inline]
+        fn __perform_leaf(
+            &mut self,
+            _i: usize,
+            idx: usize,
+            deadline: Option<($crate::timer::Deadline, usize)>,
+        ) -> usize {
+            $crate::op::perform::perform_one(&mut (*self)$(.$field)?, idx, deadline)
+        }
     };
 }
 pub(crate) use one_leaf;

@@ -7,7 +7,8 @@
 //! one leaf through the protocol in [`state`]; then the winning path's wrap
 //! functions run, and every losing `with_nack` branch signals its [`Nack`].
 
-mod combinators;
+pub mod arms;
+pub(crate) mod combinators;
 pub(crate) mod leaf;
 mod nack;
 pub(crate) mod oneshot;
@@ -20,6 +21,7 @@ pub use combinators::{
 };
 pub use nack::{with_nack, Nack, WithNack};
 
+use crate::timer::Deadline;
 use leaf::LeafList;
 
 /// Something that may happen: a message exchanged, a time reached, a signal
@@ -81,6 +83,28 @@ pub trait Op {
     /// `__try_leaf` tries it.
     fn __may_complete(&self, _i: usize) -> bool {
         true
+    }
+
+    #[doc(hidden)]
+    /// The deadline of leaf `i` if it is a timer whose time has not come
+    /// (what `LeafList::push_timer` records of a listed one); `None` for
+    /// any other leaf. Called after `__prepare`, on fixed leaf counts.
+    fn __pending_deadline(&self, _i: usize) -> Option<Deadline> {
+        None
+    }
+
+    #[doc(hidden)]
+    /// Performs leaf `i` (counted from this node's first) alone, as the
+    /// perform's leaf `idx`, racing `deadline` (see
+    /// `perform::perform_one`); returns the winner. Called after
+    /// `__prepare`, and only on types whose `__LEAF_COUNT` is `Some`.
+    fn __perform_leaf(
+        &mut self,
+        _i: usize,
+        _idx: usize,
+        _deadline: Option<(Deadline, usize)>,
+    ) -> usize {
+        unreachable!("__perform_leaf on an operation without a fixed leaf count")
     }
 
     #[doc(hidden)]
