@@ -3,7 +3,6 @@
 use std::fmt;
 
 use crate::op::leaf::{one_leaf, LeafList};
-use crate::op::perform::perform_leaf;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::Op;
 use crate::sync::Arc;
@@ -92,9 +91,6 @@ impl Op for WaitOp<'_> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.wait);
-    }
-    fn perform(mut self) {
-        perform_leaf(&mut self.wait);
     }
     fn __complete(self, _winner: usize) {}
 }

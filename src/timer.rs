@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 
@@ -451,9 +450,6 @@ impl Op for Timeout {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         let pending = self.pending_deadline();
         leaves.push_timer(self, pending);
-    }
-    fn perform(self) {
-        perform_alone(self)
     }
     #[inline]
     fn __pending_deadline(&self, _i: usize) -> Option<Deadline> {

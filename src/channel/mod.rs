@@ -10,7 +10,6 @@ pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 use std::fmt;
 
 use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::sync::{Arc, Ordering};
@@ -227,9 +226,6 @@ impl<T> Op for SendOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(self) -> Self::Output {
-        perform_alone(self)
-    }
     fn __complete(self, _winner: usize) -> Self::Output {
         // Taken by a receiver, or still ours because every receiver is gone.
         match self.value {
@@ -246,9 +242,6 @@ impl<T> Op for RecvOp<'_, T> {
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
     }
-    fn perform(self) -> Self::Output {
-        perform_alone(self)
-    }
     fn __complete(self, _winner: usize) -> Self::Output {
         self.slot.ok_or(RecvError)
     }
@@ -260,9 +253,6 @@ impl<T> Op for IntoRecvOp<T> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
-    }
-    fn perform(self) -> Self::Output {
-        perform_alone(self)
     }
     fn __complete(mut self, _winner: usize) -> Self::Output {
         self.slot.take().ok_or(RecvError)

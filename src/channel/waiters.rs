@@ -161,7 +161,8 @@ impl<'a, T> WaiterQueue<'a, T> {
             self.set_front(w);
         } else {
             // SAFETY: the tail is linked, so alive (caller's contract for
-            // every linked node), and we hold the lock.
+            // every linked node), and we hold the lock; its link is written
+            // whole, so whether it held a value before does not matter.
             unsafe { (*tail).next.set(MaybeUninit::new(w)) };
         }
         self.tail.0 = w;
@@ -186,13 +187,15 @@ impl<'a, T> WaiterQueue<'a, T> {
         if prev.is_null() {
             self.set_front(next);
         } else {
-            // SAFETY: a linked neighbour is alive; we hold the lock.
+            // SAFETY: a linked neighbour is alive; we hold the lock; the
+            // link is written whole.
             unsafe { (*prev).next.set(MaybeUninit::new(next)) };
         }
         if next.is_null() {
             self.tail.0 = prev;
         } else {
-            // SAFETY: as above.
+            // SAFETY: as for `prev`: a linked neighbour, alive, under the
+            // lock, its link written whole.
             unsafe { (*next).prev.set(MaybeUninit::new(prev)) };
         }
         node.linked.set(false);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::oneshot::OneshotRecv;
-use crate::op::perform::perform_leaf;
 use crate::op::Op;
 use crate::runtime::context;
 use packet::{packet, JoinView};
@@ -127,11 +126,6 @@ impl<T> Op for JoinOp<'_, T> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(&mut self.recv);
-    }
-    #[inline]
-    fn perform(mut self) -> std::thread::Result<T> {
-        perform_leaf(&mut self.recv);
-        self.__complete(0)
     }
     fn __complete(mut self, _winner: usize) -> std::thread::Result<T> {
         self.recv

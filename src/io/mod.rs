@@ -40,7 +40,6 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
-use crate::op::perform::perform_alone;
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
@@ -181,9 +180,6 @@ impl Op for Readiness<'_> {
     fn __prepare(&mut self) {}
     fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         leaves.push(self);
-    }
-    fn perform(self) -> io::Result<()> {
-        perform_alone(self)
     }
     fn __complete(mut self, _winner: usize) -> io::Result<()> {
         self.result

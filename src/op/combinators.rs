@@ -64,11 +64,6 @@ impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     fn __complete(self, winner: usize) -> U {
         (self.f)(self.op.__complete(winner))
     }
-    /// Performing `op` then applying `f` is what the generic path does;
-    /// going through `op`'s own `perform` keeps a one-leaf fast path.
-    fn perform(self) -> U {
-        (self.f)(self.op.perform())
-    }
 }
 
 /// `a.or(b)`: see [`Op::or`].

@@ -96,7 +96,8 @@ macro_rules! one_leaf {
         fn __may_complete(&self, _i: usize) -> bool {
             $crate::op::leaf::Leaf::may_complete(&(*self)$(.$field)?)
         }
-        #[inline]
+        // Always inlined: it is the whole of a plain `send` or `recv`.
+        #[inline(always)]
         fn __perform_leaf(
             &mut self,
             _i: usize,
@@ -117,11 +118,15 @@ pub struct LeafList<'s> {
     inline: [Option<&'s mut dyn Leaf>; INLINE],
     len: usize,
     spill: Vec<&'s mut dyn Leaf>,
-    /// The first timer leaf that waits for a time not yet come, and its
-    /// index; and how many such leaves there are.
-    pending: Option<(Deadline, usize)>,
-    pending_count: usize,
+    /// The deadlines of the first two leaves, for each that is a timer
+    /// waiting for a time not yet come: all a perform asks of a list when
+    /// it looks for one leaf racing a pending timer.
+    pending: [Option<Deadline>; LONE_MAX],
 }
+
+/// A perform is one leaf racing a pending timer only if it has at most
+/// this many leaves.
+pub(crate) const LONE_MAX: usize = 2;
 
 impl std::fmt::Debug for LeafList<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,8 +141,7 @@ impl<'s> LeafList<'s> {
             inline: Default::default(),
             len: 0,
             spill: Vec::new(),
-            pending: None,
-            pending_count: 0,
+            pending: [None; LONE_MAX],
         }
     }
 
@@ -150,24 +154,16 @@ impl<'s> LeafList<'s> {
     /// of `recv or after(d)`'s samples in the perform.
     #[inline]
     pub(crate) fn push_timer(&mut self, leaf: &'s mut dyn Leaf, pending: Option<Deadline>) {
-        if let Some(deadline) = pending {
-            if self.pending.is_none() {
-                self.pending = Some((deadline, self.len));
-            }
-            self.pending_count += 1;
+        if self.len < LONE_MAX {
+            self.pending[self.len] = pending;
         }
         self.push(leaf);
     }
 
-    /// The one timer leaf still pending, if exactly one is: its deadline
-    /// and index.
+    /// The deadline `push_timer` recorded for leaf `i < LONE_MAX`.
     #[inline]
-    pub(crate) fn lone_pending_timer(&self) -> Option<(Deadline, usize)> {
-        if self.pending_count == 1 {
-            self.pending
-        } else {
-            None
-        }
+    pub(crate) fn pending_deadline(&self, i: usize) -> Option<Deadline> {
+        self.pending[i]
     }
 
     /// Appends one leaf.

@@ -5,7 +5,7 @@
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, LONE_MAX};
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
@@ -13,7 +13,10 @@ use crate::timer::{Deadline, PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
-#[inline]
+/// Always inlined, with `commit`: as calls, moving `op` in and the lone
+/// leaf's perform out of line cost ping-pong ~100 instructions per round
+/// trip (callgrind).
+#[inline(always)]
 pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
     let winner = commit(&mut op);
     op.__complete(winner)
@@ -21,11 +24,11 @@ pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
 
 /// `perform` up to the commit: prepares `op`, blocks until one leaf
 /// commits, and returns that leaf, leaving `op` to be completed.
-#[inline]
+#[inline(always)]
 pub(crate) fn commit<O: Op>(op: &mut O) -> usize {
     op.__prepare();
     match O::__LEAF_COUNT {
-        Some(n) => match lone_leaf_in_place(op, n) {
+        Some(n) => match lone_leaf(&mut InPlace(op), n, O::__HAS_TIMER_LEAF) {
             Some((i, deadline)) => op.__perform_leaf(i, i, deadline),
             None => commit_in_place(op, n),
         },
@@ -35,13 +38,6 @@ pub(crate) fn commit<O: Op>(op: &mut O) -> usize {
             commit_one(&mut leaves)
         }
     }
-}
-
-/// Performs an operation that is one leaf: the same protocol as `perform`
-/// without the leaf list, the random order and the dynamic calls, which are
-/// most of the cost of a plain `send` or `recv`.
-pub(crate) fn perform_leaf<L: Leaf>(leaf: &mut L) {
-    perform_one(leaf, 0, None);
 }
 
 /// Performs leaf `idx` alone, racing it against `deadline` (a timer leaf
@@ -74,17 +70,6 @@ pub(crate) fn perform_one<L: Leaf + ?Sized>(
     let winner = op.winner();
     guard.committed = winner == idx;
     winner
-}
-
-/// Performs an operation that is its own only leaf (a channel end, a timer,
-/// a readiness wait): `perform`'s protocol through `perform_leaf`. Always
-/// inlined: as a call, moving `op` in cost ping-pong ~22 instructions per
-/// round trip (callgrind).
-#[inline(always)]
-pub(crate) fn perform_alone<O: Op + Leaf>(mut op: O) -> O::Output {
-    op.__prepare();
-    perform_leaf(&mut op);
-    op.__complete(0)
 }
 
 /// The one-leaf `Withdraw`: cancels the timer, and withdraws the leaf when
@@ -130,6 +115,8 @@ trait FastPath {
     fn may_complete(&mut self, i: usize) -> bool;
     /// `Leaf::try_now` of leaf `i`.
     fn try_now(&mut self, i: usize) -> bool;
+    /// The deadline of leaf `i < LONE_MAX` if it is a timer not yet due.
+    fn pending_deadline(&mut self, i: usize) -> Option<Deadline>;
 }
 
 impl FastPath for LeafList<'_> {
@@ -140,6 +127,10 @@ impl FastPath for LeafList<'_> {
     #[inline]
     fn try_now(&mut self, i: usize) -> bool {
         self.get(i).try_now()
+    }
+    #[inline]
+    fn pending_deadline(&mut self, i: usize) -> Option<Deadline> {
+        LeafList::pending_deadline(self, i)
     }
 }
 
@@ -154,6 +145,10 @@ impl<O: Op> FastPath for InPlace<'_, O> {
     #[inline]
     fn try_now(&mut self, i: usize) -> bool {
         self.0.__try_leaf(i)
+    }
+    #[inline]
+    fn pending_deadline(&mut self, i: usize) -> Option<Deadline> {
+        self.0.__pending_deadline(i)
     }
 }
 
@@ -250,10 +245,10 @@ fn ready_now_or_after_yield(mut first_ready: impl FnMut() -> Option<usize>) -> O
 
 #[inline]
 fn commit_one(leaves: &mut LeafList<'_>) -> usize {
-    if let Some((i, deadline)) = lone_leaf_and_deadline(leaves) {
+    let n = leaves.len();
+    if let Some((i, deadline)) = lone_leaf(leaves, n, true) {
         return perform_one(leaves.get(i), i, deadline);
     }
-    let n = leaves.len();
     if let Some(i) = ready_now_or_after_yield(|| ready_now(leaves, n)) {
         return i;
     }
@@ -261,7 +256,7 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 }
 
 /// `commit_one` for an operation of `n` leaves, a count its type fixes,
-/// that is not a lone leaf with a deadline (`lone_leaf_in_place`): the
+/// that is not a lone leaf with a deadline (`lone_leaf`): the
 /// leaves are listed only if none is ready.
 #[inline]
 fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
@@ -318,34 +313,27 @@ fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order) -> usize {
 /// A choice of one leaf, or of one leaf and a timer not yet due (a receive
 /// with a timeout): that leaf, and the timer's deadline. Such a timer cannot
 /// be ready before the other leaf is tried, so trying that leaf alone is
-/// fair. Longer choices take the general path: checking them costs more
-/// than it saves (select4: ~50 instructions per message).
-#[inline]
-fn lone_leaf_and_deadline(leaves: &mut LeafList<'_>) -> Option<(usize, Option<(Deadline, usize)>)> {
-    match leaves.len() {
-        1 => Some((0, None)),
-        2 => {
-            let (deadline, timer) = leaves.lone_pending_timer()?;
-            Some((1 - timer, Some((deadline, timer))))
-        }
-        _ => None,
-    }
-}
-
-/// `lone_leaf_and_deadline` for an operation of `n` leaves, a count its
-/// type fixes, asked where the leaves are: the lone leaf is then performed
-/// in place too (`Op::__perform_leaf`), without the list and the dynamic
-/// calls (`recv or after(d)`: ~450 instructions per message listed, ~330
-/// in place).
+/// fair. Asked where the leaves are when the type fixes their count (and
+/// the lone leaf is then performed there: `recv or after(d)` took ~450
+/// instructions per message listed, ~330 in place), else of the list;
+/// `may_have_timer` is false when the type rules timers out. Longer
+/// choices take the general path: checking them costs more than it saves
+/// (select4: ~50 instructions per message).
 #[inline(always)]
-fn lone_leaf_in_place<O: Op>(op: &O, n: usize) -> Option<(usize, Option<(Deadline, usize)>)> {
+fn lone_leaf(
+    leaves: &mut impl FastPath,
+    n: usize,
+    may_have_timer: bool,
+) -> Option<(usize, Option<(Deadline, usize)>)> {
     match n {
         1 => Some((0, None)),
-        2 if O::__HAS_TIMER_LEAF => match (op.__pending_deadline(0), op.__pending_deadline(1)) {
-            (Some(deadline), None) => Some((1, Some((deadline, 0)))),
-            (None, Some(deadline)) => Some((0, Some((deadline, 1)))),
-            _ => None,
-        },
+        LONE_MAX if may_have_timer => {
+            match (leaves.pending_deadline(0), leaves.pending_deadline(1)) {
+                (Some(deadline), None) => Some((1, Some((deadline, 0)))),
+                (None, Some(deadline)) => Some((0, Some((deadline, 1)))),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -663,17 +651,18 @@ mod tests {
     /// leaves say so, with the same leaf and timer.
     #[test]
     fn lone_leaves_found_in_place_are_the_listed_ones() {
-        use super::{lone_leaf_and_deadline, lone_leaf_in_place};
+        use super::{lone_leaf, InPlace};
         use crate::op::arms::{Arms, NoArms};
         use crate::{after, at};
         use std::time::{Duration, Instant};
         fn check<O: Op>(mut op: O, expected: Option<(usize, Option<usize>)>) {
             op.__prepare();
             let n = O::__LEAF_COUNT.expect("a fixed leaf count");
-            let in_place = lone_leaf_in_place(&op, n).map(|(i, d)| (i, d.map(|(_, t)| t)));
+            let in_place = lone_leaf(&mut InPlace(&mut op), n, O::__HAS_TIMER_LEAF)
+                .map(|(i, d)| (i, d.map(|(_, t)| t)));
             let mut leaves = LeafList::new();
             op.__leaves(&mut leaves);
-            let listed = lone_leaf_and_deadline(&mut leaves).map(|(i, d)| (i, d.map(|(_, t)| t)));
+            let listed = lone_leaf(&mut leaves, n, true).map(|(i, d)| (i, d.map(|(_, t)| t)));
             assert_eq!(in_place, listed, "in place and listed disagree");
             assert_eq!(in_place, expected);
         }
