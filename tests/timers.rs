@@ -213,3 +213,34 @@ fn timers_due_together_wake_in_deadline_order() {
         }
     }
 }
+
+/// A receive whose timer fired stays queued on its channel until its fiber
+/// runs and withdraws it. A sender that runs first, in the same pass, must
+/// find it committed and keep its value, not hand it over to be lost: only
+/// an untimed plain perform is claimed without the compare-and-swap. (With
+/// the timed receive claimed that way too, this fails.)
+#[test]
+fn a_send_meeting_a_receive_its_timer_committed_keeps_the_value() {
+    run(|| {
+        let start = Instant::now();
+        let (tx, rx) = channel::<u32>();
+        let receiver = spawn(move || {
+            let got = rx
+                .recv_op()
+                .wrap(|r| Some(r.unwrap()))
+                .or(at(start + Duration::from_millis(10)).wrap(|()| None))
+                .perform();
+            (got, rx)
+        });
+        let sender = spawn(move || {
+            at(start + Duration::from_millis(5)).perform();
+            tx.send(7)
+        });
+        selvedge::yield_now(); // both arm their timers
+        std::thread::sleep(Duration::from_millis(20)); // both due at once, the sender's first
+        let (got, rx) = receiver.join().unwrap();
+        assert_eq!(got, None, "the receive's timer won");
+        assert_eq!(rx.recv(), Ok(7), "the value waits in the sender");
+        assert_eq!(sender.join().unwrap(), Ok(()));
+    });
+}

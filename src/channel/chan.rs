@@ -18,7 +18,7 @@ use std::ptr;
 
 use super::waiters::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
-use crate::op::state::{OpState, TryClaim};
+use crate::op::state::{Claim, OpState, TryClaim};
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinGuard, SpinLock};
 use crate::waker::WakeToken;
 
@@ -119,6 +119,55 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     unsafe { *to = (*from).take() };
 }
 
+/// The perform behind a queued entry, to claim.
+struct Partner<'a> {
+    op: &'a OpState,
+    sole: bool,
+}
+
+impl<'a> Partner<'a> {
+    /// The perform of `e`.
+    ///
+    /// # Safety
+    ///
+    /// `e` was read from one of this channel's queues under its lock, and
+    /// the caller holds the lock still (so the perform, which must take the
+    /// lock to withdraw, is alive), for as long as the `Partner` lives.
+    #[inline(always)]
+    unsafe fn of<T>(e: &Entry<T>) -> Self {
+        Partner {
+            // SAFETY: alive, by the caller's promise.
+            op: unsafe { &*e.op },
+            sole: e.sole,
+        }
+    }
+
+    /// One claim attempt, for a party that holds a claim of its own.
+    #[inline(always)]
+    fn try_claim(&self) -> TryClaim<'a> {
+        if self.sole {
+            // SAFETY: a sole perform is queued only here, and every party
+            // that commits it does so under this lock, which we hold
+            // (`Partner::of`'s contract).
+            TryClaim::Claimed(unsafe { self.op.claim_sole() })
+        } else {
+            self.op.try_claim()
+        }
+    }
+
+    /// A claim for a party that holds none of its own; `None`: committed
+    /// already.
+    #[inline(always)]
+    fn claim(&self) -> Option<Claim<'a>> {
+        if self.sole {
+            // SAFETY: as in `try_claim`.
+            Some(unsafe { self.op.claim_sole() })
+        } else {
+            self.op.claim()
+        }
+    }
+}
+
 /// A partner that `take_partner` committed: its wake, unless it was a
 /// fiber of this thread, woken already.
 type Taken = Option<WakeToken>;
@@ -129,9 +178,8 @@ type Taken = Option<WakeToken>;
 #[inline(always)]
 fn take_partner<T>(q: &mut Locked<'_, T>, side: Side, mine: *mut Option<T>) -> Option<Taken> {
     while let Some(e) = q.partners(side).pop_front() {
-        // SAFETY: we hold the lock, so the popped node's perform has not
-        // withdrawn (it would need the lock): its `OpState` is alive.
-        let theirs = unsafe { &*e.op };
+        // SAFETY: popped under the lock, which we hold until we return.
+        let theirs = unsafe { Partner::of(&e) };
         if let Some(claim) = theirs.claim() {
             // SAFETY: `mine` is the caller's live slot; `e.slot` belongs to
             // that same live perform; we hold the lock.
@@ -242,13 +290,14 @@ impl<T> Chan<T> {
     /// `try_now` and `register` under one lock, for a perform whose only
     /// leaf this is. Its `OpState` is not published anywhere yet, so nobody
     /// else can commit it: matching a partner needs no claim of our own.
+    /// Queued without a timer (`deadline` is `None`), it is sole.
     #[inline(always)]
     pub(crate) fn try_or_register(
         &self,
         side: Side,
         mine: *mut Option<T>,
         waiter: &Waiter<T>,
-        op: &OpState,
+        cx: &RegisterCx<'_>,
         idx: usize,
     ) -> Registered {
         let mut q = self.lock();
@@ -263,9 +312,10 @@ impl<T> Chan<T> {
             return Registered::Committed;
         }
         let entry = Entry {
-            op,
+            op: cx.op,
             idx,
             slot: mine,
+            sole: cx.deadline.is_none(),
         };
         // SAFETY: the caller's perform keeps `waiter` in place until it is
         // unlinked (see `Waiter`); we hold the lock.
@@ -298,8 +348,8 @@ impl<T> Chan<T> {
                 TryClaim::Claimed(c) => c,
                 TryClaim::Synced | TryClaim::Busy => return Registered::CommittedByOther,
             };
-            // SAFETY: as above.
-            let theirs = unsafe { &*e.op };
+            // SAFETY: read under the lock, which we hold until we return.
+            let theirs = unsafe { Partner::of(&e) };
             match theirs.try_claim() {
                 TryClaim::Claimed(their_claim) => {
                     // SAFETY: both slots are live (ours in the caller's frame,
@@ -338,6 +388,7 @@ impl<T> Chan<T> {
             op: own,
             idx,
             slot: mine,
+            sole: false,
         };
         // SAFETY: as in `try_or_register`.
         unsafe { q.own(side).push_back(waiter, entry) };
@@ -362,9 +413,8 @@ impl<T> Chan<T> {
             Side::Recv => q.guard.receivers_gone = true,
         }
         while let Some(e) = q.partners(side).pop_front() {
-            // SAFETY: lock held, so the popped node's perform is alive (see
-            // `take_partner`).
-            let theirs = unsafe { &*e.op };
+            // SAFETY: popped under the lock, which we hold until we return.
+            let theirs = unsafe { Partner::of(&e) };
             if let Some(claim) = theirs.claim() {
                 if let Some(token) = claim.commit(e.idx) {
                     token.wake();

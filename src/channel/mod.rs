@@ -187,7 +187,7 @@ macro_rules! channel_leaf {
             // ping-pong +68 instructions per round trip.
             #[inline(always)]
             fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$($chan).+.try_or_register($side, &mut self.$slot, &self.waiter, cx.op, idx)
+                self.$($chan).+.try_or_register($side, &mut self.$slot, &self.waiter, cx, idx)
             }
         }
     };

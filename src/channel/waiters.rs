@@ -18,12 +18,15 @@ use crate::op::state::OpState;
 use crate::sync::{AtomicPtr, Ordering};
 
 /// What a partner needs to commit a queued leaf: its perform, the leaf's
-/// index there, and the leaf's value slot (the offered value, or where a
-/// value goes).
+/// index there, the leaf's value slot (the offered value, or where a value
+/// goes), and whether the perform is sole.
 pub(crate) struct Entry<T> {
     pub(crate) op: *const OpState,
     pub(crate) idx: usize,
     pub(crate) slot: *mut Option<T>,
+    /// The perform has no other leaf and no timer, so only a holder of this
+    /// channel's lock can commit it (see `OpState::claim_sole`).
+    pub(crate) sole: bool,
 }
 
 // Not derived: a derive would demand `T: Copy`.
@@ -231,6 +234,7 @@ mod tests {
             op: ptr::null(),
             idx,
             slot: ptr::null_mut(),
+            sole: false,
         }
     }
 

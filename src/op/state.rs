@@ -4,10 +4,12 @@
 //! perform that blocks publishes one `OpState`; every party that wants to
 //! complete it (a channel partner, a timer, a signal, a disconnect) must first
 //! move it from WAITING to CLAIMED with one compare-and-swap, so exactly one
-//! party ever commits it. CLAIMED is held only for a few instructions, never
-//! across a lock acquisition, so a party that holds no claim of its own may
-//! spin on it; a party that holds its own state CLAIMED must not (two such
-//! parties would wait on each other), so it backs off instead.
+//! party ever commits it. (A sole perform, which only the holders of one
+//! lock can commit, is claimed without it: see `claim_sole`.) CLAIMED is
+//! held only for a few instructions, never across a lock acquisition, so a
+//! party that holds no claim of its own may spin on it; a party that holds
+//! its own state CLAIMED must not (two such parties would wait on each
+//! other), so it backs off instead.
 
 use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering};
 use crate::waker::{WakeToken, Waker};
@@ -68,6 +70,24 @@ impl OpState {
             Err(SYNCED) => TryClaim::Synced,
             Err(_) => TryClaim::Busy,
         }
+    }
+
+    /// Claims a perform that only the caller can commit now, without a
+    /// compare-and-swap: a perform registered in one queue alone, with no
+    /// timer, is committed only by a holder of that queue's lock, and a
+    /// holder never leaves it CLAIMED. So while the caller holds the lock,
+    /// nobody else can claim it. (One locked instruction fewer per
+    /// rendezvous: ring 3% faster here.)
+    ///
+    /// # Safety
+    ///
+    /// The perform is registered in one queue and nowhere else, has no
+    /// timer, is still queued there, and every party that may claim it does
+    /// so under that queue's lock, which the caller holds.
+    #[inline]
+    pub(crate) unsafe fn claim_sole(&self) -> Claim<'_> {
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), WAITING);
+        Claim { op: self }
     }
 
     /// Claims the state for a party that holds no claim of its own, waiting
