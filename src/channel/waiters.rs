@@ -11,6 +11,7 @@
 //! partner does while committing it.
 
 use std::cell::Cell;
+use std::marker::PhantomPinned;
 use std::mem::MaybeUninit;
 use std::ptr;
 
@@ -46,6 +47,12 @@ pub(crate) struct Waiter<T> {
     prev: Cell<MaybeUninit<*const Waiter<T>>>,
     next: Cell<MaybeUninit<*const Waiter<T>>>,
     linked: Cell<bool>,
+    /// `!Unpin`, and so is every leaf holding a node: its performer takes
+    /// `&mut` to the leaf again while a partner on another thread may be
+    /// writing the node (or the slot beside it), which would break the
+    /// exclusive access a `&mut` to `Unpin` data asserts (Miri: a data race
+    /// on the retag). The aliasing rules exempt `&mut` to `!Unpin` data.
+    _pinned: PhantomPinned,
 }
 
 // SAFETY: the pointers are used only while the node is linked, and only
@@ -62,6 +69,7 @@ impl<T> Default for Waiter<T> {
             prev: Cell::new(MaybeUninit::uninit()),
             next: Cell::new(MaybeUninit::uninit()),
             linked: Cell::new(false),
+            _pinned: PhantomPinned,
         }
     }
 }

@@ -11,6 +11,9 @@
 //! its own state CLAIMED must not (two such parties would wait on each
 //! other), so it backs off instead.
 
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
 use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering};
 use crate::waker::{WakeToken, Waker};
 
@@ -66,7 +69,7 @@ impl OpState {
             .state
             .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Acquire)
         {
-            Ok(_) => TryClaim::Claimed(Claim { op: self }),
+            Ok(_) => TryClaim::Claimed(Claim::new(self)),
             Err(SYNCED) => TryClaim::Synced,
             Err(_) => TryClaim::Busy,
         }
@@ -87,7 +90,7 @@ impl OpState {
     #[inline]
     pub(crate) unsafe fn claim_sole(&self) -> Claim<'_> {
         debug_assert_eq!(self.state.load(Ordering::Relaxed), WAITING);
-        Claim { op: self }
+        Claim::new(self)
     }
 
     /// Claims the state for a party that holds no claim of its own, waiting
@@ -109,10 +112,32 @@ impl OpState {
 #[derive(Debug)]
 #[must_use = "a claim must be committed or released"]
 pub(crate) struct Claim<'a> {
-    op: &'a OpState,
+    /// A pointer, not a `&'a OpState`: once `finish` stores SYNCED, the
+    /// owner may return and free the state while `finish` (and `commit`)
+    /// still run, and a reference held by a running call, as an argument
+    /// or in one, promises that it stays allocated until the call returns
+    /// (Miri reports the free as undefined behaviour).
+    op: NonNull<OpState>,
+    _state: PhantomData<&'a OpState>,
 }
 
 impl<'a> Claim<'a> {
+    #[inline(always)]
+    fn new(op: &'a OpState) -> Self {
+        Claim {
+            op: NonNull::from(op),
+            _state: PhantomData,
+        }
+    }
+
+    /// The claimed state, while the claim lasts.
+    #[inline(always)]
+    fn state(&self) -> &OpState {
+        // SAFETY: a claimed state is not SYNCED, so its owner is still
+        // waiting and keeps it alive (see `finish`).
+        unsafe { self.op.as_ref() }
+    }
+
     /// Commits the perform to leaf `idx` on behalf of another party. An
     /// owner that is a fiber of this thread's scheduler is woken at once (a
     /// push on its run queue, fine under a channel lock: it cannot run
@@ -122,7 +147,7 @@ impl<'a> Claim<'a> {
     /// SYNCED, after which the owner may return and free it.
     #[inline(always)]
     pub(crate) fn commit(self, idx: usize) -> Option<WakeToken> {
-        let token = self.op.waker.wake_here_or_token();
+        let token = self.state().waker.wake_here_or_token();
         self.finish(idx);
         token
     }
@@ -139,17 +164,23 @@ impl<'a> Claim<'a> {
         drop(self);
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(self, idx: usize) {
-        let op = self.op;
+        let op = self.op.as_ptr();
         std::mem::forget(self);
-        op.winner.store(idx, Ordering::Relaxed);
-        op.state.store(SYNCED, Ordering::Release);
+        // SAFETY: the state is alive until SYNCED is stored, since its
+        // owner frees it only once it sees SYNCED. Each store goes through
+        // a reference to its atomic alone, which asserts nothing about the
+        // state's other fields once the owner may free them.
+        unsafe {
+            (*op).winner.store(idx, Ordering::Relaxed);
+            (*op).state.store(SYNCED, Ordering::Release);
+        }
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        self.op.state.store(WAITING, Ordering::Release);
+        self.state().state.store(WAITING, Ordering::Release);
     }
 }
