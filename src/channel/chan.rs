@@ -130,9 +130,11 @@ impl<'a> Partner<'a> {
     ///
     /// # Safety
     ///
-    /// `e` was read from one of this channel's queues under its lock, and
-    /// the caller holds the lock still (so the perform, which must take the
-    /// lock to withdraw, is alive), for as long as the `Partner` lives.
+    /// `e` was read from one of this channel's queues under its lock, the
+    /// caller holds the lock still while it uses the `Partner` (so the
+    /// perform, which must take the lock to withdraw, is alive), and uses
+    /// it no more once a claim of it commits (the owner may then return
+    /// and free its state at once, lock or no lock).
     #[inline(always)]
     unsafe fn of<T>(e: &Entry<T>) -> Self {
         Partner {
