@@ -37,6 +37,7 @@ pub(crate) mod table;
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomPinned;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
@@ -66,6 +67,10 @@ pub struct Readiness<'a> {
     owner: u64,
     result: Option<io::Result<()>>,
     home: Option<Home>,
+    /// `!Unpin`: while the leaf is registered, the party that commits it
+    /// writes `result` through a pointer, and its performer may take
+    /// `&mut` to the leaf meanwhile (see `channel::waiters::Waiter`).
+    _pinned: PhantomPinned,
 }
 
 /// Where a registered leaf waits.
@@ -92,6 +97,7 @@ impl<'a> Readiness<'a> {
             owner,
             result: None,
             home: None,
+            _pinned: PhantomPinned,
         }
     }
 }
