@@ -67,7 +67,7 @@ pub mod __private {
     pub use crate::op::arms;
     pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
     pub use crate::op::state::OpState;
-    pub use crate::timer::Deadline;
+    pub use crate::timer::{Deadline, LeafDeadline};
 }
 
 /// Internals exposed to the model checks in `loom-tests/` (built with

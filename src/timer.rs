@@ -27,6 +27,10 @@ pub(crate) struct TimerHandle {
     seq: u64,
 }
 
+/// A blocked perform's earliest timer: when it is due, and the index of
+/// the timer leaf it then commits.
+pub type LeafDeadline = (Deadline, usize);
+
 /// When a blocked perform's earliest timer leaf is due.
 #[derive(Clone, Copy, Debug)]
 pub enum Deadline {

@@ -330,7 +330,8 @@ fn spawn<T: 'static, C: Fibers>(cx: &C, f: impl FnOnce() -> T + 'static) -> Rc<J
         theirs.done.store(true, Ordering::Release);
         if let Some((state, fiber)) = theirs.joiner.take() {
             // SAFETY: the joiner is suspended in `join` until its state is
-            // synced, which keeps the state alive.
+            // synced, which keeps the state alive; it is a fiber of this
+            // thread, so it cannot run (and free it) before `commit` returns.
             commit(cx, unsafe { &*state }, fiber, || {});
         }
     });

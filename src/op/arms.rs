@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use crate::op::combinators::two_children;
 use crate::op::leaf::LeafList;
 use crate::op::Op;
-use crate::timer::Deadline;
+use crate::timer::{Deadline, LeafDeadline};
 
 /// A list of arms: the first arm's operation, then the rest. Its output,
 /// when performed as an operation, is the number of the arm that won.

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
-use crate::timer::Deadline;
+use crate::timer::{Deadline, LeafDeadline};
 
 /// `op.wrap(f)`: see [`Op::wrap`].
 pub struct Wrap<O, F> {
@@ -53,12 +53,7 @@ impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
         self.op.__pending_deadline(i)
     }
     #[inline]
-    fn __perform_leaf(
-        &mut self,
-        i: usize,
-        idx: usize,
-        deadline: Option<(Deadline, usize)>,
-    ) -> usize {
+    fn __perform_leaf(&mut self, i: usize, idx: usize, deadline: Option<LeafDeadline>) -> usize {
         self.op.__perform_leaf(i, idx, deadline)
     }
     fn __complete(self, winner: usize) -> U {
@@ -127,7 +122,7 @@ macro_rules! two_children {
             &mut self,
             i: usize,
             idx: usize,
-            deadline: Option<(Deadline, usize)>,
+            deadline: Option<LeafDeadline>,
         ) -> usize {
             match $A::__LEAF_COUNT {
                 Some(split) if i >= split => self.$b.__perform_leaf(i - split, idx, deadline),

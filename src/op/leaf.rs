@@ -2,7 +2,7 @@
 //! timer, a signal) implements so `perform` can try, register and cancel it.
 
 use crate::op::state::OpState;
-use crate::timer::Deadline;
+use crate::timer::{Deadline, LeafDeadline};
 use std::time::Instant;
 
 /// What registering a leaf achieved.
@@ -25,7 +25,7 @@ pub enum Registered {
 #[derive(Debug)]
 pub struct RegisterCx<'a> {
     pub(crate) op: &'a OpState,
-    pub(crate) deadline: Option<(Deadline, usize)>,
+    pub(crate) deadline: Option<LeafDeadline>,
 }
 
 impl RegisterCx<'_> {

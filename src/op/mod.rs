@@ -21,7 +21,7 @@ pub use combinators::{
 };
 pub use nack::{with_nack, Nack, WithNack};
 
-use crate::timer::Deadline;
+use crate::timer::{Deadline, LeafDeadline};
 use leaf::LeafList;
 
 /// Something that may happen: a message exchanged, a time reached, a signal
@@ -98,12 +98,7 @@ pub trait Op {
     /// perform's leaf `idx`, racing `deadline` (see
     /// `perform::perform_one`); returns the winner. Called after
     /// `__prepare`, and only on types whose `__LEAF_COUNT` is `Some`.
-    fn __perform_leaf(
-        &mut self,
-        _i: usize,
-        _idx: usize,
-        _deadline: Option<(Deadline, usize)>,
-    ) -> usize {
+    fn __perform_leaf(&mut self, _i: usize, _idx: usize, _deadline: Option<LeafDeadline>) -> usize {
         unreachable!("__perform_leaf on an operation without a fixed leaf count")
     }
 

@@ -9,7 +9,7 @@ use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, LONE_MAX};
 use crate::op::state::OpState;
 use crate::op::Op;
 use crate::runtime::context;
-use crate::timer::{Deadline, PendingTimer, TimerHandle, TimerTarget};
+use crate::timer::{Deadline, LeafDeadline, PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
@@ -47,7 +47,7 @@ pub(crate) fn commit<O: Op>(op: &mut O) -> usize {
 pub(crate) fn perform_one<L: Leaf + ?Sized>(
     leaf: &mut L,
     idx: usize,
-    deadline: Option<(Deadline, usize)>,
+    deadline: Option<LeafDeadline>,
 ) -> usize {
     let op = OpState::new(Waker::current());
     let mut cx = RegisterCx { op: &op, deadline };
@@ -324,7 +324,7 @@ fn lone_leaf(
     leaves: &mut impl FastPath,
     n: usize,
     may_have_timer: bool,
-) -> Option<(usize, Option<(Deadline, usize)>)> {
+) -> Option<(usize, Option<LeafDeadline>)> {
     match n {
         1 => Some((0, None)),
         LONE_MAX if may_have_timer => {
@@ -366,7 +366,7 @@ impl Armed<'_> {
 #[inline(always)]
 fn wait<'a>(
     op: &OpState,
-    deadline: Option<(Deadline, usize)>,
+    deadline: Option<LeafDeadline>,
     armed: &mut Armed<'a>,
     storage: &'a mut MaybeUninit<PendingTimer>,
 ) {
@@ -398,7 +398,7 @@ fn wait<'a>(
 /// `wait` for a plain OS thread: parks until woken or the deadline passes.
 #[cold]
 #[inline(never)]
-fn wait_thread(op: &OpState, deadline: Option<(Deadline, usize)>) {
+fn wait_thread(op: &OpState, deadline: Option<LeafDeadline>) {
     let deadline = deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx));
     loop {
         if op.is_synced() {
