@@ -12,6 +12,8 @@ use slab::Slab;
 use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::Op;
+use crate::runtime::context;
+use crate::waker::Waker;
 
 /// A blocked perform to commit when the deadline passes.
 #[derive(Debug, Clone, Copy)]
@@ -399,6 +401,35 @@ impl Timeout {
     }
 }
 
+/// A fiber whose deadline had passed when its perform began, while an
+/// earlier deadline (or an equal one armed before) still waits in its
+/// scheduler's heap, waits as a timer armed at `deadline` would: the
+/// scheduler then fires both in deadline order, and a later deadline that
+/// passes meanwhile fires after it. (Yielding behind the earlier timers
+/// instead let such a later one overtake it: a yielded fiber runs after
+/// the woken ones.)
+#[cold]
+#[inline(never)]
+fn wait_behind_earlier_deadlines(deadline: Instant) {
+    let op = OpState::new(Waker::current());
+    let timer = context::insert_timer(deadline, TimerTarget { op: &op, idx: 0 });
+    // Cancels the timer if the fiber is torn down while it waits; once the
+    // timer has fired, its handle is stale and the cancel does nothing.
+    let _cancel = CancelOnDrop(timer);
+    while !op.is_synced() {
+        context::suspend();
+    }
+}
+
+/// Cancels a timer when dropped.
+struct CancelOnDrop(TimerHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        context::cancel_timer(self.0);
+    }
+}
+
 /// `now + d`, where a duration too long to represent is as good as never.
 fn deadline_after(now: Instant, d: Duration) -> Instant {
     let far = now + Duration::from_secs(100 * 365 * 24 * 3600);
@@ -421,7 +452,9 @@ impl Leaf for Timeout {
         if !passed {
             return false;
         }
-        crate::runtime::context::expire_in_order(deadline);
+        if context::timer_due_by(deadline) {
+            wait_behind_earlier_deadlines(deadline);
+        }
         true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {

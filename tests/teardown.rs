@@ -105,6 +105,32 @@ fn run_does_not_wait_for_sleeping_fibers() {
     assert!(start.elapsed() < Duration::from_secs(60));
 }
 
+/// A fiber waiting behind an earlier deadline (its own had passed when it
+/// began) is unwound like any waiter, its timer cancelled.
+#[test]
+fn a_fiber_waiting_behind_an_earlier_deadline_is_unwound() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let passed = Arc::new(AtomicUsize::new(0));
+    let (d, p) = (drops.clone(), passed.clone());
+    run(move || {
+        let start = std::time::Instant::now();
+        let due = start + Duration::from_millis(1);
+        spawn(move || selvedge::at(due).perform());
+        yield_now(); // it arms its timer
+        while std::time::Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        spawn(move || {
+            let _count = Count(d);
+            selvedge::at(due).perform(); // behind the first, still in the heap
+            p.fetch_add(1, Ordering::SeqCst);
+        });
+        yield_now(); // it starts and waits; no timer check runs before main returns
+    });
+    assert_eq!(passed.load(Ordering::SeqCst), 0, "it did not wait");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
 /// Regression: joining (from outside the runtime) a fiber that teardown
 /// dropped hung forever, because its join signal never fired.
 #[test]

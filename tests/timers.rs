@@ -177,6 +177,56 @@ fn an_already_expired_deadline_does_not_overtake_an_earlier_pending_one() {
     assert_eq!(log, ["a@5ms", "b@10ms"]);
 }
 
+/// Regression: a fiber whose deadline had passed when its perform began,
+/// while an earlier one still waited in the heap, yielded behind the
+/// earlier one; a yielded fiber runs after woken ones, so a later deadline
+/// that passed while it waited overtook it. Seen under qemu, where fibers
+/// start slowly; here other fibers keep the scheduler busy until `a`'s
+/// deadline has passed and the loop's periodic timer check fires it.
+#[test]
+fn an_expired_deadline_is_not_overtaken_by_a_later_one_due_while_it_waits() {
+    let log = run(|| {
+        let start = Instant::now();
+        let ms = move |n| start + Duration::from_millis(n);
+        let spin_until = |t: Instant| {
+            while Instant::now() < t {
+                std::hint::spin_loop();
+            }
+        };
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let waiter = |deadline: Instant, name: &'static str| {
+            let log = log.clone();
+            spawn(move || {
+                at(deadline).perform();
+                log.borrow_mut().push(name);
+            })
+        };
+        let c = waiter(ms(10), "c@10");
+        let a = waiter(ms(30), "a@30");
+        selvedge::yield_now(); // `c` and `a` arm their timers
+        let l = log.clone();
+        // Begins at 20 ms, after its own deadline and `c`'s, before `a`'s.
+        let b = spawn(move || {
+            spin_until(ms(20));
+            at(ms(15)).perform();
+            l.borrow_mut().push("b@15");
+        });
+        // Run once `b` waits, in spawn order: `d` keeps the loop busy past
+        // `a`'s deadline, then more fibers than the loop runs between
+        // timer checks end one by one.
+        let d = spawn(move || spin_until(ms(40)));
+        let fillers: Vec<_> = (0..2 * selvedge::POLL_INTERVAL)
+            .map(|_| spawn(|| {}))
+            .collect();
+        for h in [b, d, c, a].into_iter().chain(fillers) {
+            h.join().unwrap();
+        }
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(log, ["c@10", "b@15", "a@30"]);
+}
+
 /// Many timers due in one scheduler pass wake in deadline order (timer wakes
 /// go to the ready FIFO, never the hand-off slot a fairness pick overtakes).
 /// The guarantee binds performs that were waiting: a fiber the OS kept from

@@ -181,17 +181,10 @@ pub(crate) unsafe fn cancel_pending(timer: &PendingTimer) {
     with_scheduler(|s| unsafe { s.cancel_pending_timer(timer) });
 }
 
-/// Called by a fiber whose deadline `at` has passed before it could sleep:
-/// fires the earlier deadlines still pending and, if any fiber woke, yields
-/// behind them, so deadlines are observed in order.
-pub(crate) fn expire_in_order(at: Instant) {
-    if !in_fiber() {
-        return;
-    }
-    let woke = with_scheduler(|s| s.fire_timers_until(at)).unwrap_or(false);
-    if woke {
-        with_scheduler(|s| s.yield_current());
-    }
+/// Whether the running fiber's scheduler has a timer due at or before
+/// `at` (false outside a fiber: a thread waits for its own deadlines).
+pub(crate) fn timer_due_by(at: Instant) -> bool {
+    in_fiber() && with_scheduler(|s| s.timer_due_by(at)).unwrap_or(false)
 }
 
 pub(crate) fn cancel_timer(handle: TimerHandle) {

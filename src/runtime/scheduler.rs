@@ -161,6 +161,14 @@ impl Scheduler {
         true
     }
 
+    /// Whether a timer in the heap is due at or before `at`.
+    pub(crate) fn timer_due_by(&self, at: Instant) -> bool {
+        self.timers
+            .borrow()
+            .next_deadline()
+            .is_some_and(|d| d <= at)
+    }
+
     pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
         self.timers.borrow_mut().insert(at, target)
     }
@@ -252,22 +260,19 @@ impl Scheduler {
         }
     }
 
-    /// Commits the performs whose deadline passed. True if any fiber woke.
+    /// Commits the performs whose deadline passed, in deadline order. Only
+    /// the loop calls this, between fiber runs, so every wake goes to the
+    /// woken FIFO (never the hand-off slot) and keeps that order. True if
+    /// any fiber woke.
     fn fire_timers(&self) -> bool {
         if self.timers.borrow().len() == 0 {
             return false;
         }
         let now = Instant::now();
         self.timers.borrow_mut().settle(now);
-        self.fire_timers_until(now)
-    }
-
-    /// Commits the performs with a deadline at or before `limit` (which must
-    /// not be in the future), in deadline order. True if any fiber woke.
-    pub(crate) fn fire_timers_until(&self, limit: Instant) -> bool {
         let mut woke = false;
         loop {
-            let due = self.timers.borrow_mut().pop_due(limit);
+            let due = self.timers.borrow_mut().pop_due(now);
             let Some(t) = due else { break };
             // SAFETY: a timer is cancelled by its perform (on this thread)
             // before the perform's frame ends, and fires only on this thread
