@@ -392,8 +392,25 @@ mod tests {
         std::process::exit(0);
     }
 
+    /// This test binary, to run again as a child: through the command in
+    /// `SELVEDGE_TEST_RUNNER` if one is set (`.ci/aarch64` sets qemu, as
+    /// the host kernel cannot start an emulated binary by itself).
+    fn this_binary_again() -> std::process::Command {
+        let exe = std::env::current_exe().unwrap();
+        let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
+        let mut words = runner.split_whitespace();
+        match words.next() {
+            Some(program) => {
+                let mut command = std::process::Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => std::process::Command::new(exe),
+        }
+    }
+
     fn child_write_below(layout: &str) -> std::process::ExitStatus {
-        std::process::Command::new(std::env::current_exe().unwrap())
+        this_binary_again()
             .args([
                 "--ignored",
                 "--exact",
