@@ -3,7 +3,9 @@
 //! overflow runs in a child process (this test binary, re-run).
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+mod support;
 
 /// Recurses forever with a 1 KiB frame the optimizer cannot drop.
 #[allow(unconditional_recursion)] // the point: run off the end of the stack
@@ -28,26 +30,9 @@ fn child_overflows_a_fiber_stack() {
     std::process::exit(0); // not reached when the guard page works
 }
 
-/// This test binary, to run again as a child: through the command in
-/// `SELVEDGE_TEST_RUNNER` if one is set (`.ci/aarch64` sets qemu, as the
-/// host kernel cannot start an emulated binary by itself).
-fn this_binary_again() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(program) => {
-            let mut command = Command::new(program);
-            command.args(words).arg(exe);
-            command
-        }
-        None => Command::new(exe),
-    }
-}
-
 #[test]
 fn a_fiber_overflowing_its_stack_faults_on_the_guard_page() {
-    let status = this_binary_again()
+    let status = support::this_binary_again()
         .args(["--ignored", "--exact", "child_overflows_a_fiber_stack"])
         .env("SELVEDGE_OVERFLOW_CHILD", "1")
         .stdout(Stdio::null())
