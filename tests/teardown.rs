@@ -134,8 +134,9 @@ fn torn_down_behind_an_earlier_deadline(margin: Duration) -> Option<(usize, usiz
             selvedge::at(due).perform(); // behind the first, still in the heap
             p.fetch_add(1, Ordering::SeqCst);
         });
-        yield_now(); // it starts and waits; no timer check runs before main returns
-                     // Still waiting: it armed its timer before the deadline.
+        // It starts and waits; no timer check runs before main returns.
+        yield_now();
+        // Still waiting: it armed its timer before the deadline.
         !first.is_finished()
     });
     armed_in_time.then(|| (passed.load(Ordering::SeqCst), drops.load(Ordering::SeqCst)))
