@@ -90,7 +90,7 @@ macro_rules! __select_arms {
         $crate::__private::arms::Arms::new($op, $crate::__select_arms!($($rest),*))
     };
     () => {
-        $crate::__private::arms::NoArms
+        $crate::never::<usize>()
     };
 }
 

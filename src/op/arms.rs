@@ -13,7 +13,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::op::combinators::two_children;
+use crate::op::combinators::{two_children, Never};
 use crate::op::leaf::LeafList;
 use crate::op::Op;
 use crate::timer::{Deadline, LeafDeadline};
@@ -26,10 +26,6 @@ pub struct Arms<H, T> {
     /// The head's leaf count when its type does not fix it (see `Or`).
     split: usize,
 }
-
-/// The end of a list of arms.
-#[derive(Debug)]
-pub struct NoArms;
 
 impl<H, T> Arms<H, T> {
     /// `head` before the arms of `tail`.
@@ -68,7 +64,8 @@ pub trait Locate {
     fn locate(&self, leaf: usize) -> Won;
 }
 
-impl Locate for NoArms {
+/// The end of a list of arms: `never()`, which has no leaf.
+impl Locate for Never<usize> {
     const ONE_LEAF_EACH: bool = true;
     fn locate(&self, _leaf: usize) -> Won {
         unreachable!("a leaf past the last arm")
@@ -92,16 +89,6 @@ impl<H: Op, T: Locate> Locate for Arms<H, T> {
                 leaf: won.leaf,
             }
         }
-    }
-}
-
-impl Op for NoArms {
-    type Output = usize;
-    const __LEAF_COUNT: Option<usize> = Some(0);
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, _leaves: &mut LeafList<'s>) {}
-    fn __complete(self, _winner: usize) -> usize {
-        unreachable!("no arms, no leaf that could commit")
     }
 }
 

@@ -652,7 +652,7 @@ mod tests {
     #[test]
     fn lone_leaves_found_in_place_are_the_listed_ones() {
         use super::{lone_leaf, InPlace};
-        use crate::op::arms::{Arms, NoArms};
+        use crate::op::arms::Arms;
         use crate::{after, at};
         use std::time::{Duration, Instant};
         fn check<O: Op>(mut op: O, expected: Option<(usize, Option<usize>)>) {
@@ -685,7 +685,7 @@ mod tests {
                 None,
             );
             check(
-                Arms::new(rx.recv_op(), Arms::new(hour(), NoArms)),
+                Arms::new(rx.recv_op(), Arms::new(hour(), crate::never())),
                 Some((0, Some(1))),
             );
         });
