@@ -61,7 +61,7 @@ impl Reactor {
             events.clear();
             // The timeout only paces the closed-descriptor check.
             let _ = self.poller.wait(&mut events, Some(CLOSED_CHECK_INTERVAL));
-            lock(&self.table).dispatch_all(&self.poller, &events);
+            lock(&self.table).dispatch_all(&self.poller, events.iter());
         }
     }
 }

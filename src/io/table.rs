@@ -20,7 +20,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode, Poller};
 use slab::Slab;
 
 use crate::op::state::OpState;
@@ -151,7 +151,7 @@ impl IoTable {
     /// `EBADF` for a closed descriptor) means nothing was added.
     pub(crate) fn register(
         &mut self,
-        poller: &Poller,
+        registry: &impl Registry,
         fd: BorrowedFd<'_>,
         dir: Dir,
         owner: u64,
@@ -178,7 +178,7 @@ impl IoTable {
                 k
             }
         };
-        if let Err(err) = self.arm(poller, fd, key, dir, owner) {
+        if let Err(err) = self.arm(registry, fd, key, dir, owner) {
             let e = &self.entries[key];
             if e.waiting_dirs() == [false, false] {
                 self.by_fd[e.fd as usize] = NONE;
@@ -199,7 +199,7 @@ impl IoTable {
     /// waiters already want), in the mode its owner calls for.
     fn arm(
         &mut self,
-        poller: &Poller,
+        registry: &impl Registry,
         fd: BorrowedFd<'_>,
         key: usize,
         dir: Dir,
@@ -213,7 +213,7 @@ impl IoTable {
             e.armed = [false; 2];
             e.registered = false;
             sync(
-                poller,
+                registry,
                 fd,
                 e.interest(key, [true, true]),
                 PollMode::Edge,
@@ -224,7 +224,7 @@ impl IoTable {
             // A borrowed wait on a source's descriptor: re-registering makes
             // the kernel report current readiness as a fresh edge, and
             // tells us whether the registration is still alive.
-            match modify(poller, fd, e.interest(key, [true, true]), PollMode::Edge) {
+            match registry.modify(fd, e.interest(key, [true, true]), PollMode::Edge) {
                 Ok(()) => {}
                 Err(err) if is(&err, ENOENT) => {
                     e.owner = 0;
@@ -241,7 +241,7 @@ impl IoTable {
             if want != e.armed || !e.registered || e.waiting_dirs() == [false, false] {
                 let was = e.registered;
                 e.registered = false;
-                sync(poller, fd, e.interest(key, want), PollMode::Oneshot, was)?;
+                sync(registry, fd, e.interest(key, want), PollMode::Oneshot, was)?;
                 e.registered = true;
                 e.armed = want;
             }
@@ -284,7 +284,7 @@ impl IoTable {
     }
 
     /// The source `owner` is closing `fd`: deregister it.
-    pub(crate) fn forget(&mut self, poller: &Poller, fd: BorrowedFd<'_>, owner: u64) {
+    pub(crate) fn forget(&mut self, registry: &impl Registry, fd: BorrowedFd<'_>, owner: u64) {
         let raw = fd.as_raw_fd();
         let Some(k) = self.lookup(raw) else {
             return;
@@ -295,7 +295,7 @@ impl IoTable {
         }
         if e.registered {
             // An error means the kernel has no registration to remove.
-            let _ = poller.delete(fd);
+            let _ = registry.delete(fd);
         }
         self.entries.remove(k);
         self.by_fd[raw as usize] = NONE;
@@ -303,19 +303,23 @@ impl IoTable {
 
     /// Handles what one poll reported, then runs the closed-descriptor
     /// check if it is due. Shared by the schedulers and the reactor.
-    pub(crate) fn dispatch_all(&mut self, poller: &Poller, events: &Events) {
-        for ev in events.iter() {
-            self.dispatch(poller, &ev);
+    pub(crate) fn dispatch_all(
+        &mut self,
+        registry: &impl Registry,
+        events: impl IntoIterator<Item = Event>,
+    ) {
+        for ev in events {
+            self.dispatch(registry, &ev);
         }
         let now = Instant::now();
         if self.next_check().is_some_and(|at| at <= now) {
-            self.check_closed(poller, now);
+            self.check_closed(registry, now);
         }
     }
 
     /// Handles one poller event: marks readiness and commits the performs
     /// waiting for the directions that fired. `wake` delivers the wakes.
-    fn dispatch(&mut self, poller: &Poller, event: &Event) {
+    fn dispatch(&mut self, registry: &impl Registry, event: &Event) {
         let Some(e) = self.entries.get_mut(event.key) else {
             return; // the notifier, or an entry removed since
         };
@@ -342,7 +346,10 @@ impl IoTable {
                 // (a number closed behind Rust's back only makes the call
                 // fail, which `check_closed` reports later).
                 let fd = unsafe { BorrowedFd::borrow_raw(e.fd) };
-                if modify(poller, fd, e.interest(event.key, want), PollMode::Oneshot).is_ok() {
+                if registry
+                    .modify(fd, e.interest(event.key, want), PollMode::Oneshot)
+                    .is_ok()
+                {
                     e.armed = want;
                 }
             }
@@ -351,7 +358,7 @@ impl IoTable {
 
     /// Releases, with an error, the borrowed waiters whose descriptor was
     /// closed under them (see `CLOSED_CHECK_INTERVAL`).
-    fn check_closed(&mut self, poller: &Poller, now: Instant) {
+    fn check_closed(&mut self, registry: &impl Registry, now: Instant) {
         self.last_closed_check = now;
         if self.borrowed_waiters == 0 {
             return;
@@ -365,7 +372,7 @@ impl IoTable {
             // call fail with EBADF or ENOENT, which is what we look for.
             let fd = unsafe { BorrowedFd::borrow_raw(e.fd) };
             let want = e.waiting_dirs();
-            match modify(poller, fd, e.interest(key, want), PollMode::Oneshot) {
+            match registry.modify(fd, e.interest(key, want), PollMode::Oneshot) {
                 Ok(()) => e.armed = want,
                 Err(err) if is(&err, ENOENT) || is(&err, EBADF) => gone.push(key),
                 Err(_) => {}
@@ -407,14 +414,14 @@ fn commit_all(list: &mut Vec<Waiter>, make: impl Fn() -> io::Result<()>) -> usiz
 /// Registers `fd` (or updates its registration), whichever the kernel
 /// needs: `ADD` when new, `MOD` when it already knows the descriptor.
 fn sync(
-    poller: &Poller,
+    registry: &impl Registry,
     fd: BorrowedFd<'_>,
     ev: Event,
     mode: PollMode,
     known: bool,
 ) -> io::Result<()> {
     if known {
-        match modify(poller, fd, ev, mode) {
+        match registry.modify(fd, ev, mode) {
             Err(e) if is(&e, ENOENT) => {} // closed and reused since: add
             r => return r,
         }
@@ -424,12 +431,242 @@ fn sync(
     // we own delete it when they drop, and a stale registration of a
     // borrowed descriptor can only produce spurious events, which every
     // waiter tolerates (readiness is a hint; sources retry on WouldBlock).
-    match unsafe { poller.add_with_mode(fd.as_raw_fd(), ev, mode) } {
-        Err(e) if is(&e, EEXIST) => modify(poller, fd, ev, mode),
+    match unsafe { registry.add(fd.as_raw_fd(), ev, mode) } {
+        Err(e) if is(&e, EEXIST) => registry.modify(fd, ev, mode),
         r => r,
     }
 }
 
-fn modify(poller: &Poller, fd: BorrowedFd<'_>, ev: Event, mode: PollMode) -> io::Result<()> {
-    poller.modify_with_mode(fd, ev, mode)
+/// What a table asks of the kernel's readiness interface: `polling`'s
+/// `Poller`, or a double in the unit tests, which Miri can run (it cannot
+/// create a poller).
+pub(crate) trait Registry {
+    /// Starts watching `fd` for `ev`.
+    ///
+    /// # Safety
+    ///
+    /// As for `Poller::add_with_mode`: `fd` is deleted before it is closed,
+    /// or a stale registration is harmless to the caller.
+    unsafe fn add(&self, fd: RawFd, ev: Event, mode: PollMode) -> io::Result<()>;
+    /// Changes what a watched `fd` is watched for.
+    fn modify(&self, fd: BorrowedFd<'_>, ev: Event, mode: PollMode) -> io::Result<()>;
+    /// Stops watching `fd`.
+    fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
+}
+
+impl Registry for Poller {
+    unsafe fn add(&self, fd: RawFd, ev: Event, mode: PollMode) -> io::Result<()> {
+        // SAFETY: the caller's promise, which is `add_with_mode`'s.
+        unsafe { self.add_with_mode(fd, ev, mode) }
+    }
+    fn modify(&self, fd: BorrowedFd<'_>, ev: Event, mode: PollMode) -> io::Result<()> {
+        self.modify_with_mode(fd, ev, mode)
+    }
+    fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        Poller::delete(self, fd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::waker::Waker;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::thread;
+
+    /// A registry that accepts every registration, counts deletions, and,
+    /// once `closed` is set, answers as the kernel does for a descriptor
+    /// closed behind its waiters (`EBADF`).
+    #[derive(Default)]
+    struct FakeRegistry {
+        closed: AtomicBool,
+        deleted: AtomicUsize,
+    }
+
+    impl Registry for FakeRegistry {
+        unsafe fn add(&self, _: RawFd, _: Event, _: PollMode) -> io::Result<()> {
+            Ok(())
+        }
+        fn modify(&self, _: BorrowedFd<'_>, _: Event, _: PollMode) -> io::Result<()> {
+            if self.closed.load(Ordering::Relaxed) {
+                Err(closed_while_waiting())
+            } else {
+                Ok(())
+            }
+        }
+        fn delete(&self, _: BorrowedFd<'_>) -> io::Result<()> {
+            self.deleted.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    type Shared = Arc<(Mutex<IoTable>, FakeRegistry)>;
+
+    /// A table shared as the reactor's is, one end of a socket pair to
+    /// wait on (and the other), and a channel for waiters' keys.
+    #[allow(clippy::type_complexity)]
+    fn shared_table() -> (
+        Shared,
+        Arc<UnixStream>,
+        UnixStream,
+        (mpsc::Sender<usize>, mpsc::Receiver<usize>),
+    ) {
+        let table = Arc::new((Mutex::new(IoTable::new(false)), FakeRegistry::default()));
+        let (fd, peer) = UnixStream::pair().unwrap();
+        (table, Arc::new(fd), peer, mpsc::channel())
+    }
+
+    /// On a thread of its own, registers a waiter for `dir` of `fd` as the
+    /// reactor does for a plain thread, reports its key, parks until it is
+    /// committed, and returns the leaf it committed and its result.
+    fn wait_on(
+        table: &Shared,
+        fd: &Arc<UnixStream>,
+        dir: Dir,
+        idx: usize,
+        registered: mpsc::Sender<usize>,
+    ) -> thread::JoinHandle<(usize, io::Result<()>)> {
+        let (table, fd) = (table.clone(), fd.clone());
+        thread::spawn(move || {
+            let op = OpState::new(Waker::current());
+            let mut result = None;
+            let waiter = Waiter {
+                op: &op,
+                idx,
+                result: &mut result,
+            };
+            let key = {
+                let mut t = table.0.lock().unwrap();
+                t.register(&table.1, fd.as_fd(), dir, 0, waiter).unwrap()
+            };
+            registered.send(key).unwrap();
+            while !op.is_synced() {
+                thread::park();
+            }
+            table.0.lock().unwrap().unregister(key, dir, &op);
+            (op.winner(), result.expect("committed with a result"))
+        })
+    }
+
+    #[test]
+    fn a_dispatch_on_another_thread_completes_a_waiting_thread() {
+        let (table, fd, _peer, (tx, rx)) = shared_table();
+        let waiting = wait_on(&table, &fd, Dir::Read, 3, tx);
+        let key = rx.recv().unwrap();
+        let dispatcher = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let mut t = table.0.lock().unwrap();
+                // A write edge wakes nobody: the waiter wants to read.
+                t.dispatch_all(&table.1, [Event::writable(key), Event::readable(key)]);
+                t.has_waiters()
+            })
+        };
+        assert!(!dispatcher.join().unwrap(), "the waiter left the table");
+        let (winner, result) = waiting.join().unwrap();
+        assert_eq!(winner, 3);
+        assert!(result.is_ok());
+    }
+
+    #[test]
+    fn a_descriptor_closed_under_its_waiters_releases_both_directions_with_ebadf() {
+        let (table, fd, _peer, (tx, rx)) = shared_table();
+        let reader = wait_on(&table, &fd, Dir::Read, 0, tx.clone());
+        let writer = wait_on(&table, &fd, Dir::Write, 1, tx);
+        let key = rx.recv().unwrap();
+        assert_eq!(rx.recv().unwrap(), key, "one entry per descriptor");
+        table.1.closed.store(true, Ordering::Relaxed);
+        {
+            let mut t = table.0.lock().unwrap();
+            assert!(t.next_check().is_some(), "borrowed waiters are checked");
+            t.check_closed(&table.1, Instant::now());
+            assert!(!t.has_waiters());
+            assert_eq!(t.lookup(fd.as_raw_fd()), None, "the entry is gone");
+        }
+        for (waiting, idx) in [(reader, 0), (writer, 1)] {
+            let (winner, result) = waiting.join().unwrap();
+            assert_eq!(winner, idx);
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(EBADF));
+        }
+    }
+
+    #[test]
+    fn a_withdrawn_waiter_is_left_alone_and_the_others_are_committed() {
+        let registry = FakeRegistry::default();
+        let mut table = IoTable::new(false);
+        let (a, _b) = UnixStream::pair().unwrap();
+        let stay = OpState::new(Waker::current());
+        let mut stay_result = None;
+        let stay_waiter = Waiter {
+            op: &stay,
+            idx: 1,
+            result: &mut stay_result,
+        };
+        // The withdrawn perform's state and slot are freed before the
+        // dispatch: Miri reports any use of them after.
+        let key = {
+            let gone = Box::new(OpState::new(Waker::current()));
+            let mut gone_result = Box::new(None);
+            let gone_waiter = Waiter {
+                op: &*gone,
+                idx: 0,
+                result: &mut *gone_result,
+            };
+            let key = table
+                .register(&registry, a.as_fd(), Dir::Read, 0, gone_waiter)
+                .unwrap();
+            let same = table
+                .register(&registry, a.as_fd(), Dir::Read, 0, stay_waiter)
+                .unwrap();
+            assert_eq!(key, same);
+            table.unregister(key, Dir::Read, &*gone);
+            key
+        };
+        table.dispatch_all(&registry, [Event::readable(key)]);
+        assert!(stay.is_synced());
+        assert_eq!(stay.winner(), 1);
+        assert!(matches!(stay_result, Some(Ok(()))));
+        assert!(!table.has_waiters());
+        assert_eq!(table.next_check(), None, "no borrowed waiter left");
+    }
+
+    #[test]
+    fn a_source_sees_its_edges_until_it_clears_them_and_forgets_its_descriptor() {
+        let registry = FakeRegistry::default();
+        let mut table = IoTable::new(true);
+        let (a, _b) = UnixStream::pair().unwrap();
+        let raw = a.as_raw_fd();
+        let op = OpState::new(Waker::current());
+        let mut result = None;
+        let waiter = Waiter {
+            op: &op,
+            idx: 0,
+            result: &mut result,
+        };
+        let key = table
+            .register(&registry, a.as_fd(), Dir::Write, 7, waiter)
+            .unwrap();
+        assert_eq!(table.is_ready(raw, 7, Dir::Write), Some(false));
+        assert_eq!(table.is_ready(raw, 8, Dir::Write), None, "another owner's");
+        table.dispatch_all(&registry, [Event::all(key)]);
+        assert!(op.is_synced());
+        assert!(matches!(result, Some(Ok(()))));
+        assert_eq!(table.is_ready(raw, 7, Dir::Read), Some(true));
+        assert_eq!(table.is_ready(raw, 7, Dir::Write), Some(true));
+        table.clear_ready(raw, 7, Dir::Read);
+        assert_eq!(table.is_ready(raw, 7, Dir::Read), Some(false));
+        assert_eq!(
+            table.next_check(),
+            None,
+            "an owned descriptor is not checked"
+        );
+        table.forget(&registry, a.as_fd(), 8);
+        assert_eq!(registry.deleted.load(Ordering::Relaxed), 0, "not the owner");
+        table.forget(&registry, a.as_fd(), 7);
+        assert_eq!(registry.deleted.load(Ordering::Relaxed), 1);
+        assert_eq!(table.lookup(raw), None);
+    }
 }

@@ -356,7 +356,7 @@ impl Scheduler {
     fn dispatch_io(&self, events: &Events) {
         self.io
             .borrow_mut()
-            .dispatch_all(&self.shared.poller, events);
+            .dispatch_all(&self.shared.poller, events.iter());
     }
 
     pub(crate) fn io_register(
