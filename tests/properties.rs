@@ -84,7 +84,21 @@ fn consume(rxs: &[Receiver<u64>], race_timeout: bool) -> Vec<u64> {
     got
 }
 
+/// Prints a property's input if the property panics.
+struct ShownOnPanic(String);
+
+impl Drop for ShownOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("panicked in {}", self.0);
+        }
+    }
+}
+
 fn conserves(prog: Program) -> bool {
+    // quickcheck 1.1 names the failing input only if a shrunk one fails
+    // too, which an interleaving need not repeat.
+    let shown = ShownOnPanic(format!("{prog:?}"));
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..prog.channels).map(|_| channel::<u64>()).unzip();
     let mut expected: Vec<u64> = prog
         .producers
@@ -137,6 +151,9 @@ fn conserves(prog: Program) -> bool {
     }
     got.sort_unstable();
     expected.sort_unstable();
+    if got != expected {
+        eprintln!("expected {expected:?}, received {got:?} in {}", shown.0);
+    }
     got == expected
 }
 
