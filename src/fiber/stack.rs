@@ -238,7 +238,18 @@ pub(crate) fn map_stack(size: usize) -> io::Result<FiberStack> {
 /// batch where the kernel takes it, else (and for what a batch left) with
 /// one `madvise` per guard.
 fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
-    let done = install_guards_batched(at, len);
+    install_guards_after(install_guards_batched, at, len)
+}
+
+/// `install_guards` with the batch as a parameter, so that a test can
+/// make it install fewer guards than asked, or none, as an older kernel
+/// does: the fallback never runs where the batch works.
+fn install_guards_after(
+    batch: impl FnOnce(&[usize; CHUNK_STACKS], usize) -> usize,
+    at: &[usize; CHUNK_STACKS],
+    len: usize,
+) -> io::Result<()> {
+    let done = batch(at, len);
     at[done..].iter().try_for_each(|&a| install_guard(a, len))
 }
 
@@ -371,6 +382,60 @@ mod tests {
             assert_eq!(pagemap_guard_bit(below(s)), Some(true), "stack {i}");
             assert_eq!(pagemap_guard_bit(s.lowest()), Some(false), "stack {i}");
         }
+    }
+
+    /// A chunk of `2 * CHUNK_STACKS` pages and every other page's
+    /// address, to be guards.
+    fn chunk_and_guard_sites() -> (Chunk, [usize; CHUNK_STACKS]) {
+        let page = page_size();
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let chunk = Chunk::map(2 * CHUNK_STACKS * page, page, rw, libc::MAP_NORESERVE).unwrap();
+        let first = chunk.start.as_ptr() as usize;
+        (chunk, std::array::from_fn(|i| first + 2 * i * page))
+    }
+
+    /// The `madvise` fallback installs every guard the batch did not: all
+    /// of them when the kernel refuses the batch (before Linux 6.14), the
+    /// rest when it stops early.
+    #[test]
+    fn the_fallback_installs_the_guards_a_batch_left() {
+        if Layout::guarded() != Layout::CarvedGuarded {
+            return; // the kernel has no guard regions: the pool maps stacks
+        }
+        let page = page_size();
+        let (_probe, at) = chunk_and_guard_sites();
+        install_guard(at[0], page).unwrap();
+        if pagemap_guard_bit(at[0]) != Some(true) {
+            return; // pagemap does not report guard regions (before 6.14)
+        }
+        for batched in [0, 1, 10, CHUNK_STACKS - 1] {
+            let (_chunk, at) = chunk_and_guard_sites();
+            let stopping_early = |at: &[usize; CHUNK_STACKS], len: usize| {
+                for &a in &at[..batched] {
+                    install_guard(a, len).unwrap();
+                }
+                batched
+            };
+            install_guards_after(stopping_early, &at, page).unwrap();
+            for (i, &a) in at.iter().enumerate() {
+                let (guard, usable) = (pagemap_guard_bit(a), pagemap_guard_bit(a + page));
+                assert_eq!(guard, Some(true), "guard {i} after {batched} batched");
+                assert_eq!(usable, Some(false), "page above guard {i}");
+            }
+        }
+    }
+
+    /// A guard the kernel will not install fails the chunk with its error,
+    /// rather than leaving a stack unguarded.
+    #[test]
+    fn a_guard_that_fails_to_install_fails_the_chunk() {
+        if Layout::guarded() != Layout::CarvedGuarded {
+            return;
+        }
+        let (_chunk, mut at) = chunk_and_guard_sites();
+        at[CHUNK_STACKS - 1] += 1; // not page-aligned
+        let err = install_guards_after(|_, _| 0, &at, page_size()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
     }
 
     /// Child half of the tests below: writes just below a stack of the
