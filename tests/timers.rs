@@ -288,18 +288,24 @@ fn a_send_meeting_a_receive_its_timer_committed_keeps_the_value() {
                     .perform();
                 (got, rx)
             });
-            let w = in_window.clone();
+            let (w, slept) = (in_window.clone(), Rc::new(Cell::new(false)));
+            let main_slept = slept.clone();
             let sender = spawn(move || {
-                w.set(w.get() && Instant::now() < start + unit * 5);
                 at(start + unit * 5).perform();
+                // Its timer must fire in the pass after main's sleep, with
+                // the receiver's: not at once (its perform began after the
+                // deadline, which a check of the clock before the perform
+                // can miss) nor in an earlier timer check.
+                w.set(w.get() && slept.get());
                 tx.send(7)
             });
             selvedge::yield_now(); // both arm their timers
             std::thread::sleep(unit * 20); // both due at once, the sender's first
-            if !in_window.get() {
-                return None; // one began after its deadline: no timer to race
-            }
+            main_slept.set(true);
             let (got, rx) = receiver.join().unwrap();
+            if !in_window.get() {
+                return None; // a timer fired alone: no race
+            }
             assert_eq!(got, None, "the receive's timer won");
             assert_eq!(rx.recv(), Ok(7), "the value waits in the sender");
             assert_eq!(sender.join().unwrap(), Ok(()));
