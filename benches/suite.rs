@@ -16,6 +16,8 @@
 //! Workloads that report memory (skynet, parked_memory) run in a child
 //! process each, so peak RSS belongs to that workload alone.
 
+#[path = "support/floor.rs"]
+mod floor;
 #[path = "support/kernel.rs"]
 mod kernel;
 #[path = "support/minimal.rs"]
@@ -75,6 +77,9 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 /// The peer that is selvedge's design with nothing else (`minimal.rs`).
 const MINIMAL: &str = "minimal runtime, same design";
 
+/// The peer that is a rendezvous with no logic around it (`floor.rs`).
+const FLOOR: &str = "locks and switches alone (floor)";
+
 /// The same runtime with fibers that switch straight to each other
 /// (`symmetric.rs`, x86-64 only): what a switch of our own would buy.
 #[cfg(all(target_arch = "x86_64", unix))]
@@ -126,6 +131,12 @@ fn pingpong(s: &mut Suite) {
         "pingpong",
         "ns/round trip",
         ns(minimal::minimal_round_trips::<symmetric::DirectCx>(n), n),
+    );
+    s.add(
+        "pingpong",
+        FLOOR,
+        ns(floor::floor_round_trips(n), n),
+        "ns/round trip",
     );
     let m = (n / 10).max(10);
     s.add(
@@ -253,6 +264,12 @@ fn ring(s: &mut Suite) {
             minimal::minimal_ring::<symmetric::DirectCx>(RING, hops),
             hops,
         ),
+    );
+    s.add(
+        "ring",
+        FLOOR,
+        ns(floor::floor_ring(RING, hops), hops),
+        "ns/hop",
     );
 }
 
