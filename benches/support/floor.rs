@@ -12,23 +12,21 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
-const WAITING: u8 = 0;
-const SYNCED: u8 = 2;
-
-/// selvedge's default fiber stack size, so that the ring's memory is theirs.
-const STACK_SIZE: usize = 256 * 1024;
+// The minimal runtime's lock, states and stack size (selvedge's), so that
+// the floor differs from it only by the logic it leaves out.
+use crate::minimal::{SpinFlag, STACK_SIZE, SYNCED, WAITING};
 
 type Fiber = Coroutine<(), (), (), DefaultStack>;
 
 /// A channel that one receiver waits on at a time.
 struct Chan {
-    lock: AtomicBool,
+    lock: SpinFlag,
     /// The waiting receiver's state: `WAITING` once it registers, `SYNCED`
     /// once a sender filled `slot`.
     state: AtomicU8,
@@ -38,44 +36,28 @@ struct Chan {
 impl Chan {
     fn new() -> Self {
         Chan {
-            lock: AtomicBool::new(false),
+            lock: SpinFlag::default(),
             state: AtomicU8::new(SYNCED),
             slot: Cell::new(0),
         }
     }
 
-    #[inline(always)]
-    fn lock(&self) {
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-        }
-    }
-
-    #[inline(always)]
-    fn unlock(&self) {
-        self.lock.store(false, Ordering::Release);
-    }
-
     /// Hands `v` to the receiver waiting here.
     #[inline(always)]
     fn send(&self, v: u64) {
-        self.lock();
+        self.lock.lock();
         debug_assert_eq!(self.state.load(Ordering::Relaxed), WAITING);
         self.slot.set(black_box(v));
         self.state.store(SYNCED, Ordering::Release);
-        self.unlock();
+        self.lock.unlock();
     }
 
     /// Registers as its receiver and blocks until a sender fills the slot.
     #[inline(always)]
     fn recv(&self, yielder: &Yielder<(), ()>) -> u64 {
-        self.lock();
+        self.lock.lock();
         self.state.store(WAITING, Ordering::Relaxed);
-        self.unlock();
+        self.lock.unlock();
         while self.state.load(Ordering::Acquire) != SYNCED {
             yielder.suspend(());
         }

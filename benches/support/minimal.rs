@@ -25,12 +25,35 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::support::time_round_trips;
 
-const WAITING: u8 = 0;
+pub(crate) const WAITING: u8 = 0;
 const CLAIMED: u8 = 1;
 pub(crate) const SYNCED: u8 = 2;
 
 /// selvedge's default fiber stack size.
-const STACK_SIZE: usize = 256 * 1024;
+pub(crate) const STACK_SIZE: usize = 256 * 1024;
+
+/// A channel's spin lock, as selvedge's: one compare-and-swap to take it,
+/// one store to give it back.
+#[derive(Default)]
+pub(crate) struct SpinFlag(AtomicBool);
+
+impl SpinFlag {
+    #[inline(always)]
+    pub(crate) fn lock(&self) {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn unlock(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 type Fiber = Coroutine<(), (), (), DefaultStack>;
 
@@ -158,14 +181,14 @@ struct Queues<T> {
 
 /// A rendezvous channel: a value moves only when a sender meets a receiver.
 struct Chan<T> {
-    lock: AtomicBool,
+    lock: SpinFlag,
     queues: RefCell<Queues<T>>,
 }
 
 impl<T> Chan<T> {
     fn new() -> Self {
         Chan {
-            lock: AtomicBool::new(false),
+            lock: SpinFlag::default(),
             queues: RefCell::new(Queues {
                 senders: VecDeque::new(),
                 receivers: VecDeque::new(),
@@ -184,19 +207,13 @@ impl<T> Chan<T> {
     }
 
     fn lock(&self) -> std::cell::RefMut<'_, Queues<T>> {
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-        }
+        self.lock.lock();
         self.queues.borrow_mut()
     }
 
     fn unlock(&self, q: std::cell::RefMut<'_, Queues<T>>) {
         drop(q);
-        self.lock.store(false, Ordering::Release);
+        self.lock.unlock();
     }
 
     /// Matches a waiting partner (moving the value between the slots), or

@@ -18,10 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use corosensei::stack::{DefaultStack, Stack};
 
-use crate::minimal::{Fibers, SYNCED};
-
-/// selvedge's default fiber stack size.
-const STACK_SIZE: usize = 256 * 1024;
+use crate::minimal::{Fibers, STACK_SIZE, SYNCED};
 
 // `bench_switch(save, to)`: pushes the callee-saved registers on the
 // current stack, stores the stack pointer in `*save`, loads `to` (a stack
