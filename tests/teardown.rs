@@ -235,3 +235,211 @@ fn fibers_started_by_their_joiners_and_left_blocked_are_unwound() {
     });
     assert_eq!(drops.load(Ordering::SeqCst), 6);
 }
+
+/// The scenarios below drop user values during teardown whose destructors
+/// block or yield. Each runs in a child process (this test binary again),
+/// so that a crash fails the test instead of taking the binary down.
+mod destructors_that_block {
+    use super::support;
+    use selvedge::{channel, run, spawn, yield_now, Handle, Runtime};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    /// Yields when dropped.
+    struct YieldOnDrop;
+    impl Drop for YieldOnDrop {
+        fn drop(&mut self) {
+            yield_now();
+        }
+    }
+
+    /// Sleeps when dropped.
+    struct SleepOnDrop;
+    impl Drop for SleepOnDrop {
+        fn drop(&mut self) {
+            selvedge::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Sends on a rendezvous channel when dropped, and says whether a
+    /// receiver took the value.
+    struct SendOnDrop(selvedge::Sender<u32>);
+    impl Drop for SendOnDrop {
+        fn drop(&mut self) {
+            let sent = self.0.send(7).is_ok();
+            println!("sent on drop: {sent}");
+        }
+    }
+
+    fn scenario(name: &str) {
+        match name {
+            // A fiber that never started: its closure's captures drop on
+            // the scheduler's own stack.
+            "yield in an unstarted fiber" => {
+                let v = run(|| {
+                    let g = YieldOnDrop;
+                    drop(spawn(move || drop(g)));
+                    7
+                });
+                println!("run returned {v}");
+            }
+            "sleep in an unstarted fiber" => {
+                run(|| {
+                    let g = SleepOnDrop;
+                    drop(spawn(move || drop(g)));
+                });
+                println!("run returned");
+            }
+            // The receiver is a plain thread: the send completes.
+            "send in an unstarted fiber" => {
+                let (tx, rx) = channel::<u32>();
+                let receiver = std::thread::spawn(move || rx.recv());
+                run(move || {
+                    let g = SendOnDrop(tx);
+                    drop(spawn(move || drop(g)));
+                });
+                println!("received {:?}", receiver.join().unwrap());
+            }
+            // A started fiber unwound while it waits: its destructors run
+            // on its own stack during teardown.
+            "sleep in a started fiber" => {
+                run(|| {
+                    let (_tx, rx) = channel::<()>();
+                    spawn(move || {
+                        let _g = SleepOnDrop;
+                        let _y = YieldOnDrop;
+                        let _ = rx.recv();
+                    });
+                    yield_now();
+                });
+                println!("run returned");
+            }
+            "main panics" => {
+                let r = std::panic::catch_unwind(|| {
+                    run(|| {
+                        let g = YieldOnDrop;
+                        drop(spawn(move || drop(g)));
+                        panic!("main fails");
+                    })
+                });
+                println!("run panicked: {}", r.is_err());
+            }
+            // A destructor that spawns: the new fiber is torn down too.
+            "spawn in a destructor" => {
+                struct SpawnOnDrop;
+                impl Drop for SpawnOnDrop {
+                    fn drop(&mut self) {
+                        let g = YieldOnDrop;
+                        drop(spawn(move || drop(g)));
+                        yield_now();
+                    }
+                }
+                run(|| {
+                    let g = SpawnOnDrop;
+                    drop(spawn(move || drop(g)));
+                });
+                println!("run returned");
+            }
+            // A worker scheduler's fibers are torn down on its own thread.
+            "yield on a worker" => {
+                let rt = Runtime::builder().threads(2).build().unwrap();
+                rt.run(|| {
+                    let (tx, rx) = channel::<()>();
+                    for _ in 0..4 {
+                        let tx = tx.clone();
+                        Handle::current().spawn(move || {
+                            // Parks this fiber, started, on its scheduler.
+                            tx.send(()).unwrap();
+                            let (_keep, wait) = channel::<()>();
+                            let _g = YieldOnDrop;
+                            let _ = wait.recv();
+                        });
+                    }
+                    for _ in 0..4 {
+                        rx.recv().unwrap();
+                    }
+                    for _ in 0..4 {
+                        let g = SendOnDropless;
+                        drop(Handle::current().spawn(move || drop(g)));
+                    }
+                });
+                println!("run returned");
+            }
+            other => panic!("no scenario {other}"),
+        }
+    }
+
+    /// Yields when dropped, and is `Send` (for `Handle::spawn`).
+    struct SendOnDropless;
+    impl Drop for SendOnDropless {
+        fn drop(&mut self) {
+            yield_now();
+        }
+    }
+
+    #[test]
+    #[ignore = "run by the tests below, in a child process"]
+    fn child_runs_a_teardown_scenario() {
+        if let Ok(name) = std::env::var("SELVEDGE_TEARDOWN_SCENARIO") {
+            scenario(&name);
+        }
+    }
+
+    /// Runs `name` in a child process: its exit status and stdout.
+    fn in_child(name: &str) -> (std::process::ExitStatus, String) {
+        let out = support::this_binary_again()
+            .args([
+                "--ignored",
+                "--exact",
+                "destructors_that_block::child_runs_a_teardown_scenario",
+                "--nocapture",
+            ])
+            .env("SELVEDGE_TEARDOWN_SCENARIO", name)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn check(name: &str, expected: &str) {
+        let (status, stdout) = in_child(name);
+        assert!(status.success(), "{name}: {status:?}\n{stdout}");
+        assert!(stdout.contains(expected), "{name}: {stdout}");
+    }
+
+    #[test]
+    fn a_destructor_of_an_unstarted_fiber_may_yield() {
+        check("yield in an unstarted fiber", "run returned 7");
+    }
+
+    #[test]
+    fn a_destructor_of_an_unstarted_fiber_may_sleep() {
+        check("sleep in an unstarted fiber", "run returned");
+    }
+
+    #[test]
+    fn a_destructor_of_an_unstarted_fiber_may_send_to_a_thread() {
+        check("send in an unstarted fiber", "received Ok(7)");
+    }
+
+    #[test]
+    fn a_destructor_of_a_started_fiber_may_block_while_it_unwinds() {
+        check("sleep in a started fiber", "run returned");
+    }
+
+    #[test]
+    fn a_destructor_may_yield_when_main_panics() {
+        check("main panics", "run panicked: true");
+    }
+
+    #[test]
+    fn a_destructor_may_spawn_and_yield() {
+        check("spawn in a destructor", "run returned");
+    }
+
+    #[test]
+    fn destructors_on_worker_schedulers_may_yield() {
+        check("yield on a worker", "run returned");
+    }
+}

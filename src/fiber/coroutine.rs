@@ -107,12 +107,6 @@ impl Runner {
         why
     }
 
-    /// The coroutine's yielder, null before its first suspend.
-    #[inline]
-    pub(crate) fn yielder(&self) -> *const FiberYielder {
-        self.record().yielder.get()
-    }
-
     pub(crate) fn set_yielder(&self, yielder: *const FiberYielder) {
         self.record().yielder.set(yielder);
     }

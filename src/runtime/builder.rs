@@ -122,20 +122,21 @@ impl Runtime {
         inner.stopping.store(false, Ordering::SeqCst);
         let _stopped = Stopped(inner);
         let sched = Scheduler::new(inner.schedulers[0].clone(), inner.clone());
+        // Dropped in reverse order, also when unwinding: the workers stop
+        // first, then this scheduler's fibers are torn down while it is
+        // still installed.
+        let entered = context::enter(&sched);
         let workers = Workers::start(inner);
-
-        let enter = context::enter(&sched);
         // SAFETY: the body borrows from the caller's frame (through `main`
         // and `T`); the scheduler runs or drops it before `run` returns or
-        // unwinds (`teardown` below, or `Scheduler::drop` while unwinding),
-        // and nothing else keeps it.
+        // unwinds (dropping `entered` tears it down), and nothing else
+        // keeps it.
         let (body, mut main_handle) = unsafe { packet_unbounded(main) };
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());
 
-        drop(workers); // stop and join the other schedulers first
-        sched.teardown();
-        drop(enter);
+        drop(workers);
+        drop(entered);
         drop(sched);
         if let Err(e) = result {
             panic!("selvedge: the scheduler's poller failed: {e}");
@@ -177,11 +178,10 @@ impl<'a> Workers<'a> {
                 .name(format!("selvedge-{i}"))
                 .spawn(move || {
                     let sched = Scheduler::new(shared, rt.clone());
-                    let _enter = context::enter(&sched);
+                    let _entered = context::enter(&sched); // tears down on drop
                     if let Err(e) = sched.run_until(|| rt.stopping.load(Ordering::SeqCst)) {
                         eprintln!("selvedge: scheduler {i}'s poller failed: {e}");
                     }
-                    sched.teardown();
                 });
             match spawned {
                 Ok(t) => workers.threads.push(t),

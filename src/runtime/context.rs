@@ -23,7 +23,7 @@ thread_local! {
 }
 
 /// Installs `sched` as this thread's scheduler until the guard drops.
-pub(crate) fn enter(sched: &Scheduler) -> EnterGuard {
+pub(crate) fn enter(sched: &Scheduler) -> EnterGuard<'_> {
     SCHEDULER.with(|s| {
         assert!(
             s.get().is_null(),
@@ -32,15 +32,21 @@ pub(crate) fn enter(sched: &Scheduler) -> EnterGuard {
         );
         s.set(sched);
     });
-    EnterGuard(())
+    EnterGuard { sched }
 }
 
-/// Uninstalls the thread's scheduler on drop.
+/// Keeps a scheduler installed. Dropping it, as its `run` returns or
+/// unwinds, tears the scheduler's fibers down while the scheduler is still
+/// installed (their destructors may spawn, and their timers and
+/// descriptors are withdrawn from it), then uninstalls it.
 #[derive(Debug)]
-pub(crate) struct EnterGuard(());
+pub(crate) struct EnterGuard<'a> {
+    sched: &'a Scheduler,
+}
 
-impl Drop for EnterGuard {
+impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
+        self.sched.teardown();
         SCHEDULER.with(|s| s.set(ptr::null()));
         FIBER.with(|f| f.set(0));
     }

@@ -20,7 +20,16 @@ use scheduler::Scheduler;
 ///
 /// Fibers still alive then are dropped, their stacks unwound so their
 /// destructors run. `main` may borrow from the caller. A panic in `main` is
-/// resumed out of `run` after that teardown.
+/// resumed out of `run` after that teardown. A panic in another fiber is
+/// that fiber's: its `join` returns it, and a detached fiber's panic
+/// (including one raised by dropping its unclaimed result) is only
+/// reported by the panic hook.
+///
+/// Those destructors run outside any fiber, since no fiber of the runtime
+/// runs again: an operation they perform blocks the OS thread as on a
+/// plain thread (a plain thread or another runtime can still complete it),
+/// and `yield_now` yields the thread. A destructor that waits for another
+/// fiber of this runtime therefore waits forever.
 ///
 /// # Panics
 ///

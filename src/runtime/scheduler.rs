@@ -199,6 +199,8 @@ impl Scheduler {
         let runs_since_poll = &self.runs_since_poll;
         runs_since_poll.set(0);
         while !done() {
+            #[cfg(test)]
+            tests::fail_here_if_asked();
             if self.shared.has_inbox() {
                 self.drain_inbox();
             }
@@ -532,8 +534,15 @@ impl Scheduler {
     /// Drops every remaining fiber, unwinding the stacks of started ones so
     /// their destructors run (and their performs withdraw from queues).
     /// Fibers those destructors spawn are dropped too.
+    ///
+    /// The destructors run outside any fiber, whether on the scheduler's
+    /// stack (an unstarted fiber's closure) or on the unwinding fiber's
+    /// own: no fiber of this scheduler runs again, so nothing may switch
+    /// to one. An operation they perform therefore blocks the OS thread,
+    /// as on a plain thread, and `yield_now` yields the thread.
     pub(crate) fn teardown(&self) {
         self.tearing_down.set(true);
+        context::set_running(None, std::ptr::null());
         let mut from = 0;
         loop {
             let Some(key) = self.fibers.next_live(from) else {
@@ -544,14 +553,7 @@ impl Scheduler {
                 continue;
             };
             from = key.index + 1;
-            let state = self.fibers.take(key.index);
-            let yielder = match &state {
-                FiberState::Started(runner) => runner.yielder(),
-                _ => std::ptr::null(),
-            };
-            context::set_running(Some(key), yielder);
-            drop(state);
-            context::set_running(None, std::ptr::null());
+            drop(self.fibers.take(key.index));
         }
     }
 }
@@ -671,6 +673,57 @@ mod tests {
             ["older sibling", "younger sibling", "partner", "child"]
         );
         assert_eq!(nested, 0, "every fiber waited for its turn in the loop");
+    }
+
+    thread_local! {
+        /// Makes the next turn of this thread's scheduler loop panic.
+        static FAIL_NEXT_TURN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Panics if a test asked the loop to (see `FAIL_NEXT_TURN`).
+    pub(super) fn fail_here_if_asked() {
+        if FAIL_NEXT_TURN.with(|f| f.replace(false)) {
+            panic!("a turn of the scheduler loop failed");
+        }
+    }
+
+    /// A scheduler that unwinds out of its loop tears its fibers down while
+    /// it is still installed: the destructors of a fiber waiting with a
+    /// timer and a descriptor may spawn, its timer and descriptor are
+    /// withdrawn from that scheduler, and the thread runs again.
+    #[test]
+    fn unwinding_out_of_run_tears_down_while_the_scheduler_is_installed() {
+        use crate::{after, io, Op};
+        use std::os::unix::net::UnixStream;
+        struct SpawnsOnDrop(Rc<Cell<bool>>);
+        impl Drop for SpawnsOnDrop {
+            fn drop(&mut self) {
+                drop(spawn(|| ()));
+                self.0.set(true);
+            }
+        }
+        let dropped = Rc::new(Cell::new(false));
+        let d = dropped.clone();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(|| {
+                spawn(move || {
+                    let _guard = SpawnsOnDrop(d);
+                    let waited = io::readable(&a)
+                        .or(after(std::time::Duration::from_secs(3600)).wrap(|()| Ok(())))
+                        .perform();
+                    unreachable!("nothing is written: {waited:?}");
+                });
+                yield_now(); // it waits on its descriptor and its timer
+                FAIL_NEXT_TURN.with(|f| f.set(true));
+                yield_now();
+                unreachable!("the loop failed");
+            })
+        }));
+        assert!(unwound.is_err());
+        assert!(dropped.get(), "the waiting fiber was torn down");
+        assert!(!crate::runtime::context::in_runtime());
+        assert_eq!(run(|| spawn(|| 6 * 7).join().unwrap()), 42);
     }
 
     thread_local! {
