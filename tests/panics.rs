@@ -69,3 +69,46 @@ fn a_panicking_wrap_fails_only_its_fiber() {
         assert!(h.join().is_err());
     });
 }
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a detached result panicked on drop");
+    }
+}
+
+/// A detached fiber's panic, here raised by dropping its result, which
+/// nobody will take, is reported by the panic hook and is not raised out
+/// of `run`: main succeeded.
+#[test]
+fn a_detached_result_that_panics_on_drop_does_not_fail_run() {
+    let v = run(|| {
+        drop(spawn(|| PanicsOnDrop));
+        yield_now(); // the fiber runs and finishes, detached
+        let panicking_payload = spawn(|| std::panic::panic_any(PanicsOnDrop));
+        drop(panicking_payload);
+        yield_now();
+        5
+    });
+    assert_eq!(v, 5);
+}
+
+/// An unstarted fiber's closure dropped at teardown is that fiber's end: a
+/// capture that panics on drop is the fiber's panic, handed to its join,
+/// and never raised out of `run`.
+#[test]
+fn a_capture_that_panics_when_teardown_drops_it_is_the_fibers_panic() {
+    let (v, joinable) = run(|| {
+        let detached = PanicsOnDrop;
+        drop(spawn(move || drop(detached)));
+        let joined = PanicsOnDrop;
+        (5, spawn(move || drop(joined))) // neither starts: main returns
+    });
+    assert_eq!(v, 5);
+    let err = joinable.join().unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<&str>(),
+        Some(&"a detached result panicked on drop")
+    );
+}

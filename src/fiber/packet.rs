@@ -84,7 +84,14 @@ impl<T, F: FnOnce() -> T> Packet<T, F> {
                 panic::catch_unwind(AssertUnwindSafe(f)).map_err(rethrow_teardown)
             }
             (Start::Run, None) => unreachable!("a fiber is entered once"),
-            (Start::Failed(message), _) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
+            // The closure is dropped unrun; a destructor of its captures
+            // that panics is the fiber's panic, as if the fiber had run.
+            // (Nothing runs on the fiber's stack, so no forced unwind can
+            // be caught here.)
+            (Start::Failed(message), f) => match panic::catch_unwind(AssertUnwindSafe(|| drop(f))) {
+                Ok(()) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
+                Err(payload) => Err(payload),
+            },
         };
         finish.complete(result);
     }
@@ -155,6 +162,8 @@ impl<T, F> Finish<T, F> {
             if p.head.refs.load(Ordering::Acquire) > 1 {
                 // SAFETY: `Finish` puts once: it gives the packet up here.
                 unsafe { p.join.put(result) };
+            } else {
+                drop_unclaimed(result);
             }
             // SAFETY: as above; given up here, once.
             unsafe { release(packet.cast()) };
@@ -181,6 +190,30 @@ impl<T, F> Drop for Finish<T, F> {
             Self::torn_down(packet);
         }
     }
+}
+
+/// Drops a detached fiber's result (its value, or its panic's payload),
+/// which nobody can take. A destructor that panics here is reported by the
+/// panic hook like any panic, and goes no further: the fiber's panic is
+/// its own, not its scheduler's, and `run` returns main's value. (A
+/// teardown's forced unwind cannot be caught here: it is thrown only where
+/// a fiber suspends, and no fiber suspends while it is torn down.)
+#[cold]
+#[inline(never)]
+fn drop_unclaimed<T>(result: std::thread::Result<T>) {
+    let mut next = match panic::catch_unwind(AssertUnwindSafe(move || drop(result))) {
+        Ok(()) => return,
+        Err(payload) => payload,
+    };
+    // A payload may itself panic when dropped: drop what each drop
+    // throws the same way, a few times, then leak it.
+    for _ in 0..3 {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(next))) {
+            Ok(()) => return,
+            Err(payload) => next = payload,
+        }
+    }
+    std::mem::forget(next);
 }
 
 const TORN_DOWN: &str = "selvedge: the fiber was torn down before it finished \
