@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::signal::{Signal, SignalWait};
+use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::sync::Arc;
 
@@ -85,12 +85,11 @@ impl fmt::Debug for WaitOp<'_> {
     }
 }
 
+impl Tree<()> for WaitOp<'_> {
+    one_leaf!(wait);
+    fn complete(self, _winner: usize, _: Token) {}
+}
+
 impl Op for WaitOp<'_> {
     type Output = ();
-    one_leaf!(wait);
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(&mut self.wait);
-    }
-    fn __complete(self, _winner: usize) {}
 }

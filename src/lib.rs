@@ -62,12 +62,8 @@ pub use timer::{after, at, Timeout};
 
 #[doc(hidden)]
 pub mod __private {
-    //! Items that appear in the hidden methods of [`Op`](crate::Op), and
-    //! what `select!` expands to; not API.
+    //! What `select!` expands to; not API.
     pub use crate::op::arms;
-    pub use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
-    pub use crate::op::state::OpState;
-    pub use crate::timer::{Deadline, LeafDeadline};
 }
 
 /// Internals exposed to the model checks in `loom-tests/` (built with
@@ -75,8 +71,8 @@ pub mod __private {
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    use crate::op::leaf::LeafList;
     use crate::op::oneshot::{Oneshot, OneshotRecv};
+    use crate::op::tree::{one_leaf, Token, Tree};
     pub use crate::runtime::wake_flags::WakeFlags;
     use crate::sync::{Arc, AtomicUsize};
 
@@ -179,17 +175,17 @@ pub mod __loom {
         }
     }
 
-    impl crate::Op for OneshotRecvOp<'_> {
-        type Output = u64;
-        fn __prepare(&mut self) {}
-        fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-            leaves.push(&mut self.0);
-        }
-        fn __complete(mut self, _winner: usize) -> u64 {
+    impl Tree<u64> for OneshotRecvOp<'_> {
+        one_leaf!(0);
+        fn complete(mut self, _winner: usize, _: Token) -> u64 {
             self.0
                 .take()
                 .expect("the committed receive finds the value")
         }
+    }
+
+    impl crate::Op for OneshotRecvOp<'_> {
+        type Output = u64;
     }
 }
 

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{
+    commit_own, deadline_after, Deadline, Leaf, LeafList, RegisterCx, Registered,
+};
 use crate::op::state::OpState;
+use crate::op::tree::{Token, Tree, Visit};
 use crate::op::Op;
 use crate::runtime::context;
 use crate::waker::Waker;
@@ -27,29 +30,6 @@ pub(crate) struct TimerTarget {
 pub(crate) struct TimerHandle {
     key: usize,
     seq: u64,
-}
-
-/// A blocked perform's earliest timer: when it is due, and the index of
-/// the timer leaf it then commits.
-pub type LeafDeadline = (Deadline, usize);
-
-/// When a blocked perform's earliest timer leaf is due.
-#[derive(Clone, Copy, Debug)]
-pub enum Deadline {
-    /// At this instant.
-    At(Instant),
-    /// Counted from when the scheduler next reads its clock: see
-    /// `TimerHeap::insert`.
-    After(Duration),
-}
-
-impl Deadline {
-    pub(crate) fn resolve(self, now: Instant) -> Instant {
-        match self {
-            Deadline::At(at) => at,
-            Deadline::After(d) => deadline_after(now, d),
-        }
-    }
 }
 
 struct Entry {
@@ -392,7 +372,7 @@ impl Timeout {
     /// Its deadline, if it has not come yet (a positive `after` counts as
     /// not yet come: see `When::After`).
     #[inline]
-    fn pending_deadline(&self) -> Option<Deadline> {
+    fn pending(&self) -> Option<Deadline> {
         if let When::After(d) = self.when {
             return Some(Deadline::After(d)); // positive: see `When::After`
         }
@@ -430,12 +410,6 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// `now + d`, where a duration too long to represent is as good as never.
-fn deadline_after(now: Instant, d: Duration) -> Instant {
-    let far = now + Duration::from_secs(100 * 365 * 24 * 3600);
-    now.checked_add(d).unwrap_or(far).min(far)
-}
-
 impl Leaf for Timeout {
     fn may_complete(&self) -> bool {
         match self.when {
@@ -458,7 +432,7 @@ impl Leaf for Timeout {
         true
     }
     fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        match self.pending_deadline() {
+        match self.pending() {
             Some(deadline) => {
                 cx.offer_deadline(deadline, idx);
                 Registered::Waiting
@@ -467,13 +441,17 @@ impl Leaf for Timeout {
         }
     }
     fn unregister(&mut self, _op: &OpState) {}
-}
-impl Op for Timeout {
-    type Output = ();
-    one_leaf!();
-    const __HAS_TIMER_LEAF: bool = true;
     #[inline]
-    fn __prepare(&mut self) {
+    fn pending_deadline(&self) -> Option<Deadline> {
+        self.pending()
+    }
+}
+
+impl Tree<()> for Timeout {
+    const LEAF_COUNT: Option<usize> = Some(1);
+    const HAS_TIMER_LEAF: bool = true;
+    #[inline]
+    fn prepare(&mut self, _: Token) {
         let deadline = match self.when {
             When::At(t) => Some(t),
             When::After(d) if d.is_zero() => None, // due now
@@ -484,15 +462,19 @@ impl Op for Timeout {
         self.when = When::Prepared { deadline, began };
     }
     #[inline]
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        let pending = self.pending_deadline();
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        let pending = self.pending();
         leaves.push_timer(self, pending);
     }
-    #[inline]
-    fn __pending_deadline(&self, _i: usize) -> Option<Deadline> {
-        self.pending_deadline()
+    #[inline(always)]
+    fn with_leaf<V: Visit>(&mut self, _i: usize, visit: V) -> V::Output {
+        visit.visit(self)
     }
-    fn __complete(self, _winner: usize) {}
+    fn complete(self, _winner: usize, _: Token) {}
+}
+
+impl Op for Timeout {
+    type Output = ();
 }
 
 #[cfg(test)]

@@ -399,7 +399,10 @@ mod destructors_that_block {
             .stderr(Stdio::piped())
             .output()
             .unwrap();
-        (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn check(name: &str, expected: &str) {

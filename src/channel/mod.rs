@@ -9,8 +9,9 @@ pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 
 use std::fmt;
 
-use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
+use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::sync::{Arc, Ordering};
 use chan::{Chan, Side};
@@ -219,14 +220,9 @@ channel_leaf!(RecvOp<'_, T>, Side::Recv, chan, slot);
 
 channel_leaf!(IntoRecvOp<T>, Side::Recv, receiver.chan, slot);
 
-impl<T> Op for SendOp<'_, T> {
-    type Output = Result<(), SendError<T>>;
+impl<T> Tree<Result<(), SendError<T>>> for SendOp<'_, T> {
     one_leaf!();
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
-    }
-    fn __complete(self, _winner: usize) -> Self::Output {
+    fn complete(self, _winner: usize, _: Token) -> Result<(), SendError<T>> {
         // Taken by a receiver, or still ours because every receiver is gone.
         match self.value {
             None => Ok(()),
@@ -235,28 +231,30 @@ impl<T> Op for SendOp<'_, T> {
     }
 }
 
+impl<T> Op for SendOp<'_, T> {
+    type Output = Result<(), SendError<T>>;
+}
+
+impl<T> Tree<Result<T, RecvError>> for RecvOp<'_, T> {
+    one_leaf!();
+    fn complete(self, _winner: usize, _: Token) -> Result<T, RecvError> {
+        self.slot.ok_or(RecvError)
+    }
+}
+
 impl<T> Op for RecvOp<'_, T> {
     type Output = Result<T, RecvError>;
+}
+
+impl<T> Tree<Result<T, RecvError>> for IntoRecvOp<T> {
     one_leaf!();
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
-    }
-    fn __complete(self, _winner: usize) -> Self::Output {
-        self.slot.ok_or(RecvError)
+    fn complete(mut self, _winner: usize, _: Token) -> Result<T, RecvError> {
+        self.slot.take().ok_or(RecvError)
     }
 }
 
 impl<T> Op for IntoRecvOp<T> {
     type Output = Result<T, RecvError>;
-    one_leaf!();
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
-    }
-    fn __complete(mut self, _winner: usize) -> Self::Output {
-        self.slot.take().ok_or(RecvError)
-    }
 }
 
 impl<T> fmt::Debug for SendOp<'_, T> {

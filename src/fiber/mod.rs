@@ -11,8 +11,8 @@ pub(crate) mod table;
 use std::fmt;
 use std::time::Duration;
 
-use crate::op::leaf::{one_leaf, LeafList};
 use crate::op::oneshot::OneshotRecv;
+use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::runtime::context;
 use packet::{packet, JoinView};
@@ -122,12 +122,11 @@ impl<T> fmt::Debug for JoinOp<'_, T> {
 
 impl<T> Op for JoinOp<'_, T> {
     type Output = std::thread::Result<T>;
+}
+
+impl<T> Tree<std::thread::Result<T>> for JoinOp<'_, T> {
     one_leaf!(recv);
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(&mut self.recv);
-    }
-    fn __complete(mut self, _winner: usize) -> std::thread::Result<T> {
+    fn complete(mut self, _winner: usize, _: Token) -> std::thread::Result<T> {
         self.recv
             .take()
             .expect("selvedge: the fiber's result was already taken by an earlier join_op")

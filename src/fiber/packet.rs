@@ -88,10 +88,12 @@ impl<T, F: FnOnce() -> T> Packet<T, F> {
             // that panics is the fiber's panic, as if the fiber had run.
             // (Nothing runs on the fiber's stack, so no forced unwind can
             // be caught here.)
-            (Start::Failed(message), f) => match panic::catch_unwind(AssertUnwindSafe(|| drop(f))) {
-                Ok(()) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
-                Err(payload) => Err(payload),
-            },
+            (Start::Failed(message), f) => {
+                match panic::catch_unwind(AssertUnwindSafe(|| drop(f))) {
+                    Ok(()) => Err(Box::new(message) as Box<dyn std::any::Any + Send>),
+                    Err(payload) => Err(payload),
+                }
+            }
         };
         finish.complete(result);
     }

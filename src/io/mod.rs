@@ -40,8 +40,9 @@ use std::io;
 use std::marker::PhantomPinned;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::op::leaf::{commit_own, one_leaf, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
+use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::runtime::context;
 use table::{Dir, Waiter};
@@ -182,12 +183,11 @@ impl Leaf for Readiness<'_> {
 
 impl Op for Readiness<'_> {
     type Output = io::Result<()>;
+}
+
+impl Tree<io::Result<()>> for Readiness<'_> {
     one_leaf!();
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
-    }
-    fn __complete(mut self, _winner: usize) -> io::Result<()> {
+    fn complete(mut self, _winner: usize, _: Token) -> io::Result<()> {
         self.result
             .take()
             .expect("a committed readiness leaf has its result")

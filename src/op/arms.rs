@@ -14,9 +14,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::op::combinators::{two_children, Never};
-use crate::op::leaf::LeafList;
+use crate::op::tree::{Token, Tree};
 use crate::op::Op;
-use crate::timer::{Deadline, LeafDeadline};
 
 /// A list of arms: the first arm's operation, then the rest. Its output,
 /// when performed as an operation, is the number of the arm that won.
@@ -73,13 +72,13 @@ impl Locate for Never<usize> {
 }
 
 impl<H: Op, T: Locate> Locate for Arms<H, T> {
-    const ONE_LEAF_EACH: bool = matches!(H::__LEAF_COUNT, Some(1)) && T::ONE_LEAF_EACH;
+    const ONE_LEAF_EACH: bool = matches!(H::LEAF_COUNT, Some(1)) && T::ONE_LEAF_EACH;
     #[inline]
     fn locate(&self, leaf: usize) -> Won {
         if Self::ONE_LEAF_EACH {
             return Won { arm: leaf, leaf: 0 };
         }
-        let split = H::__LEAF_COUNT.unwrap_or(self.split);
+        let split = H::LEAF_COUNT.unwrap_or(self.split);
         if leaf < split {
             Won { arm: 0, leaf }
         } else {
@@ -92,12 +91,15 @@ impl<H: Op, T: Locate> Locate for Arms<H, T> {
     }
 }
 
-impl<H: Op, T: Op<Output = usize> + Locate> Op for Arms<H, T> {
-    type Output = usize;
+impl<H: Op, T: Op<Output = usize> + Locate> Tree<usize> for Arms<H, T> {
     two_children!(H head, T tail);
-    fn __complete(self, winner: usize) -> usize {
+    fn complete(self, winner: usize, _: Token) -> usize {
         self.locate(winner).arm
     }
+}
+
+impl<H: Op, T: Op<Output = usize> + Locate> Op for Arms<H, T> {
+    type Output = usize;
 }
 
 /// Performs `arms`, blocking until one of their leaves commits, and says
@@ -155,5 +157,5 @@ pub fn arm<I, L: Pick<I>>(_arms: &L) -> usize {
 /// other arms: its output, as performing that arm alone would give.
 #[inline(always)]
 pub fn take<I, L: Pick<I>>(arms: L, leaf: usize) -> <L::Op as Op>::Output {
-    arms.pick().__complete(leaf)
+    arms.pick().complete(leaf, Token::NEW)
 }

@@ -5,10 +5,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::op::leaf::{one_leaf, Leaf, LeafList, RegisterCx, Registered};
+use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
+use crate::op::tree::{one_leaf, Token, Tree, Visit};
 use crate::op::Op;
-use crate::timer::{Deadline, LeafDeadline};
 
 /// `op.wrap(f)`: see [`Op::wrap`].
 pub struct Wrap<O, F> {
@@ -30,35 +30,26 @@ impl<O: fmt::Debug, F> fmt::Debug for Wrap<O, F> {
     }
 }
 
+impl<O: Op, U, F: FnOnce(O::Output) -> U> Tree<U> for Wrap<O, F> {
+    const LEAF_COUNT: Option<usize> = O::LEAF_COUNT;
+    const HAS_TIMER_LEAF: bool = O::HAS_TIMER_LEAF;
+    fn prepare(&mut self, t: Token) {
+        self.op.prepare(t);
+    }
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        self.op.leaves(leaves);
+    }
+    #[inline]
+    fn with_leaf<V: Visit>(&mut self, i: usize, visit: V) -> V::Output {
+        self.op.with_leaf(i, visit)
+    }
+    fn complete(self, winner: usize, t: Token) -> U {
+        (self.f)(self.op.complete(winner, t))
+    }
+}
+
 impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
     type Output = U;
-    const __LEAF_COUNT: Option<usize> = O::__LEAF_COUNT;
-    const __HAS_TIMER_LEAF: bool = O::__HAS_TIMER_LEAF;
-    fn __prepare(&mut self) {
-        self.op.__prepare();
-    }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        self.op.__leaves(leaves);
-    }
-    #[inline]
-    fn __try_leaf(&mut self, i: usize) -> bool {
-        self.op.__try_leaf(i)
-    }
-    #[inline]
-    fn __may_complete(&self, i: usize) -> bool {
-        self.op.__may_complete(i)
-    }
-    #[inline]
-    fn __pending_deadline(&self, i: usize) -> Option<Deadline> {
-        self.op.__pending_deadline(i)
-    }
-    #[inline]
-    fn __perform_leaf(&mut self, i: usize, idx: usize, deadline: Option<LeafDeadline>) -> usize {
-        self.op.__perform_leaf(i, idx, deadline)
-    }
-    fn __complete(self, winner: usize) -> U {
-        (self.f)(self.op.__complete(winner))
-    }
 }
 
 /// `a.or(b)`: see [`Op::or`].
@@ -75,77 +66,54 @@ impl<A, B> Or<A, B> {
     }
 }
 
-/// The `Op` items, but for `Output` and `__complete`, of a node whose
-/// leaves are those of two operations, each in a field of the node, the
-/// first's leaves first, with the first's leaf count in a field `split`
-/// once listed: `or`, and `select!`'s arms (`arms::Arms`).
+/// The `Tree` items, but for `complete`, of a node whose leaves are those
+/// of two operations, each in a field of the node, the first's leaves
+/// first, with the first's leaf count in a field `split` once listed:
+/// `or`, and `select!`'s arms (`arms::Arms`).
 macro_rules! two_children {
     ($A:ident $a:ident, $B:ident $b:ident) => {
-        const __LEAF_COUNT: Option<usize> = match ($A::__LEAF_COUNT, $B::__LEAF_COUNT) {
+        const LEAF_COUNT: Option<usize> = match ($A::LEAF_COUNT, $B::LEAF_COUNT) {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
-        const __HAS_TIMER_LEAF: bool = $A::__HAS_TIMER_LEAF || $B::__HAS_TIMER_LEAF;
-        fn __prepare(&mut self) {
-            self.$a.__prepare();
-            self.$b.__prepare();
+        const HAS_TIMER_LEAF: bool = $A::HAS_TIMER_LEAF || $B::HAS_TIMER_LEAF;
+        fn prepare(&mut self, t: $crate::op::tree::Token) {
+            self.$a.prepare(t);
+            self.$b.prepare(t);
         }
-        fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+        fn leaves<'s>(&'s mut self, leaves: &mut $crate::op::leaf::LeafList<'s>) {
             let start = leaves.len();
-            self.$a.__leaves(leaves);
+            self.$a.leaves(leaves);
             self.split = leaves.len() - start;
-            self.$b.__leaves(leaves);
+            self.$b.leaves(leaves);
         }
         #[inline]
-        fn __try_leaf(&mut self, i: usize) -> bool {
-            match $A::__LEAF_COUNT {
-                Some(split) if i >= split => self.$b.__try_leaf(i - split),
-                _ => self.$a.__try_leaf(i),
-            }
-        }
-        #[inline]
-        fn __may_complete(&self, i: usize) -> bool {
-            match $A::__LEAF_COUNT {
-                Some(split) if i >= split => self.$b.__may_complete(i - split),
-                _ => self.$a.__may_complete(i),
-            }
-        }
-        #[inline]
-        fn __pending_deadline(&self, i: usize) -> Option<Deadline> {
-            match $A::__LEAF_COUNT {
-                Some(split) if i >= split => self.$b.__pending_deadline(i - split),
-                _ => self.$a.__pending_deadline(i),
-            }
-        }
-        #[inline]
-        fn __perform_leaf(
-            &mut self,
-            i: usize,
-            idx: usize,
-            deadline: Option<LeafDeadline>,
-        ) -> usize {
-            match $A::__LEAF_COUNT {
-                Some(split) if i >= split => self.$b.__perform_leaf(i - split, idx, deadline),
-                _ => self.$a.__perform_leaf(i, idx, deadline),
+        fn with_leaf<V: $crate::op::tree::Visit>(&mut self, i: usize, visit: V) -> V::Output {
+            match $A::LEAF_COUNT {
+                Some(split) if i >= split => self.$b.with_leaf(i - split, visit),
+                _ => self.$a.with_leaf(i, visit),
             }
         }
     };
 }
 pub(crate) use two_children;
 
-impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
-    type Output = A::Output;
+impl<A: Op, B: Op<Output = A::Output>> Tree<A::Output> for Or<A, B> {
     two_children!(A a, B b);
-    fn __complete(self, winner: usize) -> A::Output {
+    fn complete(self, winner: usize, t: Token) -> A::Output {
         // A perform that tried the leaves in place never listed them, so
         // `split` is unset then; a fixed count is the same number.
-        let split = A::__LEAF_COUNT.unwrap_or(self.split);
+        let split = A::LEAF_COUNT.unwrap_or(self.split);
         if winner < split {
-            self.a.__complete(winner)
+            self.a.complete(winner, t)
         } else {
-            self.b.__complete(winner - split)
+            self.b.complete(winner - split, t)
         }
     }
+}
+
+impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
+    type Output = A::Output;
 }
 
 /// A choice among any number of operations of one type: see [`choice`].
@@ -174,21 +142,20 @@ where
     }
 }
 
-impl<O: Op> Op for Choice<O> {
-    type Output = O::Output;
-    fn __prepare(&mut self) {
-        self.ops.iter_mut().for_each(Op::__prepare);
+impl<O: Op> Tree<O::Output> for Choice<O> {
+    fn prepare(&mut self, t: Token) {
+        self.ops.iter_mut().for_each(|op| op.prepare(t));
     }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         let start = leaves.len();
         self.ends.clear();
         self.ends.reserve(self.ops.len());
         for op in self.ops.iter_mut() {
-            op.__leaves(leaves);
+            op.leaves(leaves);
             self.ends.push(leaves.len() - start);
         }
     }
-    fn __complete(self, winner: usize) -> O::Output {
+    fn complete(self, winner: usize, t: Token) -> O::Output {
         let child = self.ends.partition_point(|&end| end <= winner);
         let begin = if child == 0 { 0 } else { self.ends[child - 1] };
         let op = self
@@ -196,8 +163,12 @@ impl<O: Op> Op for Choice<O> {
             .into_iter()
             .nth(child)
             .expect("winner is one of the choice's leaves");
-        op.__complete(winner - begin)
+        op.complete(winner - begin, t)
     }
+}
+
+impl<O: Op> Op for Choice<O> {
+    type Output = O::Output;
 }
 
 /// An operation that is always ready with `value`.
@@ -227,16 +198,15 @@ impl<T> Leaf for Always<T> {
     fn unregister(&mut self, _op: &OpState) {}
 }
 
-impl<T> Op for Always<T> {
-    type Output = T;
+impl<T> Tree<T> for Always<T> {
     one_leaf!();
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(self);
-    }
-    fn __complete(mut self, _winner: usize) -> T {
+    fn complete(mut self, _winner: usize, _: Token) -> T {
         self.value.take().expect("always performed once")
     }
+}
+
+impl<T> Op for Always<T> {
+    type Output = T;
 }
 
 /// An operation that never completes.
@@ -257,14 +227,16 @@ impl<T> fmt::Debug for Never<T> {
     }
 }
 
-impl<T> Op for Never<T> {
-    type Output = T;
-    const __LEAF_COUNT: Option<usize> = Some(0);
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, _leaves: &mut LeafList<'s>) {}
-    fn __complete(self, _winner: usize) -> T {
+impl<T> Tree<T> for Never<T> {
+    const LEAF_COUNT: Option<usize> = Some(0);
+    fn leaves<'s>(&'s mut self, _leaves: &mut LeafList<'s>) {}
+    fn complete(self, _winner: usize, _: Token) -> T {
         unreachable!("never() has no leaf that could commit")
     }
+}
+
+impl<T> Op for Never<T> {
+    type Output = T;
 }
 
 /// An operation built at perform time: see [`guard`].
@@ -306,45 +278,48 @@ impl<F, O> fmt::Debug for Guard<F, O> {
     }
 }
 
-impl<O: Op, F: FnOnce() -> O> Op for Guard<F, O> {
-    type Output = O::Output;
-    fn __prepare(&mut self) {
+impl<O: Op, F: FnOnce() -> O> Tree<O::Output> for Guard<F, O> {
+    fn prepare(&mut self, t: Token) {
         if let GuardState::Pending(f) = std::mem::replace(&mut self.state, GuardState::Empty) {
             let mut op = f();
-            op.__prepare();
+            op.prepare(t);
             self.state = GuardState::Ready(op);
         }
     }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         match &mut self.state {
-            GuardState::Ready(op) => op.__leaves(leaves),
+            GuardState::Ready(op) => op.leaves(leaves),
             _ => unreachable!("guard enumerated before it was prepared"),
         }
     }
-    fn __complete(self, winner: usize) -> O::Output {
+    fn complete(self, winner: usize, t: Token) -> O::Output {
         match self.state {
-            GuardState::Ready(op) => op.__complete(winner),
+            GuardState::Ready(op) => op.complete(winner, t),
             _ => unreachable!("guard completed before it was prepared"),
         }
     }
 }
 
+impl<O: Op, F: FnOnce() -> O> Op for Guard<F, O> {
+    type Output = O::Output;
+}
+
 /// The object-safe face of an operation, for `BoxOp`.
 trait DynOp<T> {
-    fn prepare(&mut self);
+    fn prepare(&mut self, t: Token);
     fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>);
-    fn complete(self: Box<Self>, winner: usize) -> T;
+    fn complete(self: Box<Self>, winner: usize, t: Token) -> T;
 }
 
 impl<O: Op> DynOp<O::Output> for O {
-    fn prepare(&mut self) {
-        self.__prepare();
+    fn prepare(&mut self, t: Token) {
+        Tree::prepare(self, t);
     }
     fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        self.__leaves(leaves);
+        Tree::leaves(self, leaves);
     }
-    fn complete(self: Box<Self>, winner: usize) -> O::Output {
-        (*self).__complete(winner)
+    fn complete(self: Box<Self>, winner: usize, t: Token) -> O::Output {
+        Tree::complete(*self, winner, t)
     }
 }
 
@@ -367,15 +342,18 @@ impl<T> fmt::Debug for BoxOp<'_, T> {
     }
 }
 
-impl<T> Op for BoxOp<'_, T> {
-    type Output = T;
-    fn __prepare(&mut self) {
-        self.inner.prepare();
+impl<T> Tree<T> for BoxOp<'_, T> {
+    fn prepare(&mut self, t: Token) {
+        self.inner.prepare(t);
     }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         self.inner.leaves(leaves);
     }
-    fn __complete(self, winner: usize) -> T {
-        self.inner.complete(winner)
+    fn complete(self, winner: usize, t: Token) -> T {
+        self.inner.complete(winner, t)
     }
+}
+
+impl<T> Op for BoxOp<'_, T> {
+    type Output = T;
 }

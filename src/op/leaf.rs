@@ -1,9 +1,39 @@
 //! The leaf interface: what every primitive operation (a channel end, a
 //! timer, a signal) implements so `perform` can try, register and cancel it.
 
+use std::time::{Duration, Instant};
+
 use crate::op::state::OpState;
-use crate::timer::{Deadline, LeafDeadline};
-use std::time::Instant;
+
+/// When a blocked perform's earliest timer leaf is due.
+#[derive(Clone, Copy, Debug)]
+pub enum Deadline {
+    /// At this instant.
+    At(Instant),
+    /// Counted from when the scheduler next reads its clock (see the timer
+    /// driver's pending timers).
+    After(Duration),
+}
+
+impl Deadline {
+    /// The instant, for a relative deadline counted from `now`.
+    pub(crate) fn resolve(self, now: Instant) -> Instant {
+        match self {
+            Deadline::At(at) => at,
+            Deadline::After(d) => deadline_after(now, d),
+        }
+    }
+}
+
+/// `now + d`, where a duration too long to represent is as good as never.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
+    let far = now + Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d).unwrap_or(far).min(far)
+}
+
+/// A blocked perform's earliest timer: when it is due, and the index of
+/// the timer leaf it then commits.
+pub(crate) type LeafDeadline = (Deadline, usize);
 
 /// What registering a leaf achieved.
 #[derive(Debug)]
@@ -69,6 +99,14 @@ pub trait Leaf {
     /// Withdraws the interest published by `register` (no-op if a partner
     /// already removed it).
     fn unregister(&mut self, op: &OpState);
+    /// The deadline of a timer leaf whose time has not come; `None` for
+    /// any other leaf. Registering such a leaf only offers the deadline,
+    /// so a choice of it and one other leaf performs like that leaf alone,
+    /// with the deadline attached (see `perform`).
+    #[inline]
+    fn pending_deadline(&self) -> Option<Deadline> {
+        None
+    }
     /// For a perform in which this leaf, index `idx`, is the only one that
     /// can become ready without a clock (see `LeafList::push_timer`):
     /// `try_now`, else `register`. `cx.op` is not yet visible to any other
@@ -82,33 +120,6 @@ pub trait Leaf {
         }
     }
 }
-
-/// The `Op` items of an operation that is one leaf: `one_leaf!()` when
-/// the operation is its own leaf, `one_leaf!(field)` when a field is.
-macro_rules! one_leaf {
-    ($($field:ident)?) => {
-        const __LEAF_COUNT: Option<usize> = Some(1);
-        #[inline]
-        fn __try_leaf(&mut self, _i: usize) -> bool {
-            $crate::op::leaf::Leaf::try_now(&mut (*self)$(.$field)?)
-        }
-        #[inline]
-        fn __may_complete(&self, _i: usize) -> bool {
-            $crate::op::leaf::Leaf::may_complete(&(*self)$(.$field)?)
-        }
-        // Always inlined: it is the whole of a plain `send` or `recv`.
-        #[inline(always)]
-        fn __perform_leaf(
-            &mut self,
-            _i: usize,
-            idx: usize,
-            deadline: Option<($crate::timer::Deadline, usize)>,
-        ) -> usize {
-            $crate::op::perform::perform_one(&mut (*self)$(.$field)?, idx, deadline)
-        }
-    };
-}
-pub(crate) use one_leaf;
 
 const INLINE: usize = 4;
 

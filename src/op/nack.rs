@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use crate::op::leaf::{one_leaf, LeafList};
+use crate::op::leaf::LeafList;
 use crate::op::signal::{Signal, SignalWait};
+use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::sync::Arc;
 
@@ -29,14 +30,13 @@ impl Nack {
     }
 }
 
+impl Tree<()> for Nack {
+    one_leaf!(wait);
+    fn complete(self, _winner: usize, _: Token) {}
+}
+
 impl Op for Nack {
     type Output = ();
-    one_leaf!(wait);
-    fn __prepare(&mut self) {}
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        leaves.push(&mut self.wait);
-    }
-    fn __complete(self, _winner: usize) {}
 }
 
 /// An operation built at perform time from a fresh [`Nack`], which becomes
@@ -82,9 +82,8 @@ impl<F, O> fmt::Debug for WithNack<F, O> {
     }
 }
 
-impl<O: Op, F: FnOnce(Nack) -> O> Op for WithNack<F, O> {
-    type Output = O::Output;
-    fn __prepare(&mut self) {
+impl<O: Op, F: FnOnce(Nack) -> O> Tree<O::Output> for WithNack<F, O> {
+    fn prepare(&mut self, t: Token) {
         if let State::Pending(f) = std::mem::replace(&mut self.state, State::Done) {
             let signal = Arc::new(Signal::new());
             let mut op = f(Nack {
@@ -94,22 +93,26 @@ impl<O: Op, F: FnOnce(Nack) -> O> Op for WithNack<F, O> {
             });
             // If the inner guard panics, `self` stays Done: the nack was never
             // handed to anyone who could still wait on it being fired by us.
-            op.__prepare();
+            op.prepare(t);
             self.state = State::Ready { op, signal };
         }
     }
-    fn __leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
+    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
         match &mut self.state {
-            State::Ready { op, .. } => op.__leaves(leaves),
+            State::Ready { op, .. } => op.leaves(leaves),
             _ => unreachable!("with_nack enumerated before it was prepared"),
         }
     }
-    fn __complete(mut self, winner: usize) -> O::Output {
+    fn complete(mut self, winner: usize, t: Token) -> O::Output {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Ready { op, .. } => op.__complete(winner),
+            State::Ready { op, .. } => op.complete(winner, t),
             _ => unreachable!("with_nack completed before it was prepared"),
         }
     }
+}
+
+impl<O: Op, F: FnOnce(Nack) -> O> Op for WithNack<F, O> {
+    type Output = O::Output;
 }
 
 impl<F, O> Drop for WithNack<F, O> {

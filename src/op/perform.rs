@@ -5,11 +5,12 @@
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered, LONE_MAX};
+use crate::op::leaf::{Deadline, Leaf, LeafDeadline, LeafList, RegisterCx, Registered, LONE_MAX};
 use crate::op::state::OpState;
+use crate::op::tree::{Token, Visit};
 use crate::op::Op;
 use crate::runtime::context;
-use crate::timer::{Deadline, LeafDeadline, PendingTimer, TimerHandle, TimerTarget};
+use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
@@ -19,24 +20,72 @@ use crate::waker::Waker;
 #[inline(always)]
 pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
     let winner = commit(&mut op);
-    op.__complete(winner)
+    op.complete(winner, Token::NEW)
 }
 
 /// `perform` up to the commit: prepares `op`, blocks until one leaf
 /// commits, and returns that leaf, leaving `op` to be completed.
 #[inline(always)]
 pub(crate) fn commit<O: Op>(op: &mut O) -> usize {
-    op.__prepare();
-    match O::__LEAF_COUNT {
-        Some(n) => match lone_leaf(&mut InPlace(op), n, O::__HAS_TIMER_LEAF) {
-            Some((i, deadline)) => op.__perform_leaf(i, i, deadline),
+    op.prepare(Token::NEW);
+    match O::LEAF_COUNT {
+        Some(n) => match lone_leaf(&mut InPlace(op), n, O::HAS_TIMER_LEAF) {
+            Some((i, deadline)) => op.with_leaf(i, PerformAlone { idx: i, deadline }),
             None => commit_in_place(op, n),
         },
         None => {
             let mut leaves = LeafList::new();
-            op.__leaves(&mut leaves);
+            op.leaves(&mut leaves);
             commit_one(&mut leaves)
         }
+    }
+}
+
+/// Performs a leaf alone as the perform's leaf `idx`, racing `deadline`:
+/// see `perform_one`.
+struct PerformAlone {
+    idx: usize,
+    deadline: Option<LeafDeadline>,
+}
+
+impl Visit for PerformAlone {
+    type Output = usize;
+    #[inline(always)]
+    fn visit<L: Leaf + ?Sized>(self, leaf: &mut L) -> usize {
+        perform_one(leaf, self.idx, self.deadline)
+    }
+}
+
+/// `Leaf::try_now`.
+struct TryNow;
+
+impl Visit for TryNow {
+    type Output = bool;
+    #[inline(always)]
+    fn visit<L: Leaf + ?Sized>(self, leaf: &mut L) -> bool {
+        leaf.try_now()
+    }
+}
+
+/// `Leaf::may_complete`.
+struct MayComplete;
+
+impl Visit for MayComplete {
+    type Output = bool;
+    #[inline(always)]
+    fn visit<L: Leaf + ?Sized>(self, leaf: &mut L) -> bool {
+        leaf.may_complete()
+    }
+}
+
+/// `Leaf::pending_deadline`.
+struct PendingDeadline;
+
+impl Visit for PendingDeadline {
+    type Output = Option<Deadline>;
+    #[inline(always)]
+    fn visit<L: Leaf + ?Sized>(self, leaf: &mut L) -> Option<Deadline> {
+        leaf.pending_deadline()
     }
 }
 
@@ -92,17 +141,17 @@ impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
 
 /// Performs `op` only if some leaf is ready now.
 pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
-    op.__prepare();
-    let winner = match O::__LEAF_COUNT {
+    op.prepare(Token::NEW);
+    let winner = match O::LEAF_COUNT {
         Some(n) => ready_now(&mut InPlace(&mut op), n),
         None => {
             let mut leaves = LeafList::new();
-            op.__leaves(&mut leaves);
+            op.leaves(&mut leaves);
             let n = leaves.len();
             ready_now(&mut leaves, n)
         }
     };
-    winner.map(|w| op.__complete(w))
+    winner.map(|w| op.complete(w, Token::NEW))
 }
 
 /// A perform's leaves by index, as the fast path asks and tries them:
@@ -140,15 +189,15 @@ struct InPlace<'a, O>(&'a mut O);
 impl<O: Op> FastPath for InPlace<'_, O> {
     #[inline]
     fn may_complete(&mut self, i: usize) -> bool {
-        self.0.__may_complete(i)
+        self.0.with_leaf(i, MayComplete)
     }
     #[inline]
     fn try_now(&mut self, i: usize) -> bool {
-        self.0.__try_leaf(i)
+        self.0.with_leaf(i, TryNow)
     }
     #[inline]
     fn pending_deadline(&mut self, i: usize) -> Option<Deadline> {
-        self.0.__pending_deadline(i)
+        self.0.with_leaf(i, PendingDeadline)
     }
 }
 
@@ -264,8 +313,8 @@ fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
         return i;
     }
     let mut leaves = LeafList::new();
-    op.__leaves(&mut leaves);
-    debug_assert_eq!(leaves.len(), n, "__LEAF_COUNT disagrees with __leaves");
+    op.leaves(&mut leaves);
+    debug_assert_eq!(leaves.len(), n, "LEAF_COUNT disagrees with leaves");
     register_and_wait(&mut leaves, &Order::shuffled(n))
 }
 
@@ -590,19 +639,19 @@ mod tests {
     use crate::op::leaf::LeafList;
     use crate::op::Op;
 
-    /// A perform trusts a fixed `__LEAF_COUNT` to index the leaves it tries
+    /// A perform trusts a fixed `LEAF_COUNT` to index the leaves it tries
     /// in place, and to route the winner to its arm: every operation that
     /// has one lists exactly that many leaves.
     #[test]
     fn fixed_leaf_counts_are_the_leaves_listed() {
         fn check<O: Op>(mut op: O) {
-            op.__prepare();
+            op.prepare(crate::op::tree::Token::NEW);
             let mut leaves = LeafList::new();
-            op.__leaves(&mut leaves);
-            assert_eq!(O::__LEAF_COUNT, Some(leaves.len()));
+            op.leaves(&mut leaves);
+            assert_eq!(O::LEAF_COUNT, Some(leaves.len()));
         }
         fn has_timer_leaf<O: Op>(_: &O) -> bool {
-            O::__HAS_TIMER_LEAF
+            O::HAS_TIMER_LEAF
         }
         use std::time::{Duration, Instant};
         crate::run(|| {
@@ -656,12 +705,12 @@ mod tests {
         use crate::{after, at};
         use std::time::{Duration, Instant};
         fn check<O: Op>(mut op: O, expected: Option<(usize, Option<usize>)>) {
-            op.__prepare();
-            let n = O::__LEAF_COUNT.expect("a fixed leaf count");
-            let in_place = lone_leaf(&mut InPlace(&mut op), n, O::__HAS_TIMER_LEAF)
+            op.prepare(crate::op::tree::Token::NEW);
+            let n = O::LEAF_COUNT.expect("a fixed leaf count");
+            let in_place = lone_leaf(&mut InPlace(&mut op), n, O::HAS_TIMER_LEAF)
                 .map(|(i, d)| (i, d.map(|(_, t)| t)));
             let mut leaves = LeafList::new();
-            op.__leaves(&mut leaves);
+            op.leaves(&mut leaves);
             let listed = lone_leaf(&mut leaves, n, true).map(|(i, d)| (i, d.map(|(_, t)| t)));
             assert_eq!(in_place, listed, "in place and listed disagree");
             assert_eq!(in_place, expected);
