@@ -112,12 +112,47 @@ impl Layout {
     /// The guarded layout this kernel supports best.
     pub(crate) fn guarded() -> Layout {
         static GUARD_REGIONS: OnceLock<bool> = OnceLock::new();
-        if *GUARD_REGIONS.get_or_init(|| map_chunk(page_size(), Layout::CarvedGuarded).is_ok()) {
+        if *GUARD_REGIONS.get_or_init(|| guard_regions_work(install_guard)) {
             Layout::CarvedGuarded
         } else {
             Layout::Mapped
         }
     }
+}
+
+/// Whether `install` makes a guard that faults: maps two pages, guards the
+/// first with it, and has the kernel read from it. A kernel without guard
+/// regions refuses the advice; qemu's user-mode emulation accepts advice
+/// it ignores, so success alone proves nothing.
+fn guard_regions_work(install: impl FnOnce(usize, usize) -> io::Result<()>) -> bool {
+    let page = page_size();
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let Ok(probe) = Chunk::map(2 * page, page, rw, libc::MAP_NORESERVE) else {
+        return false;
+    };
+    let at = probe.start.as_ptr() as usize;
+    install(at, page).is_ok() && reading_faults(at)
+}
+
+/// Whether reading the byte at `addr` faults, asked without risking a
+/// signal: `write(2)` of that byte to a pipe fails with `EFAULT` where a
+/// read by the process would fault.
+fn reading_faults(addr: usize) -> bool {
+    let mut fds = [0; 2];
+    // SAFETY: `pipe2` writes two new descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return false;
+    }
+    // SAFETY: the kernel reads one byte at `addr` on our behalf, and
+    // reports an address it cannot read as `EFAULT` rather than a signal;
+    // the pipe is empty, so there is room for the byte.
+    let written = unsafe { libc::write(fds[1], addr as *const libc::c_void, 1) };
+    let faulted = written < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT);
+    for fd in fds {
+        // SAFETY: both descriptors were made above and are closed once.
+        unsafe { libc::close(fd) };
+    }
+    faulted
 }
 
 /// One mapping holding stacks (`CHUNK_STACKS` carved ones, or one mapped
@@ -346,6 +381,39 @@ mod tests {
     #[test]
     fn unguarded_chunks_hold_back_to_back_stacks_that_release_their_pages() {
         check_chunk(Layout::CarvedUnguarded, 0);
+    }
+
+    /// A guard is trusted only once it faults: an install that succeeds
+    /// without guarding (as qemu's user-mode emulation does) is caught, and
+    /// the pool then maps stacks with `mprotect`ed guard pages instead.
+    #[test]
+    fn a_guard_that_does_not_fault_is_not_trusted() {
+        assert!(!guard_regions_work(|_, _| Ok(())), "a no-op install");
+        assert!(!guard_regions_work(|_, _| Err(
+            io::ErrorKind::Unsupported.into()
+        )));
+        let kernel_guards = guard_regions_work(install_guard);
+        let pagemap_says = guards_show_in_pagemap();
+        assert!(
+            !pagemap_says || kernel_guards,
+            "pagemap shows a guard that did not fault"
+        );
+        let expected = if kernel_guards {
+            Layout::CarvedGuarded
+        } else {
+            Layout::Mapped
+        };
+        assert_eq!(Layout::guarded(), expected);
+    }
+
+    #[test]
+    fn reading_faults_tells_an_inaccessible_page_from_a_readable_one() {
+        let page = page_size();
+        let none = Chunk::map(page, page, libc::PROT_NONE, 0).unwrap();
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let readable = Chunk::map(page, page, rw, 0).unwrap();
+        assert!(reading_faults(none.start.as_ptr() as usize));
+        assert!(!reading_faults(readable.start.as_ptr() as usize));
     }
 
     #[test]
