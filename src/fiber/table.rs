@@ -43,16 +43,27 @@ pub(crate) struct FiberTable {
 
 impl Default for FiberTable {
     fn default() -> FiberTable {
-        FiberTable {
-            chunks: UnsafeCell::new(Vec::new()),
-            free: Cell::new(NO_SLOT),
-            len: Cell::new(0),
-            generation: Cell::new(VACANT),
-        }
+        FiberTable::continuing(VACANT)
     }
 }
 
 impl FiberTable {
+    /// An empty table whose generations continue after `last`, the last
+    /// one an earlier table of the same scheduler handed out.
+    pub(crate) fn continuing(last: u32) -> FiberTable {
+        FiberTable {
+            chunks: UnsafeCell::new(Vec::new()),
+            free: Cell::new(NO_SLOT),
+            len: Cell::new(0),
+            generation: Cell::new(last),
+        }
+    }
+
+    /// The last generation handed out.
+    pub(crate) fn last_generation(&self) -> u32 {
+        self.generation.get()
+    }
+
     /// Live fibers.
     pub(crate) fn len(&self) -> usize {
         self.len.get()

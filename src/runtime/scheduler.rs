@@ -77,9 +77,9 @@ impl Scheduler {
         let layout = tests::LAYOUT.with(|forced| forced.get()).unwrap_or(layout);
         let stacks = StackPool::new(runtime.stack_size, layout);
         Scheduler {
+            fibers: FiberTable::continuing(shared.last_generation()),
             shared,
             runtime,
-            fibers: FiberTable::default(),
             queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
             io: RefCell::new(IoTable::new(true)),
@@ -415,8 +415,12 @@ impl Scheduler {
         }
         let joined_slot = |key| {
             let slot = self.fibers.get(key)?;
-            // SAFETY: a fiber in a batch has not started, so no coroutine
-            // borrows its state.
+            // SAFETY: the key is the head of a batch, and a fiber leaves
+            // its batch when it is picked to start, so it has not started
+            // and no coroutine borrows its state. Nothing else can start
+            // it: a wake names a key, and a key's generation is never
+            // handed out twice by one scheduler, across runs too (see
+            // `FiberKey`), so no wake names a fiber that has not run.
             let state = unsafe { &*slot.state.get() };
             matches!(state, FiberState::Unstarted(body) if body.id() == packet).then_some(slot)
         };
@@ -561,6 +565,8 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.teardown();
+        self.shared
+            .set_last_generation(self.fibers.last_generation());
     }
 }
 
@@ -724,6 +730,40 @@ mod tests {
         assert!(dropped.get(), "the waiting fiber was torn down");
         assert!(!crate::runtime::context::in_runtime());
         assert_eq!(run(|| spawn(|| 6 * 7).join().unwrap()), 42);
+    }
+
+    /// A wake from an earlier run that arrives late (a slow thread still
+    /// holding its token) names a key of that run: it must wake nothing in
+    /// the next run, where a fiber may sit in the same slot. Here it would
+    /// have started `b` ahead of `a`, spawned before it.
+    #[test]
+    fn a_late_wake_from_an_earlier_run_wakes_nothing_in_the_next() {
+        use crate::runtime::context::{current_key, with_scheduler};
+        let rt = crate::Runtime::builder().build().unwrap();
+        let spawn_two = |log: Rc<RefCell<Vec<&'static str>>>| {
+            let logger = |name| {
+                let log = log.clone();
+                move || {
+                    log.borrow_mut().push(name);
+                    current_key().unwrap()
+                }
+            };
+            (spawn(logger("a")), spawn(logger("b")))
+        };
+        let stale = rt.run(|| {
+            let (a, b) = spawn_two(Rc::default());
+            a.join().unwrap();
+            b.join().unwrap()
+        });
+        let log = rt.run(|| {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let (a, b) = spawn_two(log.clone());
+            with_scheduler(|s| s.shared.wake_remote(stale)); // delivered late
+            a.join().unwrap();
+            b.join().unwrap();
+            log.take()
+        });
+        assert_eq!(log, ["a", "b"]);
     }
 
     thread_local! {

@@ -13,6 +13,7 @@ use crate::fiber::packet::RemoteBody;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
 use crate::waker::FiberKey;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
@@ -20,6 +21,10 @@ pub(crate) struct Shared {
     spawns: Mutex<Vec<RemoteBody>>,
     flags: WakeFlags,
     pub(crate) poller: Poller,
+    /// The last fiber generation a run of this scheduler handed out. The
+    /// next run continues from it, so a wake from an earlier run that
+    /// arrives late names no fiber of the later one (see `FiberKey`).
+    generation: AtomicU32,
 }
 
 impl fmt::Debug for Shared {
@@ -37,7 +42,18 @@ impl Shared {
             spawns: Mutex::new(Vec::new()),
             flags: WakeFlags::default(),
             poller: Poller::new()?,
+            generation: AtomicU32::new(0),
         })
+    }
+
+    /// Where a run's fiber generations continue from.
+    pub(crate) fn last_generation(&self) -> u32 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Records where the run that ends left off.
+    pub(crate) fn set_last_generation(&self, generation: u32) {
+        self.generation.store(generation, Ordering::Relaxed);
     }
 
     /// Resumes fiber `key` from another thread.
