@@ -8,7 +8,8 @@
 //! the parked [`Runner`] for the next fiber to start. The scheduler hands
 //! the next body over beside the resume (`Scheduler::take_starting_body`),
 //! not through its value: corosensei passes a resume value that is not
-//! zero-sized through memory, on every resume of every fiber.
+//! zero-sized through memory, on every resume of every fiber. A parked
+//! coroutine resumed with no body returns, which is how the pool ends one.
 //!
 //! The coroutine itself (corosensei's handle: the stack, its saved stack
 //! pointer) never moves. It sits in the stack's reserved top
@@ -17,7 +18,6 @@
 //! pool hold a one-word [`Runner`] pointing at it.
 
 use std::cell::Cell;
-use std::convert::Infallible;
 use std::ptr::NonNull;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
@@ -40,9 +40,10 @@ pub(crate) enum FiberYield {
 
 pub(crate) type FiberYielder = Yielder<(), FiberYield>;
 
-/// Never returns: bodies end by suspending (`Finished`), and a teardown
-/// unwinds the coroutine by force, which corosensei catches at its root.
-type FiberCoroutine = Coroutine<(), FiberYield, Infallible, FiberStack>;
+/// Returns only when resumed with no body to run (`Runner::retire`):
+/// bodies end by suspending (`Finished`), and a teardown unwinds the
+/// coroutine by force, which corosensei catches at its root.
+type FiberCoroutine = Coroutine<(), FiberYield, (), FiberStack>;
 
 /// What lives in a stack's reserved top.
 struct Record {
@@ -101,7 +102,7 @@ impl Runner {
         context::set_running(Some(key), record.yielder.get());
         let why = match record.coroutine.resume(()) {
             CoroutineResult::Yield(why) => why,
-            CoroutineResult::Return(never) => match never {},
+            CoroutineResult::Return(()) => unreachable!("a fiber coroutine resumed without a body"),
         };
         context::set_running(None, std::ptr::null());
         why
@@ -111,29 +112,32 @@ impl Runner {
         self.record().yielder.set(yielder);
     }
 
-    /// Ends the coroutine without unwinding it and hands back its stack.
-    ///
-    /// Dropping a started coroutine unwinds it by force: a panic payload
-    /// allocated and thrown through the loop, microseconds each, for the
-    /// 1,024 idle fibers a pool keeps. A parked coroutine has nothing on
-    /// its stack to drop, so it is marked done instead.
+    /// Ends the coroutine and hands back its stack: a parked one is
+    /// resumed with no body, so `fiber_main` returns (dropping a started
+    /// coroutine would unwind it by force instead, a panic payload thrown
+    /// through the loop, microseconds each, for the 1,024 idle fibers a
+    /// pool keeps); a new one's initial object is dropped unrun.
     ///
     /// # Safety
     ///
     /// The coroutine must not be inside a body: new, or parked after a
-    /// resume returned [`FiberYield::Finished`].
+    /// resume returned [`FiberYield::Finished`]. (Resuming a fiber
+    /// suspended in its body here would run it outside its scheduler.)
     pub(crate) unsafe fn retire(self) -> FiberStack {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: the record is initialised and, with `Drop` skipped,
         // moved out exactly once; it no longer lives on the stack after.
         let mut record = unsafe { this.0.as_ptr().read() };
-        // SAFETY: the caller's promise: the coroutine is new (its initial
-        // object, the zero-sized `fiber_main`, has no drop) or parked in
-        // `fiber_main`'s `suspend(Finished)`, where no frame holds a value
-        // with drop glue: the body was moved into `Body::enter`, which
-        // returned, and corosensei's root frame holds none until
-        // `fiber_main` returns.
-        unsafe { record.coroutine.force_reset() };
+        let coroutine = &mut record.coroutine;
+        if coroutine.started() {
+            // Parked in `fiber_main` (the caller's promise), which finds
+            // no starting body: nothing but the retiring sets one.
+            debug_assert!(context::with_scheduler(Scheduler::has_starting_body) != Some(true));
+            let ended = coroutine.resume(());
+            debug_assert!(matches!(ended, CoroutineResult::Return(())));
+        } else {
+            coroutine.force_unwind(); // drops `fiber_main`, which never ran
+        }
         record.coroutine.into_stack()
     }
 }
@@ -148,15 +152,13 @@ impl Drop for Runner {
 }
 
 /// The code every fiber coroutine runs: the bodies the scheduler starts on
-/// it, one after another.
-fn fiber_main(yielder: &FiberYielder, (): ()) -> Infallible {
+/// it, one after another, until it is resumed with none (`retire`).
+fn fiber_main(yielder: &FiberYielder, (): ()) {
     // A fresh coroutine's yielder is known only from here; the scheduler
     // keeps it from the first suspend on.
     context::set_running(context::current_key(), yielder);
-    loop {
-        let body = context::with_scheduler(Scheduler::take_starting_body).flatten();
-        body.expect("a fiber coroutine started without a body")
-            .enter(Start::Run);
+    while let Some(body) = context::with_scheduler(Scheduler::take_starting_body).flatten() {
+        body.enter(Start::Run);
         yielder.suspend(FiberYield::Finished);
     }
 }

@@ -509,6 +509,15 @@ impl Scheduler {
         self.starting_body.take()
     }
 
+    /// Whether a body waits to be started (only between `start_fiber`'s
+    /// hand-over and the coroutine taking it).
+    pub(crate) fn has_starting_body(&self) -> bool {
+        let body = self.starting_body.take();
+        let has = body.is_some();
+        self.starting_body.set(body);
+        has
+    }
+
     #[cfg(test)]
     pub(crate) fn stacks_for_test(&self) -> std::cell::RefMut<'_, StackPool> {
         self.stacks.borrow_mut()
