@@ -112,3 +112,29 @@ fn a_capture_that_panics_when_teardown_drops_it_is_the_fibers_panic() {
         Some(&"a detached result panicked on drop")
     );
 }
+
+/// Documented behaviour (see `spawn`): the panic count is per OS thread,
+/// so while one fiber is suspended in the middle of unwinding (here a
+/// destructor that sleeps while its fiber panics), the thread's other
+/// fibers see `std::thread::panicking()` as true; a `std::sync::Mutex`
+/// guard they drop then poisons the mutex.
+#[test]
+fn a_fiber_suspended_mid_unwind_makes_its_threads_other_fibers_see_a_panic() {
+    struct SleepsOnDrop;
+    impl Drop for SleepsOnDrop {
+        fn drop(&mut self) {
+            selvedge::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let seen = run(|| {
+        let unwinding = spawn(|| {
+            let _sleeps = SleepsOnDrop;
+            panic!("unwinds through a destructor that waits");
+        });
+        yield_now(); // it panics, and suspends in the destructor
+        let seen = std::thread::panicking();
+        assert!(unwinding.join().is_err());
+        (seen, std::thread::panicking())
+    });
+    assert_eq!(seen, (true, false), "true while it waits, false after");
+}

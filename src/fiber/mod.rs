@@ -23,6 +23,14 @@ use packet::{packet, JoinView};
 /// returns before the fiber runs; fibers spawned by one fiber first run in
 /// the order they were spawned. Dropping the handle detaches the fiber.
 ///
+/// A panic in the fiber is caught and handed to [`JoinHandle::join`]; it
+/// never takes down the scheduler or other fibers. One thing of a panic is
+/// shared with them, as it belongs to the OS thread: while a panicking
+/// fiber is suspended in the middle of unwinding (a destructor that waits
+/// for something), `std::thread::panicking()` is true in the thread's
+/// other fibers too, so a `std::sync::Mutex` guard one of them drops then
+/// poisons the mutex.
+///
 /// # Panics
 ///
 /// Outside a runtime (call it from inside [`run`](crate::run)).
