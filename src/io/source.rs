@@ -3,9 +3,11 @@
 //! fiber waits (the thread, outside fibers) for the descriptor to be ready.
 //!
 //! In a fiber the scheduler keeps the descriptor registered edge-triggered
-//! and remembers whether it may be ready, so a read that the table knows
-//! would fail is not even tried: an echo round trip costs one `read` and
-//! one `write` system call, plus a share of a poll.
+//! and remembers whether it may be ready, so a call that the table knows
+//! would fail is not even tried. Readiness is forgotten only when the
+//! kernel will report the next change: after `WouldBlock`, or after a short
+//! write (the send buffer is full; space or an error will be reported). A
+//! short read proves nothing of the kind (see `read_never_drains`).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -142,6 +144,15 @@ impl<T: AsFd> Source<T> {
                 .perform(),
         }
     }
+}
+
+/// A read that succeeds leaves the descriptor marked ready, even a short
+/// one: a short read empties the receive queue, but an end-of-file or a
+/// reset may already wait behind the data it returned, and the poller,
+/// which reported it with that data, reports nothing more. Only
+/// `WouldBlock` proves the kernel will report the next change.
+pub(crate) fn read_never_drains(_: &usize) -> bool {
+    false
 }
 
 impl<T: AsFd> Drop for Source<T> {

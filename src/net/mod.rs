@@ -97,12 +97,10 @@ macro_rules! stream_common {
 
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let len = buf.len();
                 self.source.io(
                     crate::io::table::Dir::Read,
                     |mut s| std::io::Read::read(&mut s, buf),
-                    // A short read emptied the socket buffer.
-                    |&n| n > 0 && n < len,
+                    crate::io::source::read_never_drains,
                 )
             }
 
@@ -110,11 +108,10 @@ macro_rules! stream_common {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                let len: usize = bufs.iter().map(|b| b.len()).sum();
                 self.source.io(
                     crate::io::table::Dir::Read,
                     |mut s| std::io::Read::read_vectored(&mut s, bufs),
-                    |&n| n > 0 && n < len,
+                    crate::io::source::read_never_drains,
                 )
             }
         }

@@ -41,3 +41,136 @@ pub(crate) fn this_binary_again() -> Command {
         None => Command::new(exe),
     }
 }
+
+/// The `echo_server` example, started as a child process on a free port
+/// (`cargo test` builds the examples beside the tests).
+pub(crate) struct EchoServer {
+    child: std::process::Child,
+    pub(crate) addr: std::net::SocketAddr,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+impl EchoServer {
+    /// Starts the server with `args` added, and waits until it listens.
+    pub(crate) fn start(args: &[&str]) -> EchoServer {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+        let server = profile_dir.join("examples").join("echo_server");
+        let built = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
+        let server_built = built(&server).unwrap_or_else(|e| {
+            panic!(
+                "{} is missing ({e}): `cargo test` builds it (or `cargo build --examples`)",
+                server.display()
+            )
+        });
+        // The newest build of the library it links: a server older than
+        // that was built from older code (`cargo test --test NAME` builds
+        // no examples).
+        let library_built = std::fs::read_dir(profile_dir.join("deps"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("libselvedge-") && name.ends_with(".rlib")
+            })
+            .filter_map(|e| built(&e.path()).ok())
+            .max();
+        assert!(
+            library_built.is_none_or(|lib| server_built >= lib),
+            "{} was built before the library it runs: a plain `cargo test` rebuilds \
+             it (`cargo test --test NAME` does not; run `cargo build --examples`)",
+            server.display()
+        );
+        let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
+        let mut words = runner.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(&server);
+                c
+            }
+            None => Command::new(&server),
+        };
+        let mut child = command
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, stdout) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = stdout
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the echo server says where it listens");
+        let addr = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {first:?}"));
+        EchoServer {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// How many descriptors the server process holds open now.
+    pub(crate) fn descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Waits up to `within` for the server's descriptors to come down to
+    /// `baseline`; the count it reached.
+    pub(crate) fn descriptors_settle_to(&self, baseline: usize, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.descriptors();
+            if now <= baseline || Instant::now() >= deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub(crate) fn rss_kib(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops the server with Ctrl-C (SIGINT) and returns what it printed
+    /// after the address line.
+    pub(crate) fn stop(mut self) -> String {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().unwrap();
+        let printed: Vec<String> = self.stdout.try_iter().collect();
+        assert!(status.success(), "{status:?}: {printed:?}");
+        printed.join("\n")
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
