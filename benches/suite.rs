@@ -804,6 +804,131 @@ fn parked_memory(s: &mut Suite) {
 
 type Workload = (&'static str, fn(&mut Suite));
 
+// ---------------------------------------------------------------- busy
+
+/// How long the busy task computes between yields.
+const BUSY_SLICE: Duration = Duration::from_millis(1);
+/// The sleep whose lateness is measured.
+const BUSY_SLEEP: Duration = Duration::from_millis(5);
+
+/// Computes for one `BUSY_SLICE`.
+fn busy_slice() {
+    let until = Instant::now() + BUSY_SLICE;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// p50 and p99 of `samples`, in milliseconds.
+fn p50_p99_ms(mut samples: Vec<Duration>) -> [f64; 2] {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    [at(0.5), at(0.99)]
+}
+
+/// An echo server on a plain thread, for one connection: the peer of the
+/// round trips in `busy`.
+fn echo_thread() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_nodelay(true).unwrap();
+        let mut byte = [0];
+        while conn.read_exact(&mut byte).is_ok() && conn.write_all(&byte).is_ok() {}
+    });
+    addr
+}
+
+/// A task that computes in 1 ms slices and yields between them, beside a
+/// task that sleeps 5 ms at a time (how late it wakes) and then makes TCP
+/// round trips over loopback to an echo server on another thread (how long
+/// each takes), on one scheduler: the latency a busy task costs timers and
+/// I/O.
+fn busy(s: &mut Suite) {
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+    use std::rc::Rc;
+    let samples = if s.quick { 3 } else { 100 };
+    let [sleep, rtt] = selvedge::run(|| {
+        let stop = Rc::new(Cell::new(false));
+        let busy = {
+            let stop = stop.clone();
+            spawn(move || {
+                while !stop.get() {
+                    busy_slice();
+                    selvedge::yield_now();
+                }
+            })
+        };
+        let late: Vec<Duration> = (0..samples)
+            .map(|_| {
+                let began = Instant::now();
+                selvedge::sleep(BUSY_SLEEP);
+                began.elapsed() - BUSY_SLEEP
+            })
+            .collect();
+        let mut client = selvedge::net::TcpStream::connect(echo_thread()).unwrap();
+        client.set_nodelay(true).unwrap();
+        let trips: Vec<Duration> = (0..samples)
+            .map(|_| {
+                let began = Instant::now();
+                client.write_all(&[1]).unwrap();
+                client.read_exact(&mut [0]).unwrap();
+                began.elapsed()
+            })
+            .collect();
+        stop.set(true);
+        busy.join().unwrap();
+        [p50_p99_ms(late), p50_p99_ms(trips)]
+    });
+    let [tokio_sleep, tokio_rtt] = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let busy = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        busy_slice();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            };
+            let mut late = Vec::new();
+            for _ in 0..samples {
+                let began = Instant::now();
+                tokio::time::sleep(BUSY_SLEEP).await;
+                late.push(began.elapsed() - BUSY_SLEEP);
+            }
+            let mut client = tokio::net::TcpStream::connect(echo_thread()).await.unwrap();
+            client.set_nodelay(true).unwrap();
+            let mut trips = Vec::new();
+            for _ in 0..samples {
+                let began = Instant::now();
+                client.write_all(&[1]).await.unwrap();
+                client.read_exact(&mut [0]).await.unwrap();
+                trips.push(began.elapsed());
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            busy.await.unwrap();
+            [p50_p99_ms(late), p50_p99_ms(trips)]
+        });
+    for (who, [p50, p99], [t50, t99]) in [
+        ("selvedge", sleep, rtt),
+        ("tokio current_thread", tokio_sleep, tokio_rtt),
+    ] {
+        s.add("busy sleep p50", who, p50, "ms late");
+        s.add("busy sleep p99", who, p99, "ms late");
+        s.add("busy rtt p50", who, t50, "ms");
+        s.add("busy rtt p99", who, t99, "ms");
+    }
+}
+
 const WORKLOADS: &[Workload] = &[
     ("pingpong", pingpong),
     ("ring", ring),
@@ -814,6 +939,7 @@ const WORKLOADS: &[Workload] = &[
     ("timers", timers),
     ("parked_memory", parked_memory),
     ("xpingpong", xpingpong),
+    ("busy", busy),
 ];
 
 fn main() {

@@ -56,7 +56,6 @@ pub use op::{
     always, choice, guard, never, with_nack, Always, BoxOp, Choice, Guard, Nack, Never, Op, Or,
     WithNack, Wrap,
 };
-pub use runtime::scheduler::POLL_INTERVAL;
 pub use runtime::{run, Builder, Handle, Runtime};
 pub use timer::{after, at, Timeout};
 

@@ -155,8 +155,8 @@ impl TimerHeap {
     }
 
     /// Adds a timer due `timer.after` from the next `settle`, which comes
-    /// before the scheduler next looks at its timers (every
-    /// `POLL_INTERVAL` runs, and before it sleeps): it never fires early,
+    /// before the scheduler next looks at its timers (see the scheduler's
+    /// `poll_pace`, and before it sleeps): it never fires early,
     /// is late by no more than the timers' own check interval, and costs no
     /// clock read and no heap work if it is cancelled first.
     ///

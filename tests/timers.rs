@@ -218,9 +218,8 @@ fn late_deadline_among_waiters(unit: Duration) -> Option<Vec<&'static str>> {
         // `a`'s deadline, then more fibers than the loop runs between
         // timer checks end one by one.
         let d = spawn(move || support::spin_until(t(40)));
-        let fillers: Vec<_> = (0..2 * selvedge::POLL_INTERVAL)
-            .map(|_| spawn(|| {}))
-            .collect();
+        // Twice the most runs the loop makes between timer checks (61).
+        let fillers: Vec<_> = (0..122).map(|_| spawn(|| {})).collect();
         for h in [b, d, c, a].into_iter().chain(fillers) {
             h.join().unwrap();
         }

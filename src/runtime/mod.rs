@@ -3,6 +3,7 @@
 
 mod builder;
 pub(crate) mod context;
+mod poll_pace;
 pub(crate) mod run_queue;
 pub(crate) mod scheduler;
 mod shared;

@@ -1,9 +1,10 @@
 //! One scheduler: the fibers of one OS thread and the turn that runs them.
 //!
 //! The loop: pick a runnable fiber and resume it until it suspends; every
-//! `POLL_INTERVAL` runs fire due timers and poll descriptors without
-//! blocking; when nothing is runnable, block in the poller until the next
-//! timer deadline, an I/O event, or a remote wake.
+//! so often (`poll_pace`: a number of runs, or a budget of time) fire due
+//! timers and poll descriptors without blocking; when nothing is runnable,
+//! block in the poller until the next timer deadline, an I/O event, or a
+//! remote wake.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -25,14 +26,11 @@ use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
 use crate::runtime::context;
+use crate::runtime::poll_pace::PollPace;
 use crate::runtime::run_queue::RunQueue;
 use crate::runtime::Shared;
 use crate::timer::{PendingTimer, TimerHandle, TimerHeap, TimerTarget};
 use crate::waker::FiberKey;
-
-/// Timers and descriptors are checked at least once every this many fiber
-/// runs, so a busy run queue never starves I/O or deadlines.
-pub const POLL_INTERVAL: u32 = 61;
 
 /// The per-thread scheduler. Lives on the stack of `run`; reached through
 /// `context`. Fields are `RefCell`s borrowed only for short, non-reentrant
@@ -50,11 +48,14 @@ pub(crate) struct Scheduler {
     events: RefCell<Events>,
     /// The body `start_fiber` hands to the coroutine it resumes.
     starting_body: Cell<Option<Body>>,
-    /// Fiber runs since timers and descriptors were last checked.
-    runs_since_poll: Cell<u32>,
+    /// When timers and descriptors are next checked while fibers run.
+    pace: PollPace,
     /// Fibers `run_next_fresh` ran.
     #[cfg(test)]
     nested_runs: Cell<usize>,
+    /// Checks of timers and descriptors made while fibers ran.
+    #[cfg(test)]
+    busy_checks: Cell<usize>,
     tearing_down: Cell<bool>,
 }
 
@@ -88,9 +89,11 @@ impl Scheduler {
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             starting_body: Cell::new(None),
-            runs_since_poll: Cell::new(0),
+            pace: PollPace::new(),
             #[cfg(test)]
             nested_runs: Cell::new(0),
+            #[cfg(test)]
+            busy_checks: Cell::new(0),
             tearing_down: Cell::new(false),
         }
     }
@@ -196,8 +199,7 @@ impl Scheduler {
     /// Runs fibers until `done()` holds: checked after every fiber that
     /// returns, and at least every `FAIRNESS` runs otherwise.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) -> io::Result<()> {
-        let runs_since_poll = &self.runs_since_poll;
-        runs_since_poll.set(0);
+        self.pace.restart(Instant::now());
         while !done() {
             #[cfg(test)]
             tests::fail_here_if_asked();
@@ -217,7 +219,7 @@ impl Scheduler {
                     // the chain on their turn.
                     loop {
                         let suspended = self.run_fiber(key);
-                        runs_since_poll.set(runs_since_poll.get() + 1);
+                        self.count_run();
                         if !suspended && done() {
                             break;
                         }
@@ -230,17 +232,18 @@ impl Scheduler {
                             None => break,
                         }
                     }
-                    if runs_since_poll.get() >= POLL_INTERVAL {
-                        runs_since_poll.set(0);
-                        self.fire_timers();
-                        self.poll_io_now()?;
+                    if self.pace.is_due() {
+                        #[cfg(test)]
+                        self.busy_checks.set(self.busy_checks.get() + 1);
+                        self.check_timers_and_io()?;
                     }
                 }
                 None => {
-                    runs_since_poll.set(0);
-                    if !self.fire_timers() && !self.spin_for_work() {
+                    if !self.fire_timers(Instant::now()) && !self.spin_for_work() {
                         self.block()?;
                     }
+                    // Idle time says nothing of how long runs take.
+                    self.pace.restart(Instant::now());
                 }
             }
         }
@@ -265,12 +268,11 @@ impl Scheduler {
     /// Commits the performs whose deadline passed, in deadline order. Only
     /// the loop calls this, between fiber runs, so every wake goes to the
     /// woken FIFO (never the hand-off slot) and keeps that order. True if
-    /// any fiber woke.
-    fn fire_timers(&self) -> bool {
+    /// any fiber woke. `now` is a fresh reading of the clock.
+    fn fire_timers(&self, now: Instant) -> bool {
         if self.timers.borrow().len() == 0 {
             return false;
         }
-        let now = Instant::now();
         self.timers.borrow_mut().settle(now);
         let mut woke = false;
         loop {
@@ -288,6 +290,44 @@ impl Scheduler {
             }
         }
         woke
+    }
+
+    /// Counts a fiber run for the pace of checks. When the pace reads the
+    /// clock between runs (as it does after every run while runs are slow),
+    /// relative timers armed meanwhile count from that reading, rather
+    /// than from the next check, a slow run later.
+    #[inline]
+    fn count_run(&self) {
+        if self.pace.count_run() {
+            self.settle_timers(self.pace.last_reading());
+        }
+    }
+
+    /// Gives the pending relative timers their deadlines, counted from
+    /// `now`, a reading taken after they were armed.
+    #[cold]
+    #[inline(never)]
+    fn settle_timers(&self, now: Instant) {
+        let mut timers = self.timers.borrow_mut();
+        if timers.has_pending() {
+            timers.settle(now);
+        }
+    }
+
+    /// The check the pace calls for while fibers run: fires due timers and
+    /// polls descriptors without blocking. With neither a timer nor a
+    /// descriptor waited on, there is nothing to check, and no clock is
+    /// read.
+    fn check_timers_and_io(&self) -> io::Result<()> {
+        if self.timers.borrow().len() == 0 && !self.io.borrow().has_waiters() {
+            self.pace.nothing_to_check();
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.fire_timers(now);
+        self.poll_io_now()?;
+        self.pace.checked(now);
+        Ok(())
     }
 
     /// Nothing is runnable: poll the inbox for a short, bounded time before
@@ -334,7 +374,7 @@ impl Scheduler {
         self.shared.sleep(&mut events, deadline)?;
         self.dispatch_io(&events);
         drop(events);
-        self.fire_timers();
+        self.fire_timers(Instant::now());
         Ok(())
     }
 
@@ -396,7 +436,7 @@ impl Scheduler {
     /// hand-off chain nor a join may run one without going through it.
     #[inline]
     fn poll_or_inbox_due(&self) -> bool {
-        self.runs_since_poll.get() >= POLL_INTERVAL || self.shared.has_inbox()
+        self.pace.is_due() || self.shared.has_inbox()
     }
 
     /// Runs the fiber of `packet` from the running fiber, which is about
@@ -427,7 +467,7 @@ impl Scheduler {
         let Some((key, slot)) = self.queue.borrow_mut().pick_fresh_if(joined_slot) else {
             return;
         };
-        self.runs_since_poll.set(self.runs_since_poll.get() + 1);
+        self.count_run();
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
         let yielder = context::current_yielder();
@@ -584,7 +624,6 @@ mod tests {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 
-    use super::POLL_INTERVAL;
     use crate::fiber::stack::Layout;
     use crate::runtime::run_queue::FAIRNESS;
     use crate::{channel, run, spawn, yield_now};
@@ -596,23 +635,23 @@ mod tests {
     /// Joining a fiber that has not started and would run next anyway runs
     /// it from the joiner, without the trip through the loop: every join
     /// of a spawn+join loop, fairness turns included (with nothing else
-    /// runnable they pick the same fiber), but for the loop's polls: a
-    /// poll comes every `POLL_INTERVAL` runs and sends one join through
-    /// the loop, which then runs the joined fiber and the joiner itself
-    /// (two runs), so one join in `POLL_INTERVAL - 2` goes that way.
+    /// runnable they pick the same fiber), but for the loop's checks of
+    /// timers and descriptors: each one that comes due sends one join
+    /// through the loop, which then runs the joined fiber and the joiner.
     #[test]
     fn a_join_runs_the_fresh_fiber_the_loop_would_run_next() {
-        let nested = run(|| {
+        let (nested, checks) = run(|| {
             for i in 0..160u32 {
                 assert_eq!(spawn(move || i + 1).join().unwrap(), i + 1);
             }
-            nested_runs()
+            let checks = crate::runtime::context::with_scheduler(|s| s.busy_checks.get());
+            (nested_runs(), checks.unwrap())
         });
-        let polls = 160 / (POLL_INTERVAL as usize - 2);
+        assert!(checks >= 160 / 61, "at least one check every 61 runs");
         assert_eq!(
-            nested,
-            160 - polls,
-            "joins that ran their fiber from the joiner"
+            nested + checks,
+            160,
+            "joins that ran their fiber from the joiner, and those that went through a check"
         );
     }
 
