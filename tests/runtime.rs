@@ -366,3 +366,54 @@ fn an_endless_hand_off_on_every_scheduler_does_not_keep_run_from_returning() {
         assert!((100..BOUND).contains(&n), "a pair ran {n} round trips");
     }
 }
+
+/// A thread that spawns through a `Handle` while `run` ends: every spawn
+/// either runs in that run, is dropped by its end (its join returns an
+/// error), or is refused (`Handle::spawn` panics: not running). None is
+/// left waiting, neither run nor dropped.
+#[test]
+fn spawns_racing_the_end_of_run_all_end() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for threads in [1, 2] {
+        let r = rt(threads);
+        for _ in 0..20 {
+            let handle = r.handle();
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
+            let spawner = std::thread::spawn(move || {
+                let mut handles = Vec::new();
+                while handles.len() < 100_000 {
+                    let spawned = std::panic::catch_unwind(|| handle.spawn(|| 7));
+                    match spawned {
+                        Ok(h) => {
+                            s.store(true, Ordering::SeqCst);
+                            handles.push(h);
+                        }
+                        // Not running: refused. Before the run began, or after
+                        // it ended, once some spawns got in.
+                        Err(_) if s.load(Ordering::SeqCst) => return handles,
+                        Err(_) => std::thread::yield_now(),
+                    }
+                }
+                handles
+            });
+            // Main returns as soon as spawns come in: they race its end.
+            r.run(|| {
+                while !started.load(Ordering::SeqCst) {
+                    selvedge::yield_now();
+                }
+            });
+            let handles = spawner.join().unwrap();
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let joined: Vec<_> = handles.into_iter().map(|h| h.join().is_ok()).collect();
+                done_tx.send(joined).unwrap();
+            });
+            let joined = done_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a join waited for a fiber that was neither run nor dropped");
+            assert!(!joined.is_empty());
+        }
+    }
+}

@@ -120,7 +120,7 @@ impl Runtime {
             "selvedge: Runtime::run called while this runtime is already running"
         );
         inner.stopping.store(false, Ordering::SeqCst);
-        let _stopped = Stopped(inner);
+        let _stopped = Stopped::open(inner);
         let sched = Scheduler::new(inner.schedulers[0].clone(), inner.clone());
         // Dropped in reverse order, also when unwinding: the workers stop
         // first, then this scheduler's fibers are torn down while it is
@@ -148,13 +148,23 @@ impl Runtime {
     }
 }
 
-/// Marks the runtime stopped when `run` ends, however it ends.
+/// Opens the schedulers to spawns from other threads for one `run`, and
+/// marks the runtime stopped when `run` ends, however it ends.
 struct Stopped<'a>(&'a RuntimeInner);
+
+impl<'a> Stopped<'a> {
+    fn open(inner: &'a RuntimeInner) -> Stopped<'a> {
+        for s in &inner.schedulers {
+            s.open();
+        }
+        Stopped(inner)
+    }
+}
 
 impl Drop for Stopped<'_> {
     fn drop(&mut self) {
         for s in &self.0.schedulers {
-            s.clear();
+            s.close();
         }
         self.0.running.store(false, Ordering::SeqCst);
     }
@@ -319,7 +329,10 @@ impl Handle {
 
     /// Starts a fiber on a scheduler the runtime picks (round-robin over all
     /// schedulers, this one included); it stays on that scheduler's thread
-    /// for life. Callable from any thread while the runtime runs.
+    /// for life. Callable from any thread while the runtime runs. A spawn
+    /// that races the end of [`Runtime::run`] either runs in that run or is
+    /// dropped by its end, its `join` then returning an error; none is
+    /// left waiting for a later run.
     ///
     /// # Panics
     ///
@@ -339,8 +352,8 @@ impl Handle {
         let target = &inner.schedulers[i];
         if context::is_current_home(NonNull::from(&**target)) {
             context::with_scheduler(|s| s.spawn(body.into_local()));
-        } else {
-            target.spawn_remote(body);
+        } else if let Err(refused) = target.spawn_remote(body) {
+            drop(refused); // the run is ending: the join returns an error
         }
         handle
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
     inbox: Mutex<Vec<FiberKey>>,
-    spawns: Mutex<Vec<RemoteBody>>,
+    spawns: Mutex<Spawns>,
     flags: WakeFlags,
     pub(crate) poller: Poller,
     /// The last fiber generation a run of this scheduler handed out. The
@@ -35,11 +35,20 @@ impl fmt::Debug for Shared {
     }
 }
 
+/// Fibers started from other threads, and whether a run takes them.
+#[derive(Default)]
+struct Spawns {
+    /// A run of this scheduler is under way and will start, or drop, what
+    /// is queued (between `open` and `close`).
+    open: bool,
+    queued: Vec<RemoteBody>,
+}
+
 impl Shared {
     pub(crate) fn new() -> io::Result<Shared> {
         Ok(Shared {
             inbox: Mutex::new(Vec::new()),
-            spawns: Mutex::new(Vec::new()),
+            spawns: Mutex::new(Spawns::default()),
             flags: WakeFlags::default(),
             poller: Poller::new()?,
             generation: AtomicU32::new(0),
@@ -62,10 +71,23 @@ impl Shared {
         self.announce();
     }
 
-    /// Starts a fiber on this scheduler from another thread.
-    pub(crate) fn spawn_remote(&self, body: RemoteBody) {
-        lock(&self.spawns).push(body);
+    /// Starts a fiber on this scheduler from another thread, if a run
+    /// will take it; else hands it back (to drop: its join then returns an
+    /// error).
+    pub(crate) fn spawn_remote(&self, body: RemoteBody) -> Result<(), RemoteBody> {
+        let mut spawns = lock(&self.spawns);
+        if !spawns.open {
+            return Err(body);
+        }
+        spawns.queued.push(body);
+        drop(spawns);
         self.announce();
+        Ok(())
+    }
+
+    /// A run begins: fibers spawned from other threads are taken from now.
+    pub(crate) fn open(&self) {
+        lock(&self.spawns).open = true;
     }
 
     /// Makes the scheduler look at its inbox; wakes it only if it sleeps.
@@ -84,11 +106,17 @@ impl Shared {
         let _ = self.poller.notify();
     }
 
-    /// Drops whatever a finished run left in the inbox.
-    pub(crate) fn clear(&self) {
+    /// A run ended: drops what it left in the inbox, and the fibers
+    /// spawned from other threads that it did not take (their joins return
+    /// an error); later spawns are refused the same way until the next run.
+    pub(crate) fn close(&self) {
         lock(&self.inbox).clear();
-        let stale = std::mem::take(&mut *lock(&self.spawns));
-        drop(stale);
+        let stale = {
+            let mut spawns = lock(&self.spawns);
+            spawns.open = false;
+            std::mem::take(&mut spawns.queued)
+        };
+        drop(stale); // outside the lock: their closures' destructors run
         self.flags.take();
     }
 
@@ -103,7 +131,7 @@ impl Shared {
     pub(crate) fn drain_inbox(&self, keys: &mut Vec<FiberKey>, spawns: &mut Vec<RemoteBody>) {
         self.flags.take();
         std::mem::swap(&mut *lock(&self.inbox), keys);
-        std::mem::swap(&mut *lock(&self.spawns), spawns);
+        std::mem::swap(&mut lock(&self.spawns).queued, spawns);
     }
 
     /// Blocks in the poller until `deadline`, an I/O event or a remote wake,
