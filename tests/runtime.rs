@@ -261,6 +261,17 @@ fn builder_rejects_bad_input_with_clear_errors() {
     assert!(e.to_string().contains("stack_size"));
 }
 
+/// A stack size no address space holds is refused by `build`, with the
+/// limit named, rather than overflowing when the first stack is mapped.
+#[test]
+fn builder_rejects_an_impossible_stack_size() {
+    for size in [usize::MAX, (1 << 56) + 1] {
+        let e = Runtime::builder().stack_size(size).build().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("at most"), "{e}");
+    }
+}
+
 #[test]
 fn a_small_stack_size_is_used_by_fibers() {
     let v = Runtime::builder()

@@ -142,31 +142,59 @@ impl StackPool {
     }
 
     fn exhausted(&self, e: io::Error) -> String {
-        if self.layout != Layout::Mapped {
-            return format!(
-                "selvedge: cannot map {CHUNK_STACKS} more stacks of {size} bytes \
-                 ({e}) while {live} fibers hold stacks. Fix: keep fewer fibers started at \
-                 once (for example, bound fan-out with a channel) or lower the per-fiber \
-                 stack size (Builder::stack_size).",
-                live = self.live,
-                size = self.size,
-            );
-        }
-        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|_| "unknown".to_owned());
-        format!(
+        let mappings = (self.layout == Layout::Mapped)
+            .then(|| {
+                // Each mapped stack this pool holds is two mappings; an
+                // emulator's `/proc/self/maps` may not show them all.
+                let ours = 2 * (self.live + self.idle.len());
+                process_mappings().map(|(listed, limit)| (listed.max(ours), limit))
+            })
+            .flatten();
+        exhausted_message(self.layout, &e, self.live, self.size, mappings)
+    }
+}
+
+/// The process's kernel memory mappings and the most it may have
+/// (`vm.max_map_count`), where `/proc` tells.
+fn process_mappings() -> Option<(usize, usize)> {
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    Some((maps.lines().count(), limit.trim().parse().ok()?))
+}
+
+/// What failed, and the fixes that work for it. A mapped stack (kernels
+/// without guard regions) costs two kernel mappings whatever its size, so
+/// near the mapping limit a smaller stack would not help: the message then
+/// names the fixes that take fewer mappings; elsewhere the size itself is
+/// what the system could not map.
+fn exhausted_message(
+    layout: Layout,
+    e: &io::Error,
+    live: usize,
+    size: usize,
+    mappings: Option<(usize, usize)>,
+) -> String {
+    let fewer = "keep fewer fibers started at once (for example, bound fan-out with a channel)";
+    match (layout, mappings) {
+        (Layout::Mapped, Some((used, limit))) if used + 1024 >= limit => format!(
             "selvedge: cannot map a stack for a new fiber ({e}) while {live} fibers hold \
-             stacks of {size} bytes. Each guarded stack takes 2 kernel memory mappings and \
-             vm.max_map_count is {limit}, which caps live fibers near half that. Fix: keep \
-             fewer fibers started at once (for example, bound fan-out with a channel), lower \
-             the per-fiber stack size, raise the limit \
-             (`sysctl -w vm.max_map_count=1048576`), or, if every fiber's stack use is \
-             known to fit, opt into unguarded stacks (`unsafe` Builder::unguarded_stacks), \
-             which take no mapping each.",
-            live = self.live,
-            size = self.size,
-        )
+             stacks: the process has {used} kernel memory mappings of the {limit} that \
+             vm.max_map_count allows, and each guarded stack takes 2 on this kernel (before \
+             Linux 6.13, which has no guard regions), whatever its size. Fix: {fewer}, raise \
+             the limit (`sysctl -w vm.max_map_count=1048576`), or, if every fiber's stack use \
+             is known to fit, opt into unguarded stacks (`unsafe` Builder::unguarded_stacks), \
+             which take no mapping each."
+        ),
+        _ => format!(
+            "selvedge: cannot map {count} of {size} bytes ({e}) while {live} fibers hold \
+             stacks: the system has no room for that much more address space or memory. Fix: \
+             {fewer}, or lower the per-fiber stack size (Builder::stack_size).",
+            count = if layout == Layout::Mapped {
+                "a stack".to_owned()
+            } else {
+                format!("{CHUNK_STACKS} more stacks")
+            },
+        ),
     }
 }
 
@@ -235,17 +263,43 @@ mod tests {
         assert_eq!(pool.live, 0);
     }
 
+    /// Near the mapping limit, the message names the fixes that take
+    /// fewer mappings, and not a smaller stack, which takes as many.
     #[test]
-    fn the_mapping_limit_error_names_the_limit_and_every_fix() {
-        let pool = StackPool::new(16 * 1024, Layout::Mapped);
-        let message = pool.exhausted(io::Error::from_raw_os_error(12));
+    fn the_mapping_limit_error_names_the_limit_and_the_fixes_that_work() {
+        let enomem = io::Error::from_raw_os_error(libc::ENOMEM);
+        let message = exhausted_message(
+            Layout::Mapped,
+            &enomem,
+            32_000,
+            16 * 1024,
+            Some((65_500, 65_530)),
+        );
         for needle in [
             "vm.max_map_count",
+            "65530",
             "sysctl",
-            "stack size",
             "unguarded_stacks",
+            "fewer fibers",
         ] {
             assert!(message.contains(needle), "{needle} missing: {message}");
+        }
+        assert!(!message.contains("stack size"), "{message}");
+    }
+
+    /// Far from the mapping limit, what failed is the size itself.
+    #[test]
+    fn a_stack_the_system_cannot_map_is_named_by_its_size() {
+        let enomem = io::Error::from_raw_os_error(libc::ENOMEM);
+        for (layout, mappings) in [
+            (Layout::Mapped, Some((300, 65_530))),
+            (Layout::Mapped, None),
+            (Layout::CarvedGuarded, None),
+        ] {
+            let message = exhausted_message(layout, &enomem, 0, 1 << 46, mappings);
+            assert!(message.contains("stack size"), "{message}");
+            assert!(message.contains(&(1u64 << 46).to_string()), "{message}");
+            assert!(!message.contains("max_map_count"), "{message}");
         }
     }
 }

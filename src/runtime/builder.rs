@@ -23,6 +23,11 @@ use crate::runtime::Shared;
 /// Smallest stack `Builder::stack_size` accepts.
 const MIN_STACK_SIZE: usize = 16 * 1024;
 
+/// Largest stack `Builder::stack_size` accepts: 2^56 bytes (64 PiB), more
+/// than any user address space holds, so that a chunk of stacks and its
+/// guard pages are sizes the arithmetic can name.
+const MAX_STACK_SIZE: usize = 1 << 56;
+
 /// What every scheduler of one runtime shares.
 pub(crate) struct RuntimeInner {
     schedulers: Vec<Arc<Shared>>,
@@ -282,6 +287,15 @@ impl Builder {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "selvedge: Builder::threads must be at least 1",
+            ));
+        }
+        if self.stack_size > MAX_STACK_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "selvedge: Builder::stack_size must be at most {MAX_STACK_SIZE} bytes, got {}",
+                    self.stack_size
+                ),
             ));
         }
         if self.stack_size < MIN_STACK_SIZE {
