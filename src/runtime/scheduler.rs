@@ -632,26 +632,30 @@ mod tests {
         crate::runtime::context::with_scheduler(|s| s.nested_runs.get()).unwrap()
     }
 
+    fn busy_checks() -> usize {
+        crate::runtime::context::with_scheduler(|s| s.busy_checks.get()).unwrap()
+    }
+
     /// Joining a fiber that has not started and would run next anyway runs
     /// it from the joiner, without the trip through the loop: every join
     /// of a spawn+join loop, fairness turns included (with nothing else
     /// runnable they pick the same fiber), but for the loop's checks of
-    /// timers and descriptors: each one that comes due sends one join
-    /// through the loop, which then runs the joined fiber and the joiner.
+    /// timers and descriptors: a check that comes due sends at most one
+    /// join through the loop, which then runs the joined fiber and the
+    /// joiner. (Checks come every 61 runs, and sooner on a slow host.)
     #[test]
     fn a_join_runs_the_fresh_fiber_the_loop_would_run_next() {
         let (nested, checks) = run(|| {
             for i in 0..160u32 {
                 assert_eq!(spawn(move || i + 1).join().unwrap(), i + 1);
             }
-            let checks = crate::runtime::context::with_scheduler(|s| s.busy_checks.get());
-            (nested_runs(), checks.unwrap())
+            (nested_runs(), busy_checks())
         });
         assert!(checks >= 160 / 61, "at least one check every 61 runs");
-        assert_eq!(
-            nested + checks,
-            160,
-            "joins that ran their fiber from the joiner, and those that went through a check"
+        assert!(
+            160 - nested <= checks,
+            "{} joins went through the loop, {checks} checks sent them",
+            160 - nested
         );
     }
 
@@ -670,6 +674,7 @@ mod tests {
                 }
             });
             yield_now(); // the yielder starts and yields: it waits
+            let checks_before = busy_checks();
             let mut joins = 0;
             while !log.borrow().contains(&"yielder") {
                 let log = log.clone();
@@ -679,9 +684,11 @@ mod tests {
                 joins += 1;
                 assert!(joins <= FAIRNESS, "the yielder never got its turn");
             }
+            let checks = busy_checks() - checks_before;
             yielder.join().unwrap();
-            (log.take(), nested_runs())
+            (log.take(), (nested_runs(), checks))
         });
+        let (nested, checks) = nested;
         // The yielder waits behind fresh fibers until a fairness turn,
         // which comes within `FAIRNESS` picks and goes to it; the child
         // joined then runs after it, from the loop.
@@ -689,7 +696,13 @@ mod tests {
         assert_eq!(log[yielder_at], "yielder", "{log:?}");
         assert_eq!(log.iter().filter(|&&e| e == "child").count(), children);
         assert!(children > 1 && children as u32 <= FAIRNESS, "{log:?}");
-        assert_eq!(nested, children - 1, "all but the fairness turn's join");
+        // All but the fairness turn's join, and any a check sent through
+        // the loop (none where the host is fast enough).
+        assert!(nested < children, "{nested} of {children}");
+        assert!(
+            nested + checks >= children - 1,
+            "{nested} of {children}, {checks} checks"
+        );
     }
 
     /// Only the fiber the loop would pick next runs early: an older
