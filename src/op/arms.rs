@@ -13,9 +13,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::op::combinators::{two_children, Never};
+use crate::op::algebra::Op;
+use crate::op::combinators::Never;
+use crate::op::tree::two_children;
 use crate::op::tree::{Token, Tree};
-use crate::op::Op;
 
 /// A list of arms: the first arm's operation, then the rest. Its output,
 /// when performed as an operation, is the number of the arm that won.

@@ -1,120 +1,14 @@
-//! The structural operations: `wrap`, `or`, `choice`, `always`, `never`,
-//! `guard` and `BoxOp`. They only route leaves and results; the protocol
-//! lives in `perform` and the leaves.
+//! The structural operations that are not methods of `Op`: `choice`,
+//! `always`, `never` and `guard`. They only route leaves and results; the
+//! protocol lives in `perform` and the leaves.
 
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::op::algebra::Op;
 use crate::op::leaf::{Leaf, LeafList, RegisterCx, Registered};
 use crate::op::state::OpState;
-use crate::op::tree::{one_leaf, Token, Tree, Visit};
-use crate::op::Op;
-
-/// `op.wrap(f)`: see [`Op::wrap`].
-pub struct Wrap<O, F> {
-    op: O,
-    f: F,
-}
-
-impl<O, F> Wrap<O, F> {
-    pub(crate) fn new(op: O, f: F) -> Self {
-        Wrap { op, f }
-    }
-}
-
-impl<O: fmt::Debug, F> fmt::Debug for Wrap<O, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wrap")
-            .field("op", &self.op)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<O: Op, U, F: FnOnce(O::Output) -> U> Tree<U> for Wrap<O, F> {
-    const LEAF_COUNT: Option<usize> = O::LEAF_COUNT;
-    const HAS_TIMER_LEAF: bool = O::HAS_TIMER_LEAF;
-    fn prepare(&mut self, t: Token) {
-        self.op.prepare(t);
-    }
-    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        self.op.leaves(leaves);
-    }
-    #[inline]
-    fn with_leaf<V: Visit>(&mut self, i: usize, visit: V) -> V::Output {
-        self.op.with_leaf(i, visit)
-    }
-    fn complete(self, winner: usize, t: Token) -> U {
-        (self.f)(self.op.complete(winner, t))
-    }
-}
-
-impl<O: Op, U, F: FnOnce(O::Output) -> U> Op for Wrap<O, F> {
-    type Output = U;
-}
-
-/// `a.or(b)`: see [`Op::or`].
-#[derive(Debug)]
-pub struct Or<A, B> {
-    a: A,
-    b: B,
-    split: usize,
-}
-
-impl<A, B> Or<A, B> {
-    pub(crate) fn new(a: A, b: B) -> Self {
-        Or { a, b, split: 0 }
-    }
-}
-
-/// The `Tree` items, but for `complete`, of a node whose leaves are those
-/// of two operations, each in a field of the node, the first's leaves
-/// first, with the first's leaf count in a field `split` once listed:
-/// `or`, and `select!`'s arms (`arms::Arms`).
-macro_rules! two_children {
-    ($A:ident $a:ident, $B:ident $b:ident) => {
-        const LEAF_COUNT: Option<usize> = match ($A::LEAF_COUNT, $B::LEAF_COUNT) {
-            (Some(a), Some(b)) => Some(a + b),
-            _ => None,
-        };
-        const HAS_TIMER_LEAF: bool = $A::HAS_TIMER_LEAF || $B::HAS_TIMER_LEAF;
-        fn prepare(&mut self, t: $crate::op::tree::Token) {
-            self.$a.prepare(t);
-            self.$b.prepare(t);
-        }
-        fn leaves<'s>(&'s mut self, leaves: &mut $crate::op::leaf::LeafList<'s>) {
-            let start = leaves.len();
-            self.$a.leaves(leaves);
-            self.split = leaves.len() - start;
-            self.$b.leaves(leaves);
-        }
-        #[inline]
-        fn with_leaf<V: $crate::op::tree::Visit>(&mut self, i: usize, visit: V) -> V::Output {
-            match $A::LEAF_COUNT {
-                Some(split) if i >= split => self.$b.with_leaf(i - split, visit),
-                _ => self.$a.with_leaf(i, visit),
-            }
-        }
-    };
-}
-pub(crate) use two_children;
-
-impl<A: Op, B: Op<Output = A::Output>> Tree<A::Output> for Or<A, B> {
-    two_children!(A a, B b);
-    fn complete(self, winner: usize, t: Token) -> A::Output {
-        // A perform that tried the leaves in place never listed them, so
-        // `split` is unset then; a fixed count is the same number.
-        let split = A::LEAF_COUNT.unwrap_or(self.split);
-        if winner < split {
-            self.a.complete(winner, t)
-        } else {
-            self.b.complete(winner - split, t)
-        }
-    }
-}
-
-impl<A: Op, B: Op<Output = A::Output>> Op for Or<A, B> {
-    type Output = A::Output;
-}
+use crate::op::tree::{one_leaf, Token, Tree};
 
 /// A choice among any number of operations of one type: see [`choice`].
 #[derive(Debug)]
@@ -302,58 +196,4 @@ impl<O: Op, F: FnOnce() -> O> Tree<O::Output> for Guard<F, O> {
 
 impl<O: Op, F: FnOnce() -> O> Op for Guard<F, O> {
     type Output = O::Output;
-}
-
-/// The object-safe face of an operation, for `BoxOp`.
-trait DynOp<T> {
-    fn prepare(&mut self, t: Token);
-    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>);
-    fn complete(self: Box<Self>, winner: usize, t: Token) -> T;
-}
-
-impl<O: Op> DynOp<O::Output> for O {
-    fn prepare(&mut self, t: Token) {
-        Tree::prepare(self, t);
-    }
-    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        Tree::leaves(self, leaves);
-    }
-    fn complete(self: Box<Self>, winner: usize, t: Token) -> O::Output {
-        Tree::complete(*self, winner, t)
-    }
-}
-
-/// A type-erased operation: see [`Op::boxed`].
-pub struct BoxOp<'a, T> {
-    inner: Box<dyn DynOp<T> + 'a>,
-}
-
-impl<'a, T> BoxOp<'a, T> {
-    pub(crate) fn new<O: Op<Output = T> + 'a>(op: O) -> Self {
-        BoxOp {
-            inner: Box::new(op),
-        }
-    }
-}
-
-impl<T> fmt::Debug for BoxOp<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BoxOp")
-    }
-}
-
-impl<T> Tree<T> for BoxOp<'_, T> {
-    fn prepare(&mut self, t: Token) {
-        self.inner.prepare(t);
-    }
-    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        self.inner.leaves(leaves);
-    }
-    fn complete(self, winner: usize, t: Token) -> T {
-        self.inner.complete(winner, t)
-    }
-}
-
-impl<T> Op for BoxOp<'_, T> {
-    type Output = T;
 }

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
+use crate::op::algebra::Op;
 use crate::op::leaf::LeafList;
 use crate::op::signal::{Signal, SignalWait};
 use crate::op::tree::{one_leaf, Token, Tree};
-use crate::op::Op;
 use crate::sync::Arc;
 
 /// Negative acknowledgement: an operation (output `()`) that becomes ready

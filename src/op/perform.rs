@@ -2,13 +2,14 @@
 //! register on all and wait for exactly one to commit, then withdraw from
 //! the others.
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use crate::op::leaf::{Deadline, Leaf, LeafDeadline, LeafList, RegisterCx, Registered, LONE_MAX};
+use crate::op::order::{self, Order, PICK_MAX};
 use crate::op::state::OpState;
-use crate::op::tree::{Token, Visit};
-use crate::op::Op;
+use crate::op::tree::{Token, Tree, Visit};
 use crate::runtime::context;
 use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
 use crate::waker::Waker;
@@ -18,7 +19,7 @@ use crate::waker::Waker;
 /// leaf's perform out of line cost ping-pong ~100 instructions per round
 /// trip (callgrind).
 #[inline(always)]
-pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
+pub(crate) fn perform<Out, O: Tree<Out>>(mut op: O) -> Out {
     let winner = commit(&mut op);
     op.complete(winner, Token::NEW)
 }
@@ -26,10 +27,10 @@ pub(crate) fn perform<O: Op>(mut op: O) -> O::Output {
 /// `perform` up to the commit: prepares `op`, blocks until one leaf
 /// commits, and returns that leaf, leaving `op` to be completed.
 #[inline(always)]
-pub(crate) fn commit<O: Op>(op: &mut O) -> usize {
+pub(crate) fn commit<Out, O: Tree<Out>>(op: &mut O) -> usize {
     op.prepare(Token::NEW);
     match O::LEAF_COUNT {
-        Some(n) => match lone_leaf(&mut InPlace(op), n, O::HAS_TIMER_LEAF) {
+        Some(n) => match lone_leaf(&mut InPlace::new(op), n, O::HAS_TIMER_LEAF) {
             Some((i, deadline)) => op.with_leaf(i, PerformAlone { idx: i, deadline }),
             None => commit_in_place(op, n),
         },
@@ -140,10 +141,10 @@ impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
 }
 
 /// Performs `op` only if some leaf is ready now.
-pub(crate) fn try_perform<O: Op>(mut op: O) -> Option<O::Output> {
+pub(crate) fn try_perform<Out, O: Tree<Out>>(mut op: O) -> Option<Out> {
     op.prepare(Token::NEW);
     let winner = match O::LEAF_COUNT {
-        Some(n) => ready_now(&mut InPlace(&mut op), n),
+        Some(n) => ready_now(&mut InPlace::new(&mut op), n),
         None => {
             let mut leaves = LeafList::new();
             op.leaves(&mut leaves);
@@ -184,9 +185,16 @@ impl FastPath for LeafList<'_> {
 }
 
 /// The leaves of an operation with a fixed leaf count, where they are.
-struct InPlace<'a, O>(&'a mut O);
+struct InPlace<'a, O, Out>(&'a mut O, PhantomData<fn() -> Out>);
 
-impl<O: Op> FastPath for InPlace<'_, O> {
+impl<'a, O: Tree<Out>, Out> InPlace<'a, O, Out> {
+    #[inline(always)]
+    fn new(op: &'a mut O) -> Self {
+        InPlace(op, PhantomData)
+    }
+}
+
+impl<O: Tree<Out>, Out> FastPath for InPlace<'_, O, Out> {
     #[inline]
     fn may_complete(&mut self, i: usize) -> bool {
         self.0.with_leaf(i, MayComplete)
@@ -214,11 +222,6 @@ fn ready_now(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
     }
 }
 
-/// Choices of up to this many leaves draw the leaf to try among those that
-/// may complete (`pick_ready`); longer ones try every leaf in a random
-/// order.
-const PICK_MAX: usize = 4;
-
 /// The fast path for `n <= PICK_MAX` leaves: asks every leaf whether it
 /// may complete, then tries those that may, drawn at random until one
 /// commits. The winner is uniform among the leaves ready now, as with a
@@ -232,10 +235,9 @@ fn pick_ready(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
     for i in 0..n {
         candidates |= usize::from(leaves.may_complete(i)) << i;
     }
-    let mut r = context::random();
+    let mut r = order::random();
     while candidates != 0 {
-        let k = draw(&mut r, CANDIDATE_COUNT[candidates] as usize);
-        let i = CANDIDATE_INDEX[candidates][k] as usize;
+        let i = order::draw_member(&mut r, candidates);
         if leaves.try_now(i) {
             return Some(i);
         }
@@ -243,35 +245,6 @@ fn pick_ready(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
     }
     None
 }
-
-/// How many bits each `PICK_MAX`-bit set has.
-const CANDIDATE_COUNT: [u8; 1 << PICK_MAX] = {
-    let mut table = [0; 1 << PICK_MAX];
-    let mut set = 0;
-    while set < table.len() {
-        table[set] = set.count_ones() as u8;
-        set += 1;
-    }
-    table
-};
-
-/// The index of each set's `k`-th set bit, lowest first.
-const CANDIDATE_INDEX: [[u8; PICK_MAX]; 1 << PICK_MAX] = {
-    let mut table = [[0; PICK_MAX]; 1 << PICK_MAX];
-    let mut set = 0;
-    while set < table.len() {
-        let (mut k, mut bit) = (0, 0);
-        while bit < PICK_MAX {
-            if set & (1 << bit) != 0 {
-                table[set][k] = bit as u8;
-                k += 1;
-            }
-            bit += 1;
-        }
-        set += 1;
-    }
-    table
-};
 
 /// The fast path, and if it finds nothing while a partner this fiber woke
 /// waits to run, the fast path once more after letting it run: it is
@@ -308,8 +281,8 @@ fn commit_one(leaves: &mut LeafList<'_>) -> usize {
 /// that is not a lone leaf with a deadline (`lone_leaf`): the
 /// leaves are listed only if none is ready.
 #[inline]
-fn commit_in_place<O: Op>(op: &mut O, n: usize) -> usize {
-    if let Some(i) = ready_now_or_after_yield(|| ready_now(&mut InPlace(op), n)) {
+fn commit_in_place<Out, O: Tree<Out>>(op: &mut O, n: usize) -> usize {
+    if let Some(i) = ready_now_or_after_yield(|| ready_now(&mut InPlace::new(op), n)) {
         return i;
     }
     let mut leaves = LeafList::new();
@@ -492,150 +465,8 @@ impl Drop for Withdraw<'_, '_> {
     }
 }
 
-/// A random permutation of leaf indices. Up to eight fit in one `u64` (a
-/// byte each), so the common case lives in a register: as a byte array in
-/// memory, reading it back whole right after the byte swaps stalled
-/// store-to-load forwarding (a quarter of `commit_one`'s samples).
-enum Order {
-    Inline { perm: u64, len: usize },
-    Spill(Vec<u32>),
-}
-
-const IDENTITY: u64 = 0x0706_0504_0302_0100;
-
-/// Choices of up to this many leaves (`select4`'s size, and the usual
-/// two or three) take their order from `SMALL_PERMUTATIONS` in one draw,
-/// instead of one draw and one byte swap per leaf (select4: ~60
-/// instructions per message fewer).
-const SMALL_MAX: usize = 4;
-const FACTORIAL: [usize; SMALL_MAX + 1] = [1, 1, 2, 6, 24];
-/// Where the permutations of each length start in `SMALL_PERMUTATIONS`.
-const SMALL_START: [usize; SMALL_MAX + 1] = [0, 0, 0, 2, 8];
-
-/// Every permutation of 2, 3 and 4 leaves, packed as `Order::Inline`'s
-/// bytes, each length's in lexicographic order.
-const SMALL_PERMUTATIONS: [u64; 32] = {
-    let mut table = [0u64; 32];
-    let mut len = 2;
-    while len <= SMALL_MAX {
-        let mut i = 0;
-        while i < FACTORIAL[len] {
-            table[SMALL_START[len] + i] = nth_permutation(len, i);
-            i += 1;
-        }
-        len += 1;
-    }
-    table
-};
-
-/// The `index`-th permutation of `0..len` in lexicographic order (its
-/// digits in the factorial number system pick the next unused leaf).
-const fn nth_permutation(len: usize, mut index: usize) -> u64 {
-    let mut unused = IDENTITY;
-    let mut perm = 0;
-    let mut pos = 0;
-    while pos < len {
-        let weight = FACTORIAL[len - 1 - pos];
-        let k = index / weight;
-        index %= weight;
-        let leaf = (unused >> (8 * k)) & 0xff;
-        let below = unused & ((1u64 << (8 * k)) - 1);
-        unused = below | ((unused >> (8 * (k + 1))) << (8 * k));
-        perm |= leaf << (8 * pos);
-        pos += 1;
-    }
-    perm
-}
-
-/// A draw from `0..n` taken from the high half of `r * n`; the low half
-/// becomes `r` for the next draw (Lemire's multiply-shift, batched as
-/// Brackett-Rozinsky and Lemire do). Successive draws are the mixed-radix
-/// digits of `r / 2^64`, so one random number shuffles up to eight leaves
-/// with a bias under `8! / 2^64 < 2^-48`, and no draw divides (a 64-bit
-/// division costs tens of cycles; the old shuffle paid one per leaf).
-#[inline]
-fn draw(r: &mut u64, n: usize) -> usize {
-    let m = u128::from(*r) * n as u128;
-    *r = m as u64;
-    (m >> 64) as usize
-}
-
-impl Order {
-    #[inline]
-    fn shuffled(len: usize) -> Order {
-        if len > 8 {
-            let mut v: Vec<u32> = (0..len as u32).collect();
-            for i in (1..len).rev() {
-                v.swap(i, draw(&mut context::random(), i + 1));
-            }
-            return Order::Spill(v);
-        }
-        if len <= SMALL_MAX {
-            // One draw picks the whole permutation from the table.
-            let perm = match len {
-                0 | 1 => IDENTITY,
-                _ => {
-                    let pick = draw(&mut context::random(), FACTORIAL[len]);
-                    SMALL_PERMUTATIONS[SMALL_START[len] + pick]
-                }
-            };
-            return Order::Inline { perm, len };
-        }
-        let mut perm = IDENTITY;
-        let mut r = context::random();
-        for i in (1..len).rev() {
-            let j = draw(&mut r, i + 1);
-            // Swap bytes i and j (an xor swap: nothing moves if i == j).
-            let x = ((perm >> (8 * i)) ^ (perm >> (8 * j))) & 0xff;
-            perm ^= (x << (8 * i)) | (x << (8 * j));
-        }
-        Order::Inline { perm, len }
-    }
-
-    #[inline]
-    fn iter(&self) -> OrderIter<'_> {
-        match self {
-            Order::Inline { perm, len } => OrderIter {
-                perm: *perm,
-                left: *len,
-                spill: [].iter(),
-            },
-            Order::Spill(v) => OrderIter {
-                perm: 0,
-                left: 0,
-                spill: v.iter(),
-            },
-        }
-    }
-}
-
-/// The indices of an `Order`: the bytes of `perm`, lowest first, then the
-/// spilled ones. One struct rather than a chain of two mapped iterators,
-/// whose every step tested which half it was in (select4: ~50
-/// instructions per message).
-struct OrderIter<'a> {
-    perm: u64,
-    left: usize,
-    spill: std::slice::Iter<'a, u32>,
-}
-
-impl Iterator for OrderIter<'_> {
-    type Item = usize;
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        if self.left > 0 {
-            self.left -= 1;
-            let i = (self.perm & 0xff) as usize;
-            self.perm >>= 8;
-            return Some(i);
-        }
-        self.spill.next().map(|&i| i as usize)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::Order;
     use crate::op::leaf::LeafList;
     use crate::op::Op;
 
@@ -707,7 +538,7 @@ mod tests {
         fn check<O: Op>(mut op: O, expected: Option<(usize, Option<usize>)>) {
             op.prepare(crate::op::tree::Token::NEW);
             let n = O::LEAF_COUNT.expect("a fixed leaf count");
-            let in_place = lone_leaf(&mut InPlace(&mut op), n, O::HAS_TIMER_LEAF)
+            let in_place = lone_leaf(&mut InPlace::new(&mut op), n, O::HAS_TIMER_LEAF)
                 .map(|(i, d)| (i, d.map(|(_, t)| t)));
             let mut leaves = LeafList::new();
             op.leaves(&mut leaves);
@@ -738,76 +569,5 @@ mod tests {
                 Some((0, Some(1))),
             );
         });
-    }
-
-    /// Every leaf comes first equally often, and of any two leaves each
-    /// comes before the other equally often, so whichever subset of a
-    /// choice is ready, each ready leaf is as likely to win.
-    #[test]
-    fn orders_are_uniform_for_every_pair_of_leaves() {
-        const SAMPLES: u32 = 40_000;
-        for len in [2, 3, 4, 8, 12] {
-            let mut first = vec![0u32; len];
-            let mut before = vec![vec![0u32; len]; len];
-            for _ in 0..SAMPLES {
-                let order: Vec<usize> = Order::shuffled(len).iter().collect();
-                first[order[0]] += 1;
-                for (pos, &a) in order.iter().enumerate() {
-                    for &b in &order[pos + 1..] {
-                        before[a][b] += 1;
-                    }
-                }
-            }
-            let expected = SAMPLES / len as u32;
-            for (leaf, &n) in first.iter().enumerate() {
-                assert!(
-                    n.abs_diff(expected) < expected / 8,
-                    "len {len}: leaf {leaf} first {n} times, expected ~{expected}"
-                );
-            }
-            for (a, row) in before.iter().enumerate() {
-                for (b, &n) in row.iter().enumerate() {
-                    if a != b {
-                        assert!(
-                            n.abs_diff(SAMPLES / 2) < SAMPLES / 20,
-                            "len {len}: {a} before {b} {n} times of {SAMPLES}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// The small-choice table holds each permutation of 2, 3 and 4 leaves
-    /// exactly once.
-    #[test]
-    fn the_small_table_lists_every_permutation_once() {
-        use super::{FACTORIAL, SMALL_MAX, SMALL_PERMUTATIONS, SMALL_START};
-        for len in 2..=SMALL_MAX {
-            let perms = &SMALL_PERMUTATIONS[SMALL_START[len]..][..FACTORIAL[len]];
-            let mut seen: Vec<Vec<u64>> = perms
-                .iter()
-                .map(|p| (0..len).map(|i| (p >> (8 * i)) & 0xff).collect())
-                .collect();
-            for order in &seen {
-                let mut sorted = order.clone();
-                sorted.sort_unstable();
-                assert_eq!(sorted, (0..len as u64).collect::<Vec<_>>());
-            }
-            seen.sort_unstable();
-            seen.dedup();
-            assert_eq!(seen.len(), FACTORIAL[len], "len {len}: duplicates");
-        }
-    }
-
-    #[test]
-    fn orders_are_permutations() {
-        for len in 0..20 {
-            for _ in 0..50 {
-                let mut seen: Vec<usize> = Order::shuffled(len).iter().collect();
-                seen.sort_unstable();
-                assert_eq!(seen, (0..len).collect::<Vec<_>>());
-            }
-        }
     }
 }

@@ -93,3 +93,35 @@ macro_rules! one_leaf {
     };
 }
 pub(crate) use one_leaf;
+
+/// The `Tree` items, but for `complete`, of a node whose leaves are those
+/// of two operations, each in a field of the node, the first's leaves
+/// first, with the first's leaf count in a field `split` once listed:
+/// `or`, and `select!`'s arms (`arms::Arms`).
+macro_rules! two_children {
+    ($A:ident $a:ident, $B:ident $b:ident) => {
+        const LEAF_COUNT: Option<usize> = match ($A::LEAF_COUNT, $B::LEAF_COUNT) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        const HAS_TIMER_LEAF: bool = $A::HAS_TIMER_LEAF || $B::HAS_TIMER_LEAF;
+        fn prepare(&mut self, t: $crate::op::tree::Token) {
+            self.$a.prepare(t);
+            self.$b.prepare(t);
+        }
+        fn leaves<'s>(&'s mut self, leaves: &mut $crate::op::leaf::LeafList<'s>) {
+            let start = leaves.len();
+            self.$a.leaves(leaves);
+            self.split = leaves.len() - start;
+            self.$b.leaves(leaves);
+        }
+        #[inline]
+        fn with_leaf<V: $crate::op::tree::Visit>(&mut self, i: usize, visit: V) -> V::Output {
+            match $A::LEAF_COUNT {
+                Some(split) if i >= split => self.$b.with_leaf(i - split, visit),
+                _ => self.$a.with_leaf(i, visit),
+            }
+        }
+    };
+}
+pub(crate) use two_children;

@@ -19,7 +19,6 @@ thread_local! {
     /// every read also tested for a tag value the type cannot hold.
     static FIBER: Cell<u64> = const { Cell::new(0) };
     static YIELDER: Cell<*const FiberYielder> = const { Cell::new(ptr::null()) };
-    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Installs `sched` as this thread's scheduler until the guard drops.
@@ -195,35 +194,6 @@ pub(crate) fn timer_due_by(at: Instant) -> bool {
 
 pub(crate) fn cancel_timer(handle: TimerHandle) {
     with_scheduler(|s| s.cancel_timer(handle));
-}
-
-/// A fast thread-local pseudo-random number (xorshift64*), for choice order.
-#[inline]
-pub(crate) fn random() -> u64 {
-    // loom replays schedules and needs every run of a model to be
-    // deterministic: choice order is fixed there.
-    if cfg!(loom) {
-        return 0;
-    }
-    RNG.with(|r| {
-        let mut x = r.get();
-        if x == 0 {
-            // Seed from the address of a stack slot and the clock: distinct
-            // per thread and per run, which is all fairness needs.
-            let local = 0u8;
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-            x = (&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15;
-            x |= 1;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    })
 }
 
 #[cfg(test)]
