@@ -43,7 +43,6 @@ mod op;
 mod runtime;
 mod sync;
 mod timer;
-mod waker;
 
 pub use channel::{
     channel, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp, SendError, SendOp, Sender,
@@ -88,7 +87,9 @@ pub mod __loom {
         pub fn new() -> Self {
             let wakes = Arc::new(AtomicUsize::new(0));
             CountingOp {
-                state: crate::op::state::OpState::new(crate::waker::Waker::Count(wakes.clone())),
+                state: crate::op::state::OpState::new(crate::runtime::waker::Waker::Count(
+                    wakes.clone(),
+                )),
                 wakes,
             }
         }

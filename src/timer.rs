@@ -16,7 +16,7 @@ use crate::op::state::OpState;
 use crate::op::tree::{Token, Tree, Visit};
 use crate::op::Op;
 use crate::runtime::context;
-use crate::waker::Waker;
+use crate::runtime::waker::Waker;
 
 /// A blocked perform to commit when the deadline passes.
 #[derive(Debug, Clone, Copy)]

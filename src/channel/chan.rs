@@ -19,8 +19,8 @@ use std::ptr;
 use super::waiters::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{Claim, OpState, TryClaim};
+use crate::runtime::waker::WakeToken;
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinGuard, SpinLock};
-use crate::waker::WakeToken;
 
 /// Which end of the channel a leaf is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

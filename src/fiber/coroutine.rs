@@ -5,10 +5,10 @@
 //! first resume goes through corosensei's trampoline and root
 //! `catch_unwind`. A finished fiber therefore does not return from its
 //! coroutine: it suspends with [`FiberYield::Finished`], and the pool keeps
-//! the parked [`Runner`] for the next fiber to start. The scheduler hands
-//! the next body over beside the resume (`Scheduler::take_starting_body`),
-//! not through its value: corosensei passes a resume value that is not
-//! zero-sized through memory, on every resume of every fiber. A parked
+//! the parked [`Runner`] for the next fiber to start. The next body is
+//! handed over beside the resume (in the scheduler's `Local::starting`),
+//! not through its value: corosensei passes a resume value that is not zero-sized
+//! through memory, on every resume of every fiber. A parked
 //! coroutine resumed with no body returns, which is how the pool ends one.
 //!
 //! The coroutine itself (corosensei's handle: the stack, its saved stack
@@ -20,25 +20,28 @@
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-use corosensei::{Coroutine, CoroutineResult, Yielder};
+use corosensei::{Coroutine, CoroutineResult};
 
+use crate::fiber::packet::Body;
 use crate::fiber::slot::Start;
 use crate::fiber::stack::{FiberStack, TOP_RESERVE};
-use crate::runtime::context;
-use crate::runtime::scheduler::Scheduler;
-use crate::waker::FiberKey;
+use crate::runtime::current::{self, FiberYield, FiberYielder};
+use crate::runtime::key::FiberKey;
 
-/// Why a fiber's coroutine handed control back to the scheduler.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FiberYield {
-    /// The fiber waits (or yielded).
-    Suspended,
-    /// The fiber's body returned or panicked (and delivered its result):
-    /// the coroutine is parked between bodies, ready for the next one.
-    Finished,
+/// Takes the body `Runner::start` handed over, if any (none outside a
+/// scheduler: a pooled coroutine ended as its scheduler drops).
+#[inline(always)]
+fn take_starting() -> Option<Body> {
+    let raw = current::with_local(|l| l.starting.replace(std::ptr::null_mut()))?;
+    // SAFETY: `start` stored it from `Body::into_raw`, and it is taken
+    // once (the cell is null again).
+    NonNull::new(raw).map(|raw| unsafe { Body::from_raw(raw) })
 }
 
-pub(crate) type FiberYielder = Yielder<(), FiberYield>;
+/// Whether no body waits to be taken.
+fn nothing_starting() -> bool {
+    current::with_local(|l| l.starting.get().is_null()).unwrap_or(true)
+}
 
 /// Returns only when resumed with no body to run (`Runner::retire`):
 /// bodies end by suspending (`Finished`), and a teardown unwinds the
@@ -86,9 +89,20 @@ impl Runner {
         unsafe { self.0.as_ref() }
     }
 
+    /// Starts `body` as fiber `key` on this coroutine (new, or parked by
+    /// a finished fiber) and runs it until it suspends or finishes.
+    #[inline(always)]
+    pub(crate) fn start(&mut self, body: Body, key: FiberKey) -> FiberYield {
+        let raw = body.into_raw().as_ptr();
+        current::with_local(|l| l.starting.set(raw)).expect("a fiber starts on a scheduler");
+        let why = self.resume(key);
+        debug_assert!(nothing_starting(), "the coroutine took its body");
+        why
+    }
+
     /// Runs fiber `key` on this coroutine until it suspends or finishes
-    /// its body. A parked (or new) coroutine first takes the scheduler's
-    /// starting body. Always inlined: the join's nested start
+    /// its body. A parked (or new) coroutine first takes the body `start`
+    /// hands over. Always inlined: the join's nested start
     /// (`Scheduler::run_next_fresh`) called it out of line otherwise.
     #[inline(always)]
     pub(crate) fn resume(&mut self, key: FiberKey) -> FiberYield {
@@ -99,12 +113,12 @@ impl Runner {
         // not `Clone`), so this is the only reference to it.
         let record = unsafe { &mut *record };
         // A new coroutine's yielder is null here: `fiber_main` sets it.
-        context::set_running(Some(key), record.yielder.get());
+        current::set_running(Some(key), record.yielder.get());
         let why = match record.coroutine.resume(()) {
             CoroutineResult::Yield(why) => why,
             CoroutineResult::Return(()) => unreachable!("a fiber coroutine resumed without a body"),
         };
-        context::set_running(None, std::ptr::null());
+        current::set_running(None, std::ptr::null());
         why
     }
 
@@ -131,8 +145,9 @@ impl Runner {
         let coroutine = &mut record.coroutine;
         if coroutine.started() {
             // Parked in `fiber_main` (the caller's promise), which finds
-            // no starting body: nothing but the retiring sets one.
-            debug_assert!(context::with_scheduler(Scheduler::has_starting_body) != Some(true));
+            // no starting body: only `start` sets one, and its coroutine
+            // takes it at once.
+            debug_assert!(nothing_starting());
             let ended = coroutine.resume(());
             debug_assert!(matches!(ended, CoroutineResult::Return(())));
         } else {
@@ -156,8 +171,8 @@ impl Drop for Runner {
 fn fiber_main(yielder: &FiberYielder, (): ()) {
     // A fresh coroutine's yielder is known only from here; the scheduler
     // keeps it from the first suspend on.
-    context::set_running(context::current_key(), yielder);
-    while let Some(body) = context::with_scheduler(Scheduler::take_starting_body).flatten() {
+    current::set_running(current::current_key(), yielder);
+    while let Some(body) = take_starting() {
         body.enter(Start::Run);
         yielder.suspend(FiberYield::Finished);
     }

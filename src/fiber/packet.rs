@@ -250,6 +250,23 @@ impl Body {
     }
 }
 
+impl Body {
+    /// The body as a plain pointer, for a hand-over through a cell without
+    /// drop glue; `from_raw` takes it back.
+    #[inline]
+    pub(crate) fn into_raw(self) -> NonNull<()> {
+        ManuallyDrop::new(self).head.cast()
+    }
+
+    /// # Safety
+    ///
+    /// `raw` came from `into_raw`, and is taken back once.
+    #[inline]
+    pub(crate) unsafe fn from_raw(raw: NonNull<()>) -> Body {
+        Body { head: raw.cast() }
+    }
+}
+
 impl Drop for Body {
     fn drop(&mut self) {
         // SAFETY: as in `enter`: the reference is given up once, here.

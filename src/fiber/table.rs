@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 
 use crate::fiber::packet::Body;
 use crate::fiber::slot::{FiberSlot, FiberState};
-use crate::waker::FiberKey;
+use crate::runtime::key::FiberKey;
 
 /// Slots per chunk (a power of two, so an index splits with a shift).
 const CHUNK_SHIFT: u32 = 6;

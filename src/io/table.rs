@@ -470,7 +470,7 @@ impl Registry for Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::waker::Waker;
+    use crate::runtime::waker::Waker;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -179,7 +179,7 @@ impl<T> Leaf for OneshotRecv<'_, T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::waker::Waker;
+    use crate::runtime::waker::Waker;
 
     fn op() -> OpState {
         OpState::new(Waker::Thread(std::thread::current()))

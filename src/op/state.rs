@@ -14,8 +14,8 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
+use crate::runtime::waker::{WakeToken, Waker};
 use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering};
-use crate::waker::{WakeToken, Waker};
 
 const WAITING: u8 = 0;
 const CLAIMED: u8 = 1;

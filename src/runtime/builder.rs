@@ -17,6 +17,7 @@ use crate::fiber::packet::{packet_send, packet_unbounded};
 use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use crate::fiber::JoinHandle;
 use crate::runtime::context;
+use crate::runtime::current;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
 
@@ -364,7 +365,7 @@ impl Handle {
         let (body, handle) = packet_send(f);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];
-        if context::is_current_home(NonNull::from(&**target)) {
+        if current::is_local_home(NonNull::from(&**target)) {
             context::with_scheduler(|s| s.spawn(body.into_local()));
         } else if let Err(refused) = target.spawn_remote(body) {
             drop(refused); // the run is ending: the join returns an error

@@ -3,18 +3,19 @@
 
 mod builder;
 pub(crate) mod context;
+pub(crate) mod current;
+pub(crate) mod key;
 mod poll_pace;
 pub(crate) mod run_queue;
 pub(crate) mod scheduler;
 mod shared;
 pub(crate) mod wake_flags;
+pub(crate) mod waker;
 
 pub use builder::{Builder, Handle, Runtime};
 pub(crate) use shared::Shared;
 
 use std::panic;
-
-use scheduler::Scheduler;
 
 /// Runs `main` as the first fiber of a one-thread runtime on the calling
 /// thread and returns its value as soon as it returns.
@@ -55,7 +56,7 @@ pub fn run<T>(main: impl FnOnce() -> T) -> T {
 pub(crate) fn rethrow_teardown(
     payload: Box<dyn std::any::Any + Send>,
 ) -> Box<dyn std::any::Any + Send> {
-    if context::with_scheduler(Scheduler::is_tearing_down).unwrap_or(false) {
+    if current::tearing_down() {
         panic::resume_unwind(payload);
     }
     payload

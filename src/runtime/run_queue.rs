@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use crate::waker::FiberKey;
+use crate::runtime::key::FiberKey;
 
 /// Every this many picks, the oldest waiting fiber goes first.
 pub(crate) const FAIRNESS: u32 = 16;

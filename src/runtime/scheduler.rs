@@ -6,17 +6,16 @@
 //! block in the poller until the next timer deadline, an I/O event, or a
 //! remote wake.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polling::Events;
 
-use crate::fiber::coroutine::{FiberYield, Runner};
+use crate::fiber::coroutine::Runner;
 use crate::fiber::packet::{Body, PacketId, RemoteBody};
 use crate::fiber::slot::{FiberSlot, FiberState, Start};
 use crate::fiber::stack::Layout;
@@ -25,12 +24,11 @@ use crate::fiber::table::FiberTable;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
-use crate::runtime::context;
+use crate::runtime::current::{self, FiberYield, Local};
+use crate::runtime::key::FiberKey;
 use crate::runtime::poll_pace::PollPace;
-use crate::runtime::run_queue::RunQueue;
 use crate::runtime::Shared;
 use crate::timer::{PendingTimer, TimerHandle, TimerHeap, TimerTarget};
-use crate::waker::FiberKey;
 
 /// The per-thread scheduler. Lives on the stack of `run`; reached through
 /// `context`. Fields are `RefCell`s borrowed only for short, non-reentrant
@@ -39,24 +37,22 @@ pub(crate) struct Scheduler {
     shared: Arc<Shared>,
     pub(crate) runtime: Arc<RuntimeInner>,
     fibers: FiberTable,
-    queue: RefCell<RunQueue>,
+    /// The run queue and teardown state, which `current` reaches.
+    pub(crate) local: Local,
     timers: RefCell<TimerHeap>,
     io: RefCell<IoTable>,
     stacks: RefCell<StackPool>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
     events: RefCell<Events>,
-    /// The body `start_fiber` hands to the coroutine it resumes.
-    starting_body: Cell<Option<Body>>,
     /// When timers and descriptors are next checked while fibers run.
     pace: PollPace,
     /// Fibers `run_next_fresh` ran.
     #[cfg(test)]
-    nested_runs: Cell<usize>,
+    nested_runs: std::cell::Cell<usize>,
     /// Checks of timers and descriptors made while fibers ran.
     #[cfg(test)]
-    busy_checks: Cell<usize>,
-    tearing_down: Cell<bool>,
+    busy_checks: std::cell::Cell<usize>,
 }
 
 impl fmt::Debug for Scheduler {
@@ -79,40 +75,29 @@ impl Scheduler {
         let stacks = StackPool::new(runtime.stack_size, layout);
         Scheduler {
             fibers: FiberTable::continuing(shared.last_generation()),
+            local: Local::new(&shared),
             shared,
             runtime,
-            queue: RefCell::new(RunQueue::default()),
             timers: RefCell::new(TimerHeap::default()),
             io: RefCell::new(IoTable::new(true)),
             stacks: RefCell::new(stacks),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
-            starting_body: Cell::new(None),
             pace: PollPace::new(),
             #[cfg(test)]
-            nested_runs: Cell::new(0),
+            nested_runs: std::cell::Cell::new(0),
             #[cfg(test)]
-            busy_checks: Cell::new(0),
-            tearing_down: Cell::new(false),
+            busy_checks: std::cell::Cell::new(0),
         }
-    }
-
-    #[inline]
-    pub(crate) fn shared_ptr(&self) -> NonNull<Shared> {
-        NonNull::from(&*self.shared)
-    }
-
-    pub(crate) fn is_tearing_down(&self) -> bool {
-        self.tearing_down.get()
     }
 
     /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
     /// fresh children; otherwise it goes to the back of the ready queue.
     pub(crate) fn spawn(&self, body: Body) -> FiberKey {
         let key = self.fibers.insert(body);
-        let mut queue = self.queue.borrow_mut();
-        match context::current_key().and_then(|p| self.fibers.get(p)) {
+        let mut queue = self.local.queue.borrow_mut();
+        match current::current_key().and_then(|p| self.fibers.get(p)) {
             Some(parent) => {
                 let mut open = parent.open_batch.get();
                 queue.push_fresh(&mut open, key);
@@ -123,24 +108,11 @@ impl Scheduler {
         key
     }
 
-    /// A fiber of this scheduler became runnable because the running code
-    /// committed its perform. Woken by a fiber (its rendezvous partner), it
-    /// takes the hand-off slot; woken by a timer, it queues in deadline order.
-    #[inline]
-    pub(crate) fn wake(&self, key: FiberKey) {
-        let mut queue = self.queue.borrow_mut();
-        if context::in_fiber() {
-            queue.wake(key);
-        } else {
-            queue.push_woken(key);
-        }
-    }
-
     /// The running fiber goes behind every other runnable fiber.
     pub(crate) fn yield_current(&self) {
-        if let Some(key) = context::current_key() {
-            self.queue.borrow_mut().push_yielded(key);
-            context::suspend();
+        if let Some(key) = current::current_key() {
+            self.local.queue.borrow_mut().push_yielded(key);
+            current::suspend();
         }
     }
 
@@ -150,17 +122,17 @@ impl Scheduler {
     /// True if it did. A choice with nothing ready does this before it
     /// registers.
     pub(crate) fn yield_to_woken(&self) -> bool {
-        let Some(key) = context::current_key() else {
+        let Some(key) = current::current_key() else {
             return false;
         };
         {
-            let mut queue = self.queue.borrow_mut();
+            let mut queue = self.local.queue.borrow_mut();
             if !queue.has_handoff() {
                 return false;
             }
             queue.push_woken(key);
         }
-        context::suspend();
+        current::suspend();
         true
     }
 
@@ -206,7 +178,7 @@ impl Scheduler {
             if self.shared.has_inbox() {
                 self.drain_inbox();
             }
-            let next = self.queue.borrow_mut().pick();
+            let next = self.local.queue.borrow_mut().pick();
             match next {
                 Some(mut key) => {
                     // The hand-off chain: while each fiber suspends, or
@@ -224,6 +196,7 @@ impl Scheduler {
                             break;
                         }
                         let partner = self
+                            .local
                             .queue
                             .borrow_mut()
                             .pick_handoff(|| !self.poll_or_inbox_due());
@@ -255,7 +228,7 @@ impl Scheduler {
         let mut spawns = self.spawns.borrow_mut();
         self.shared.drain_inbox(&mut inbox, &mut spawns);
         {
-            let mut queue = self.queue.borrow_mut();
+            let mut queue = self.local.queue.borrow_mut();
             for key in inbox.drain(..) {
                 queue.push_woken(key);
             }
@@ -447,10 +420,10 @@ impl Scheduler {
     /// coroutine resumed from the running fiber's; when it suspends or
     /// finishes, the running fiber goes on.
     pub(crate) fn run_next_fresh(&self, packet: PacketId) {
-        let Some(running) = context::current_key() else {
+        let Some(running) = current::current_key() else {
             return; // a thread
         };
-        if self.tearing_down.get() || self.poll_or_inbox_due() {
+        if self.local.tearing_down.get() || self.poll_or_inbox_due() {
             return;
         }
         let joined_slot = |key| {
@@ -464,15 +437,15 @@ impl Scheduler {
             let state = unsafe { &*slot.state.get() };
             matches!(state, FiberState::Unstarted(body) if body.id() == packet).then_some(slot)
         };
-        let Some((key, slot)) = self.queue.borrow_mut().pick_fresh_if(joined_slot) else {
+        let Some((key, slot)) = self.local.queue.borrow_mut().pick_fresh_if(joined_slot) else {
             return;
         };
         self.count_run();
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
-        let yielder = context::current_yielder();
+        let yielder = current::current_yielder();
         self.start_fiber_inline(key, slot);
-        context::set_running(Some(running), yielder);
+        current::set_running(Some(running), yielder);
     }
 
     /// Resumes a fiber until it suspends or finishes. The common case, a
@@ -537,25 +510,9 @@ impl Scheduler {
         };
         // SAFETY: as in `run_fiber`.
         let runner = unsafe { &mut *(runner as *mut Runner) };
-        self.starting_body.set(Some(body));
-        let why = runner.resume(key);
-        debug_assert!(self.starting_body.take().is_none(), "the body started");
-        runner.set_yielder(context::current_yielder());
+        let why = runner.start(body, key);
+        runner.set_yielder(current::current_yielder());
         self.after_run(key, slot, why)
-    }
-
-    /// The body of the fiber being started, for its coroutine to run.
-    pub(crate) fn take_starting_body(&self) -> Option<Body> {
-        self.starting_body.take()
-    }
-
-    /// Whether a body waits to be started (only between `start_fiber`'s
-    /// hand-over and the coroutine taking it).
-    pub(crate) fn has_starting_body(&self) -> bool {
-        let body = self.starting_body.take();
-        let has = body.is_some();
-        self.starting_body.set(body);
-        has
     }
 
     #[cfg(test)]
@@ -594,8 +551,8 @@ impl Scheduler {
     /// to one. An operation they perform therefore blocks the OS thread,
     /// as on a plain thread, and `yield_now` yields the thread.
     pub(crate) fn teardown(&self) {
-        self.tearing_down.set(true);
-        context::set_running(None, std::ptr::null());
+        self.local.tearing_down.set(true);
+        current::set_running(None, std::ptr::null());
         let mut from = 0;
         loop {
             let Some(key) = self.fibers.next_live(from) else {
@@ -799,7 +756,8 @@ mod tests {
     /// have started `b` ahead of `a`, spawned before it.
     #[test]
     fn a_late_wake_from_an_earlier_run_wakes_nothing_in_the_next() {
-        use crate::runtime::context::{current_key, with_scheduler};
+        use crate::runtime::context::with_scheduler;
+        use crate::runtime::current::current_key;
         let rt = crate::Runtime::builder().build().unwrap();
         let spawn_two = |log: Rc<RefCell<Vec<&'static str>>>| {
             let logger = |name| {

@@ -10,9 +10,9 @@ use std::time::Instant;
 use polling::{Events, Poller};
 
 use crate::fiber::packet::RemoteBody;
+use crate::runtime::key::FiberKey;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
-use crate::waker::FiberKey;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Shared, thread-safe half of one scheduler.

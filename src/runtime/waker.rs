@@ -1,25 +1,19 @@
-//! Who to wake when a perform commits: a fiber on some scheduler, or a parked OS thread.
+//! Who to wake when a perform commits: a fiber on some scheduler, or a
+//! parked OS thread.
 //!
-//! This sits below both the operation protocol and the runtime: the protocol
-//! only asks for a `WakeToken` and calls `wake`, never the scheduler itself.
+//! This sits below both the operation protocol and the scheduler: the
+//! protocol only asks for a `WakeToken` and calls `wake`; a fiber of this
+//! thread's scheduler goes straight onto its run queue (`current`), one of
+//! another scheduler through that scheduler's inbox (`Shared`).
 
 use crate::sync::thread::{self, Thread};
 use std::fmt;
 use std::ptr::NonNull;
-
-use crate::runtime::{context, Shared};
 use std::sync::Arc; // the runtime is not model-checked; its Arc stays std under loom
 
-/// Identifies a fiber within its scheduler: a table index and a generation,
-/// so a late wake for a finished fiber can be recognised and ignored.
-/// Generations continue from one run of a scheduler to the next (its
-/// `Shared` keeps the last), so a key is never reused until they wrap,
-/// after 2^32 fibers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct FiberKey {
-    pub(crate) index: u32,
-    pub(crate) generation: u32,
-}
+use crate::runtime::current;
+use crate::runtime::key::FiberKey;
+use crate::runtime::Shared;
 
 /// The party a blocked perform belongs to.
 pub(crate) enum Waker {
@@ -72,7 +66,7 @@ impl Waker {
     /// ping-pong ~60 instructions per round trip (callgrind).
     #[inline]
     pub(crate) fn current() -> Waker {
-        match context::current_fiber() {
+        match current::current_fiber() {
             Some((home, key)) => Waker::Fiber { home, key },
             None => Waker::current_thread(),
         }
@@ -91,7 +85,7 @@ impl Waker {
     pub(crate) fn wake_here_or_token(&self) -> Option<WakeToken> {
         match self {
             Waker::Fiber { home, key } => {
-                if context::wake_if_local(*home, *key) {
+                if current::wake_if_local(*home, *key) {
                     return None;
                 }
                 // SAFETY: the perform owning this waker is still registered,
