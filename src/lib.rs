@@ -49,12 +49,12 @@ pub use channel::{
     TryRecvError, TrySendError,
 };
 pub use condition::{Condition, WaitOp};
-pub use fiber::stack_pool::DEFAULT_STACK_SIZE;
 pub use fiber::{sleep, spawn, yield_now, JoinHandle, JoinOp};
 pub use op::{
     always, choice, guard, never, with_nack, Always, BoxOp, Choice, Guard, Nack, Never, Op, Or,
     WithNack, Wrap,
 };
+pub use runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 pub use runtime::{run, Builder, Handle, Runtime};
 pub use timer::{after, at, Timeout};
 

@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fiber::packet::{packet_send, packet_unbounded};
-use crate::fiber::stack_pool::DEFAULT_STACK_SIZE;
-use crate::fiber::JoinHandle;
 use crate::runtime::context;
 use crate::runtime::current;
+use crate::runtime::fiber::join::JoinHandle;
+use crate::runtime::fiber::packet::{packet_send, packet_unbounded};
+use crate::runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::Shared;
 
@@ -137,7 +137,8 @@ impl Runtime {
         // and `T`); the scheduler runs or drops it before `run` returns or
         // unwinds (dropping `entered` tears it down), and nothing else
         // keeps it.
-        let (body, mut main_handle) = unsafe { packet_unbounded(main) };
+        let (body, main_view) = unsafe { packet_unbounded(main) };
+        let mut main_handle = JoinHandle::new(main_view);
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());
 
@@ -362,7 +363,8 @@ impl Handle {
             inner.running.load(Ordering::SeqCst),
             "selvedge::Handle::spawn: the runtime is not running"
         );
-        let (body, handle) = packet_send(f);
+        let (body, view) = packet_send(f);
+        let handle = JoinHandle::new(view);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];
         if current::is_local_home(NonNull::from(&**target)) {

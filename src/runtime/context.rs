@@ -7,8 +7,8 @@ use std::cell::Cell;
 use std::ptr;
 use std::time::Instant;
 
-use crate::fiber::packet::PacketId;
 use crate::runtime::current;
+use crate::runtime::fiber::packet::PacketId;
 use crate::runtime::scheduler::Scheduler;
 use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
 

@@ -4,6 +4,7 @@
 mod builder;
 pub(crate) mod context;
 pub(crate) mod current;
+pub(crate) mod fiber;
 pub(crate) mod key;
 mod poll_pace;
 pub(crate) mod run_queue;
@@ -49,15 +50,4 @@ pub fn run<T>(main: impl FnOnce() -> T) -> T {
         .build()
         .unwrap_or_else(|e| panic!("selvedge: cannot create the scheduler's poller: {e}"))
         .run(main)
-}
-
-/// During teardown a fiber is unwound by force; its stack must unwind to the
-/// root, so the panic that does it is never swallowed as the fiber's result.
-pub(crate) fn rethrow_teardown(
-    payload: Box<dyn std::any::Any + Send>,
-) -> Box<dyn std::any::Any + Send> {
-    if current::tearing_down() {
-        panic::resume_unwind(payload);
-    }
-    payload
 }

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 
 use polling::Events;
 
-use crate::fiber::coroutine::Runner;
-use crate::fiber::packet::{Body, PacketId, RemoteBody};
-use crate::fiber::slot::{FiberSlot, FiberState, Start};
-use crate::fiber::stack::Layout;
-use crate::fiber::stack_pool::StackPool;
-use crate::fiber::table::FiberTable;
 use crate::io::table::{Dir, IoTable, Waiter};
 use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
 use crate::runtime::current::{self, FiberYield, Local};
+use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::fiber::packet::{Body, PacketId, RemoteBody};
+use crate::runtime::fiber::slot::{FiberSlot, FiberState, Start};
+use crate::runtime::fiber::stack::Layout;
+use crate::runtime::fiber::stack_pool::StackPool;
+use crate::runtime::fiber::table::FiberTable;
 use crate::runtime::key::FiberKey;
 use crate::runtime::poll_pace::PollPace;
 use crate::runtime::Shared;
@@ -581,7 +581,7 @@ mod tests {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 
-    use crate::fiber::stack::Layout;
+    use crate::runtime::fiber::stack::Layout;
     use crate::runtime::run_queue::FAIRNESS;
     use crate::{channel, run, spawn, yield_now};
 
@@ -838,6 +838,6 @@ mod tests {
             (0, 1101),
             "mapped stacks are never carved"
         );
-        assert_eq!(idle, crate::fiber::stack_pool::MAX_IDLE);
+        assert_eq!(idle, crate::runtime::fiber::stack_pool::MAX_IDLE);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use polling::{Events, Poller};
 
-use crate::fiber::packet::RemoteBody;
+use crate::runtime::fiber::packet::RemoteBody;
 use crate::runtime::key::FiberKey;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};

@@ -22,10 +22,10 @@ use std::ptr::NonNull;
 
 use corosensei::{Coroutine, CoroutineResult};
 
-use crate::fiber::packet::Body;
-use crate::fiber::slot::Start;
-use crate::fiber::stack::{FiberStack, TOP_RESERVE};
 use crate::runtime::current::{self, FiberYield, FiberYielder};
+use crate::runtime::fiber::packet::Body;
+use crate::runtime::fiber::slot::Start;
+use crate::runtime::fiber::stack::{FiberStack, TOP_RESERVE};
 use crate::runtime::key::FiberKey;
 
 /// Takes the body `Runner::start` handed over, if any (none outside a
@@ -180,9 +180,9 @@ fn fiber_main(yielder: &FiberYielder, (): ()) {
 
 #[cfg(test)]
 mod tests {
-    use crate::fiber::stack::Layout;
-    use crate::fiber::stack_pool::MAX_IDLE;
     use crate::runtime::context;
+    use crate::runtime::fiber::stack::Layout;
+    use crate::runtime::fiber::stack_pool::MAX_IDLE;
     use crate::{channel, run, spawn, yield_now};
 
     /// Idle runners, fresh stacks and coroutines created by this thread's

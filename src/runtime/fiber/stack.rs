@@ -548,12 +548,11 @@ mod tests {
     }
 
     fn child_write_below(layout: &str) -> std::process::ExitStatus {
+        // The child test's path within the crate, wherever this module is.
+        let module = module_path!().trim_start_matches("selvedge::");
+        let child = format!("{module}::child_writes_into_a_guard_page");
         this_binary_again()
-            .args([
-                "--ignored",
-                "--exact",
-                "fiber::stack::tests::child_writes_into_a_guard_page",
-            ])
+            .args(["--ignored", "--exact", &child])
             .env("SELVEDGE_GUARD_CHILD", layout)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -6,8 +6,8 @@
 use std::fmt;
 use std::io;
 
-use crate::fiber::coroutine::Runner;
-use crate::fiber::stack::{map_chunk, map_stack, FiberStack, Layout, CHUNK_STACKS};
+use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::fiber::stack::{map_chunk, map_stack, FiberStack, Layout, CHUNK_STACKS};
 
 /// Default usable stack size of a fiber: 256 KiB. Only touched pages cost
 /// memory; the size bounds recursion depth and stack buffers per fiber.

@@ -1,5 +1,5 @@
 //! A fiber's closure and its join state in one block: the scheduler holds
-//! it as a type-erased [`Body`], the [`JoinHandle`](super::JoinHandle) as a
+//! it as a type-erased [`Body`], the fiber's `JoinHandle` through a
 //! [`JoinView`]. One block instead of two saves a `malloc`/`free` pair per
 //! spawn, and the block comes from this thread's cache of finished fibers'
 //! blocks (`block_cache`), which is why the packet counts its own
@@ -15,11 +15,10 @@ use std::ptr::NonNull;
 // The runtime is not model-checked: its atomics stay std under loom.
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
-use crate::fiber::block_cache;
-use crate::fiber::slot::Start;
-use crate::fiber::JoinHandle;
 use crate::op::oneshot::Oneshot;
-use crate::runtime::rethrow_teardown;
+use crate::runtime::current;
+use crate::runtime::fiber::block_cache;
+use crate::runtime::fiber::slot::Start;
 
 /// What the joiner waits for and takes: the fiber's result, put once.
 pub(crate) type JoinState<T> = Oneshot<std::thread::Result<T>>;
@@ -141,6 +140,16 @@ unsafe fn free(head: NonNull<Head>) {
         (vtable.drop_fields)(head);
         block_cache::dealloc(head.cast(), vtable.layout);
     }
+}
+
+/// During teardown a fiber is unwound by force; its stack must unwind to
+/// its coroutine's root, so the panic that does it is never swallowed as
+/// the fiber's result.
+fn rethrow_teardown(payload: Box<dyn std::any::Any + Send>) -> Box<dyn std::any::Any + Send> {
+    if current::tearing_down() {
+        panic::resume_unwind(payload);
+    }
+    payload
 }
 
 /// Delivers a fiber's result to its joiners exactly once, then gives up the
@@ -319,7 +328,7 @@ impl RemoteBody {
 }
 
 /// The body and the join handle of a fiber running `f`, for this thread.
-pub(crate) fn packet<F, T>(f: F) -> (Body, JoinHandle<T>)
+pub(crate) fn packet<F, T>(f: F) -> (Body, JoinView<T>)
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
@@ -329,7 +338,7 @@ where
 }
 
 /// The same for a fiber that may start on another thread.
-pub(crate) fn packet_send<F, T>(f: F) -> (RemoteBody, JoinHandle<T>)
+pub(crate) fn packet_send<F, T>(f: F) -> (RemoteBody, JoinView<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -347,7 +356,7 @@ where
 /// return or unwind before its scheduler ran or dropped every body). The
 /// closure is gone by then; the handle may live longer, and reaches only
 /// the join state.
-pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinHandle<T>)
+pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinView<T>)
 where
     F: FnOnce() -> T + 'a,
     T: 'a,
@@ -367,11 +376,9 @@ where
     let head = block.cast::<Head>();
     (
         Body { head },
-        JoinHandle {
-            packet: JoinView {
-                head,
-                _result: PhantomData,
-            },
+        JoinView {
+            head,
+            _result: PhantomData,
         },
     )
 }
@@ -386,18 +393,24 @@ mod tests {
         *e.downcast::<String>().expect("a String payload")
     }
 
+    /// The result, if it is in and was not taken yet.
+    fn take<T>(view: &mut JoinView<T>) -> Option<std::thread::Result<T>> {
+        // SAFETY: the view is its packet's only reader in these tests.
+        unsafe { crate::op::oneshot::OneshotRecv::new(view.join()) }.take()
+    }
+
     #[test]
     fn a_packet_delivers_its_result_and_its_block_serves_the_next_packet() {
         let (body, mut h) = packet(|| 5u64);
-        let first = h.packet.head;
+        let first = h.head;
         body.enter(Start::Run);
-        assert!(h.is_finished());
-        assert_eq!(h.take_result().unwrap().unwrap(), 5);
+        assert!(h.join().is_put());
+        assert_eq!(take(&mut h).unwrap().unwrap(), 5);
         drop(h);
         let (body, mut h) = packet(|| 6u64);
-        assert_eq!(h.packet.head, first, "the freed block is reused");
+        assert_eq!(h.head, first, "the freed block is reused");
         drop(body); // never started: the joiner learns why
-        assert!(message(h.take_result().unwrap().unwrap_err()).contains("torn down"));
+        assert!(message(take(&mut h).unwrap().unwrap_err()).contains("torn down"));
     }
 
     #[test]
@@ -411,27 +424,12 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
         let (body, h) = packet(move || Counted(d));
-        let block = h.packet.head;
+        let block = h.head;
         drop(h);
         body.enter(Start::Run);
         assert_eq!(drops.load(Ordering::SeqCst), 1, "the result was dropped");
         let (body, h) = packet(move || Counted(drops));
-        assert_eq!(h.packet.head, block, "the packet was freed");
+        assert_eq!(h.head, block, "the packet was freed");
         drop((body, h));
-    }
-
-    #[test]
-    fn a_panic_is_delivered_and_a_handle_may_free_the_packet_on_another_thread() {
-        let (body, h) = packet_send(|| -> u64 { panic!("boom") });
-        let body = body.into_local();
-        body.enter(Start::Run); // prints the panic, as a fiber's would
-        let taken = std::thread::spawn(move || {
-            let mut h = h;
-            h.take_result()
-                .map(|r| r.map_err(|e| *e.downcast::<&str>().unwrap()))
-        })
-        .join()
-        .unwrap();
-        assert_eq!(taken.unwrap().unwrap_err(), "boom");
     }
 }

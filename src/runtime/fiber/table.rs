@@ -10,8 +10,8 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::ptr::NonNull;
 
-use crate::fiber::packet::Body;
-use crate::fiber::slot::{FiberSlot, FiberState};
+use crate::runtime::fiber::packet::Body;
+use crate::runtime::fiber::slot::{FiberSlot, FiberState};
 use crate::runtime::key::FiberKey;
 
 /// Slots per chunk (a power of two, so an index splits with a shift).
@@ -200,7 +200,7 @@ impl fmt::Debug for FiberTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fiber::packet::packet;
+    use crate::runtime::fiber::packet::packet;
 
     fn body() -> Body {
         packet(|| ()).0

@@ -3,10 +3,10 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::num::NonZeroU64;
 
-use crate::fiber::coroutine::Runner;
-use crate::fiber::packet::Body;
-use crate::runtime::run_queue::BatchId;
+use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::fiber::packet::Body;
 
 /// How a fiber's body is entered for the first time.
 #[derive(Debug)]
@@ -35,8 +35,9 @@ pub(crate) enum FiberState {
 #[repr(align(32))]
 pub(crate) struct FiberSlot {
     pub(crate) generation: Cell<u32>,
-    /// The batch this fiber's not-yet-started children are queued in.
-    pub(crate) open_batch: Cell<Option<BatchId>>,
+    /// The batch this fiber's not-yet-started children are queued in (the
+    /// run queue's `BatchId`; the slot keeps it for the scheduler).
+    pub(crate) open_batch: Cell<Option<NonZeroU64>>,
     /// Mutated only by the scheduler loop, between fiber runs, except that a
     /// running fiber's coroutine is borrowed mutably through it for the
     /// length of the run; nothing touches a running fiber's state.
