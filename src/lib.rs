@@ -42,7 +42,7 @@ pub mod net;
 mod op;
 mod runtime;
 mod sync;
-mod timer;
+mod time;
 
 pub use channel::{
     channel, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp, SendError, SendOp, Sender,
@@ -56,7 +56,7 @@ pub use op::{
 };
 pub use runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 pub use runtime::{run, Builder, Handle, Runtime};
-pub use timer::{after, at, Timeout};
+pub use time::{after, at, Timeout};
 
 #[doc(hidden)]
 pub mod __private {

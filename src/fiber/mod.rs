@@ -63,5 +63,5 @@ pub fn yield_now() {
 /// Suspends the calling fiber (or thread) for at least `d`; the same as
 /// `after(d).perform()`.
 pub fn sleep(d: Duration) {
-    crate::timer::after(d).perform();
+    crate::time::after(d).perform();
 }

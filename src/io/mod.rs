@@ -31,9 +31,7 @@
 //!
 //! [`net`]: crate::net
 
-mod reactor;
 pub(crate) mod source;
-pub(crate) mod table;
 
 use std::fmt;
 use std::io;
@@ -44,8 +42,8 @@ use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
 use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
-use crate::runtime::context;
-use table::{Dir, Waiter};
+use crate::runtime::context::{self, Watcher};
+use crate::runtime::io::table::{self, Dir, Waiter};
 
 /// The operation of `fd` becoming readable (or hung up, or in error).
 pub fn readable<F: AsFd + ?Sized>(fd: &F) -> Readiness<'_> {
@@ -67,18 +65,11 @@ pub struct Readiness<'a> {
     /// `WouldBlock`, so the fast-path probe is skipped.
     owner: u64,
     result: Option<io::Result<()>>,
-    home: Option<Home>,
+    watcher: Option<Watcher>,
     /// `!Unpin`: while the leaf is registered, the party that commits it
     /// writes `result` through a pointer, and its performer may take
     /// `&mut` to the leaf meanwhile (see `channel::waiters::Waiter`).
     _pinned: PhantomPinned,
-}
-
-/// Where a registered leaf waits.
-#[derive(Clone, Copy)]
-enum Home {
-    Scheduler(usize),
-    Reactor(usize),
 }
 
 impl fmt::Debug for Readiness<'_> {
@@ -97,7 +88,7 @@ impl<'a> Readiness<'a> {
             dir,
             owner,
             result: None,
-            home: None,
+            watcher: None,
             _pinned: PhantomPinned,
         }
     }
@@ -150,17 +141,9 @@ impl Leaf for Readiness<'_> {
             idx,
             result: &mut self.result,
         };
-        let (fd, dir, owner) = (self.fd, self.dir, self.owner);
-        let registered = if context::in_fiber() {
-            context::with_scheduler(|s| s.io_register(fd, dir, owner, waiter))
-                .expect("a fiber runs on a scheduler")
-                .map(Home::Scheduler)
-        } else {
-            reactor::register(fd, dir, waiter).map(Home::Reactor)
-        };
-        match registered {
-            Ok(home) => {
-                self.home = Some(home);
+        match context::watch(self.fd, self.dir, self.owner, waiter) {
+            Ok(watcher) => {
+                self.watcher = Some(watcher);
                 Registered::Waiting
             }
             Err(e) => {
@@ -171,12 +154,8 @@ impl Leaf for Readiness<'_> {
     }
 
     fn unregister(&mut self, op: &OpState) {
-        match self.home.take() {
-            Some(Home::Scheduler(key)) => {
-                context::with_scheduler(|s| s.io_unregister(key, self.dir, op));
-            }
-            Some(Home::Reactor(key)) => reactor::unregister(key, self.dir, op),
-            None => {}
+        if let Some(watcher) = self.watcher.take() {
+            context::unwatch(watcher, self.dir, op);
         }
     }
 }

@@ -14,11 +14,11 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::io::table::Dir;
 use crate::io::Readiness;
 use crate::op::Op;
 use crate::runtime::context;
-use crate::timer::after;
+use crate::runtime::io::table::Dir;
+use crate::time::after;
 
 /// Distinguishes sources, so a table entry left by a dropped source is not
 /// mistaken for a new one that reuses the descriptor number.
@@ -64,7 +64,7 @@ impl<T: AsFd> Source<T> {
 
     fn forget(&self) {
         let fd = self.io.as_fd();
-        context::with_scheduler(|s| s.io_forget(fd, self.id));
+        context::forget_source(fd, self.id);
     }
 
     pub(crate) fn set_timeout(&self, dir: Dir, t: Option<Duration>) -> io::Result<()> {
@@ -99,11 +99,7 @@ impl<T: AsFd> Source<T> {
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let fd = self.io.as_fd();
-        let known_idle = || {
-            context::in_fiber()
-                && context::with_scheduler(|s| s.io_is_ready(fd.as_raw_fd(), self.id, dir))
-                    == Some(Some(false))
-        };
+        let known_idle = || context::source_is_ready(fd.as_raw_fd(), self.id, dir) == Some(false);
         loop {
             if !known_idle() {
                 match f(&self.io) {
@@ -123,10 +119,7 @@ impl<T: AsFd> Source<T> {
     }
 
     fn mark_idle(&self, dir: Dir) {
-        if context::in_fiber() {
-            let fd = self.io.as_fd().as_raw_fd();
-            context::with_scheduler(|s| s.io_clear_ready(fd, self.id, dir));
-        }
+        context::source_not_ready(self.io.as_fd().as_raw_fd(), self.id, dir);
     }
 
     /// Waits for `dir` readiness, honouring the direction's timeout.

@@ -71,22 +71,24 @@ macro_rules! stream_common {
             /// Makes reads that wait longer than `t` fail with
             /// `ErrorKind::TimedOut`; `None` waits forever. Zero is an error.
             pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
-                self.source.set_timeout(crate::io::table::Dir::Read, t)
+                self.source
+                    .set_timeout(crate::runtime::io::table::Dir::Read, t)
             }
 
             /// Like [`set_read_timeout`](Self::set_read_timeout), for writes.
             pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
-                self.source.set_timeout(crate::io::table::Dir::Write, t)
+                self.source
+                    .set_timeout(crate::runtime::io::table::Dir::Write, t)
             }
 
             /// The read timeout.
             pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-                Ok(self.source.timeout(crate::io::table::Dir::Read))
+                Ok(self.source.timeout(crate::runtime::io::table::Dir::Read))
             }
 
             /// The write timeout.
             pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-                Ok(self.source.timeout(crate::io::table::Dir::Write))
+                Ok(self.source.timeout(crate::runtime::io::table::Dir::Write))
             }
 
             /// Takes the socket's pending error (`SO_ERROR`).
@@ -98,7 +100,7 @@ macro_rules! stream_common {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.source.io(
-                    crate::io::table::Dir::Read,
+                    crate::runtime::io::table::Dir::Read,
                     |mut s| std::io::Read::read(&mut s, buf),
                     crate::io::source::read_never_drains,
                 )
@@ -109,7 +111,7 @@ macro_rules! stream_common {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 self.source.io(
-                    crate::io::table::Dir::Read,
+                    crate::runtime::io::table::Dir::Read,
                     |mut s| std::io::Read::read_vectored(&mut s, bufs),
                     crate::io::source::read_never_drains,
                 )
@@ -120,7 +122,7 @@ macro_rules! stream_common {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 let len = buf.len();
                 self.source.io(
-                    crate::io::table::Dir::Write,
+                    crate::runtime::io::table::Dir::Write,
                     |mut s| std::io::Write::write(&mut s, buf),
                     // A short write filled the socket buffer.
                     |&n| n < len,
@@ -130,7 +132,7 @@ macro_rules! stream_common {
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 let len: usize = bufs.iter().map(|b| b.len()).sum();
                 self.source.io(
-                    crate::io::table::Dir::Write,
+                    crate::runtime::io::table::Dir::Write,
                     |mut s| std::io::Write::write_vectored(&mut s, bufs),
                     |&n| n < len,
                 )
@@ -202,7 +204,11 @@ macro_rules! listener_common {
             pub fn accept(&self) -> std::io::Result<($stream, $addr)> {
                 let (s, addr) = self
                     .source
-                    .io(crate::io::table::Dir::Read, |l| l.accept(), |_| false)
+                    .io(
+                        crate::runtime::io::table::Dir::Read,
+                        |l| l.accept(),
+                        |_| false,
+                    )
                     .map_err(crate::net::explain_fd_limit)?;
                 s.set_nonblocking(true)?;
                 Ok(($stream::from_nonblocking(s), addr))

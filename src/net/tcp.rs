@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::Incoming;
 use crate::io::source::Source;
-use crate::io::table::Dir;
+use crate::runtime::io::table::Dir;
 
 /// A TCP socket server, listening for connections.
 pub struct TcpListener {

@@ -11,8 +11,8 @@ use crate::op::order::{self, Order, PICK_MAX};
 use crate::op::state::OpState;
 use crate::op::tree::{Token, Tree, Visit};
 use crate::runtime::context;
+use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
-use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
 /// Always inlined, with `commit`: as calls, moving `op` in and the lone

@@ -1,16 +1,22 @@
 //! The seam between the runtime and the code above it: the scheduler of
-//! this thread, and what user-facing and operation code asks of it (yield,
-//! arm a timer, run a fiber it waits for). The running fiber itself is
-//! `current`'s.
+//! this thread, and what user-facing and operation code asks of it (park,
+//! yield, arm a timer, watch a descriptor, run a fiber it waits for). The
+//! running fiber itself is `current`'s.
 
 use std::cell::Cell;
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::ptr;
 use std::time::Instant;
 
+use crate::op::state::OpState;
 use crate::runtime::current;
 use crate::runtime::fiber::packet::PacketId;
+use crate::runtime::io::reactor;
+use crate::runtime::io::table::{Dir, Waiter};
 use crate::runtime::scheduler::Scheduler;
-use crate::timer::{PendingTimer, TimerHandle, TimerTarget};
+use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
+use crate::runtime::waker::Waker;
 
 pub(crate) use crate::runtime::current::{in_fiber, suspend};
 
@@ -80,37 +86,135 @@ pub(crate) fn run_next_fresh(packet: PacketId) {
     with_scheduler(|s| s.run_next_fresh(packet));
 }
 
+/// Arms a timer at `at` for `target`, on this thread's scheduler.
 pub(crate) fn insert_timer(at: Instant, target: TimerTarget) -> TimerHandle {
-    with_scheduler(|s| s.insert_timer(at, target)).expect("timer armed outside a runtime")
+    with_scheduler(|s| s.timers.borrow_mut().insert(at, target))
+        .expect("timer armed outside a runtime")
+}
+
+/// Cancels a timer `insert_timer` armed, unless it fired.
+pub(crate) fn cancel_timer(handle: TimerHandle) {
+    with_scheduler(|s| s.timers.borrow_mut().cancel(handle));
 }
 
 /// Arms a relative timer on this thread's scheduler (see `PendingTimer`).
 ///
 /// # Safety
 ///
-/// As `TimerHeap::link_pending`: `timer` stays put and is given to
-/// `cancel_pending` before it moves or is dropped.
+/// As `TimerHeap::link_pending`, whose contract this is.
 pub(crate) unsafe fn link_pending(timer: &PendingTimer) {
     // SAFETY: the caller's promise.
-    with_scheduler(|s| unsafe { s.link_pending_timer(timer) })
+    with_scheduler(|s| unsafe { s.timers.borrow_mut().link_pending(timer) })
         .expect("timer armed outside a runtime");
 }
 
+/// Cancels a relative timer `link_pending` armed.
+///
 /// # Safety
 ///
-/// `timer` was armed with `link_pending` on this thread and not yet
-/// cancelled.
+/// As `TimerHeap::cancel_pending`, whose contract this is; a fiber's timers
+/// are on its own scheduler, as fibers never leave it.
 pub(crate) unsafe fn cancel_pending(timer: &PendingTimer) {
-    // SAFETY: the caller's promise; fibers never leave their scheduler.
-    with_scheduler(|s| unsafe { s.cancel_pending_timer(timer) });
+    // SAFETY: the caller's promise.
+    with_scheduler(|s| unsafe { s.timers.borrow_mut().cancel_pending(timer) });
 }
 
 /// Whether the running fiber's scheduler has a timer due at or before
 /// `at` (false outside a fiber: a thread waits for its own deadlines).
 pub(crate) fn timer_due_by(at: Instant) -> bool {
-    current::in_fiber() && with_scheduler(|s| s.timer_due_by(at)).unwrap_or(false)
+    in_fiber()
+        && with_scheduler(|s| s.timers.borrow().next_deadline().is_some_and(|d| d <= at))
+            .unwrap_or(false)
 }
 
-pub(crate) fn cancel_timer(handle: TimerHandle) {
-    with_scheduler(|s| s.cancel_timer(handle));
+/// A fiber whose deadline had passed when its perform began, while an
+/// earlier deadline (or an equal one armed before) still waits in its
+/// scheduler's heap, waits as a timer armed at `deadline` would: the
+/// scheduler then fires both in deadline order, and a later deadline that
+/// passes meanwhile fires after it. (Yielding behind the earlier timers
+/// instead let such a later one overtake it: a yielded fiber runs after
+/// the woken ones.)
+#[cold]
+#[inline(never)]
+pub(crate) fn wait_behind_earlier_deadlines(deadline: Instant) {
+    let op = OpState::new(Waker::current());
+    let timer = insert_timer(deadline, TimerTarget { op: &op, idx: 0 });
+    // Cancels the timer if the fiber is torn down while it waits; once the
+    // timer has fired, its handle is stale and the cancel does nothing.
+    let _cancel = CancelOnDrop(timer);
+    while !op.is_synced() {
+        suspend();
+    }
+}
+
+/// Cancels a timer when dropped.
+struct CancelOnDrop(TimerHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        cancel_timer(self.0);
+    }
+}
+
+/// Where a registered readiness wait is kept: its fiber's scheduler, or,
+/// for a plain thread, the reactor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Watcher {
+    Scheduler(usize),
+    Reactor(usize),
+}
+
+/// Registers a wait for `dir` readiness of `fd` (`owner` as in
+/// `IoTable::register`): with this fiber's scheduler, or, outside a fiber,
+/// with the reactor.
+pub(crate) fn watch(
+    fd: BorrowedFd<'_>,
+    dir: Dir,
+    owner: u64,
+    waiter: Waiter,
+) -> io::Result<Watcher> {
+    if in_fiber() {
+        with_scheduler(|s| {
+            s.io.borrow_mut()
+                .register(&s.shared.poller, fd, dir, owner, waiter)
+        })
+        .expect("a fiber runs on a scheduler")
+        .map(Watcher::Scheduler)
+    } else {
+        reactor::register(fd, dir, waiter).map(Watcher::Reactor)
+    }
+}
+
+/// Withdraws the waits of perform `op` that `watch` registered.
+pub(crate) fn unwatch(watcher: Watcher, dir: Dir, op: &OpState) {
+    match watcher {
+        Watcher::Scheduler(key) => {
+            with_scheduler(|s| s.io.borrow_mut().unregister(key, dir, op));
+        }
+        Watcher::Reactor(key) => reactor::unregister(key, dir, op),
+    }
+}
+
+/// Whether the `net` source `owner` may use `fd` in `dir` without
+/// blocking, as this fiber's scheduler knows; `None` when it does not
+/// track it (or outside a fiber).
+#[inline]
+pub(crate) fn source_is_ready(fd: RawFd, owner: u64, dir: Dir) -> Option<bool> {
+    if !in_fiber() {
+        return None;
+    }
+    with_scheduler(|s| s.io.borrow().is_ready(fd, owner, dir)).flatten()
+}
+
+/// The `net` source `owner` saw `WouldBlock` on `fd` in `dir`.
+#[inline]
+pub(crate) fn source_not_ready(fd: RawFd, owner: u64, dir: Dir) {
+    if in_fiber() {
+        with_scheduler(|s| s.io.borrow_mut().clear_ready(fd, owner, dir));
+    }
+}
+
+/// The `net` source `owner` is closing `fd`: its scheduler forgets it.
+pub(crate) fn forget_source(fd: BorrowedFd<'_>, owner: u64) {
+    with_scheduler(|s| s.io.borrow_mut().forget(&s.shared.poller, fd, owner));
 }

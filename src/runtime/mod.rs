@@ -5,11 +5,13 @@ mod builder;
 pub(crate) mod context;
 pub(crate) mod current;
 pub(crate) mod fiber;
+pub(crate) mod io;
 pub(crate) mod key;
 mod poll_pace;
 pub(crate) mod run_queue;
 pub(crate) mod scheduler;
 mod shared;
+pub(crate) mod time;
 pub(crate) mod wake_flags;
 pub(crate) mod waker;
 

@@ -9,14 +9,11 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polling::Events;
 
-use crate::io::table::{Dir, IoTable, Waiter};
-use crate::op::state::OpState;
 use crate::runtime::builder::RuntimeInner;
 use crate::runtime::current::{self, FiberYield, Local};
 use crate::runtime::fiber::coroutine::Runner;
@@ -25,22 +22,25 @@ use crate::runtime::fiber::slot::{FiberSlot, FiberState, Start};
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::fiber::stack_pool::StackPool;
 use crate::runtime::fiber::table::FiberTable;
+use crate::runtime::io::table::IoTable;
 use crate::runtime::key::FiberKey;
 use crate::runtime::poll_pace::PollPace;
+use crate::runtime::time::TimerHeap;
 use crate::runtime::Shared;
-use crate::timer::{PendingTimer, TimerHandle, TimerHeap, TimerTarget};
 
 /// The per-thread scheduler. Lives on the stack of `run`; reached through
 /// `context`. Fields are `RefCell`s borrowed only for short, non-reentrant
 /// sections, never across a fiber switch.
 pub(crate) struct Scheduler {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) runtime: Arc<RuntimeInner>,
     fibers: FiberTable,
     /// The run queue and teardown state, which `current` reaches.
     pub(crate) local: Local,
-    timers: RefCell<TimerHeap>,
-    io: RefCell<IoTable>,
+    /// The timer driver, which `context` arms and cancels.
+    pub(crate) timers: RefCell<TimerHeap>,
+    /// The I/O driver, which `context` registers descriptors with.
+    pub(crate) io: RefCell<IoTable>,
     stacks: RefCell<StackPool>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
@@ -136,38 +136,6 @@ impl Scheduler {
         true
     }
 
-    /// Whether a timer in the heap is due at or before `at`.
-    pub(crate) fn timer_due_by(&self, at: Instant) -> bool {
-        self.timers
-            .borrow()
-            .next_deadline()
-            .is_some_and(|d| d <= at)
-    }
-
-    pub(crate) fn insert_timer(&self, at: Instant, target: TimerTarget) -> TimerHandle {
-        self.timers.borrow_mut().insert(at, target)
-    }
-
-    pub(crate) fn cancel_timer(&self, handle: TimerHandle) {
-        self.timers.borrow_mut().cancel(handle);
-    }
-
-    /// # Safety
-    ///
-    /// As `TimerHeap::link_pending`.
-    pub(crate) unsafe fn link_pending_timer(&self, timer: &PendingTimer) {
-        // SAFETY: the caller's promise.
-        unsafe { self.timers.borrow_mut().link_pending(timer) };
-    }
-
-    /// # Safety
-    ///
-    /// As `TimerHeap::cancel_pending`.
-    pub(crate) unsafe fn cancel_pending_timer(&self, timer: &PendingTimer) {
-        // SAFETY: the caller's promise.
-        unsafe { self.timers.borrow_mut().cancel_pending(timer) };
-    }
-
     /// Runs fibers until `done()` holds: checked after every fiber that
     /// returns, and at least every `FAIRNESS` runs otherwise.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) -> io::Result<()> {
@@ -238,31 +206,10 @@ impl Scheduler {
         }
     }
 
-    /// Commits the performs whose deadline passed, in deadline order. Only
-    /// the loop calls this, between fiber runs, so every wake goes to the
-    /// woken FIFO (never the hand-off slot) and keeps that order. True if
-    /// any fiber woke. `now` is a fresh reading of the clock.
+    /// Commits the performs whose deadline has come (see
+    /// `TimerHeap::fire_due`); true if any fiber woke.
     fn fire_timers(&self, now: Instant) -> bool {
-        if self.timers.borrow().len() == 0 {
-            return false;
-        }
-        self.timers.borrow_mut().settle(now);
-        let mut woke = false;
-        loop {
-            let due = self.timers.borrow_mut().pop_due(now);
-            let Some(t) = due else { break };
-            // SAFETY: a timer is cancelled by its perform (on this thread)
-            // before the perform's frame ends, and fires only on this thread
-            // between fiber runs, so the `OpState` it names is alive.
-            let op = unsafe { &*t.op };
-            if let Some(claim) = op.claim() {
-                if let Some(token) = claim.commit(t.idx) {
-                    token.wake();
-                }
-                woke = true;
-            }
-        }
-        woke
+        self.timers.borrow_mut().fire_due(now)
     }
 
     /// Counts a fiber run for the pace of checks. When the pace reads the
@@ -372,36 +319,6 @@ impl Scheduler {
         self.io
             .borrow_mut()
             .dispatch_all(&self.shared.poller, events.iter());
-    }
-
-    pub(crate) fn io_register(
-        &self,
-        fd: BorrowedFd<'_>,
-        dir: Dir,
-        owner: u64,
-        waiter: Waiter,
-    ) -> io::Result<usize> {
-        self.io
-            .borrow_mut()
-            .register(&self.shared.poller, fd, dir, owner, waiter)
-    }
-
-    pub(crate) fn io_unregister(&self, key: usize, dir: Dir, op: &OpState) {
-        self.io.borrow_mut().unregister(key, dir, op);
-    }
-
-    #[inline]
-    pub(crate) fn io_is_ready(&self, fd: RawFd, owner: u64, dir: Dir) -> Option<bool> {
-        self.io.borrow().is_ready(fd, owner, dir)
-    }
-
-    #[inline]
-    pub(crate) fn io_clear_ready(&self, fd: RawFd, owner: u64, dir: Dir) {
-        self.io.borrow_mut().clear_ready(fd, owner, dir);
-    }
-
-    pub(crate) fn io_forget(&self, fd: BorrowedFd<'_>, owner: u64) {
-        self.io.borrow_mut().forget(&self.shared.poller, fd, owner);
     }
 
     /// True when the loop owes timers and descriptors a check, or the

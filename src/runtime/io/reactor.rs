@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use polling::{Events, Poller};
 
-use crate::io::table::{Dir, IoTable, Waiter, CLOSED_CHECK_INTERVAL};
 use crate::op::state::OpState;
+use crate::runtime::io::table::{Dir, IoTable, Waiter, CLOSED_CHECK_INTERVAL};
 
 pub(crate) struct Reactor {
     poller: Poller,

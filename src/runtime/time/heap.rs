@@ -1,6 +1,7 @@
-//! Deadlines: an indexed 4-ary heap (exact O(log n) cancel, so a loop of
-//! `recv or timeout` never accumulates dead entries), and the `after`/`at`
-//! operations.
+//! One scheduler's timers: an indexed 4-ary heap (exact O(log n) cancel,
+//! so a loop of `recv or timeout` never accumulates dead entries), and the
+//! list of relative timers not yet given a deadline. The scheduler fires
+//! them between fiber runs (`fire_due`), committing their performs.
 
 use std::cell::Cell;
 use std::fmt;
@@ -9,14 +10,8 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::op::leaf::{
-    commit_own, deadline_after, Deadline, Leaf, LeafList, RegisterCx, Registered,
-};
+use crate::op::leaf::deadline_after;
 use crate::op::state::OpState;
-use crate::op::tree::{Token, Tree, Visit};
-use crate::op::Op;
-use crate::runtime::context;
-use crate::runtime::waker::Waker;
 
 /// A blocked perform to commit when the deadline passes.
 #[derive(Debug, Clone, Copy)]
@@ -238,6 +233,33 @@ impl TimerHeap {
         self.heap.first().map(|n| n.deadline)
     }
 
+    /// Settles the pending timers at `now`, then commits the performs
+    /// whose deadline has come, in deadline order (ties in the order they
+    /// were armed). True if it committed any. Called by the scheduler
+    /// between fiber runs, so every wake goes to the woken FIFO (never the
+    /// hand-off slot) and keeps that order.
+    pub(crate) fn fire_due(&mut self, now: Instant) -> bool {
+        if self.len() == 0 {
+            return false;
+        }
+        self.settle(now);
+        let mut woke = false;
+        while let Some(t) = self.pop_due(now) {
+            // SAFETY: a timer is cancelled by its perform (on this thread)
+            // before the perform's frame ends, and fires only on this
+            // thread between fiber runs, so the `OpState` it names is
+            // alive.
+            let op = unsafe { &*t.op };
+            if let Some(claim) = op.claim() {
+                if let Some(token) = claim.commit(t.idx) {
+                    token.wake();
+                }
+                woke = true;
+            }
+        }
+        woke
+    }
+
     /// Pops the earliest timer if its deadline is at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerTarget> {
         if self.heap.first()?.deadline > now {
@@ -306,175 +328,6 @@ impl TimerHeap {
         }
         self.place(pos, node);
     }
-}
-
-/// An operation that completes at a point in time: see [`after`] and [`at`].
-#[derive(Debug)]
-pub struct Timeout {
-    when: When,
-}
-
-#[derive(Debug)]
-enum When {
-    /// A positive duration: it cannot have passed while the perform tries
-    /// its leaves, so no clock is read then. If the perform waits, the
-    /// deadline counts from a clock reading taken after it began to wait
-    /// (`TimerHeap::insert`), so the wait is never shorter than asked;
-    /// a `recv or after(d)` whose message comes first reads no clock at all.
-    After(Duration),
-    At(Instant),
-    /// At perform time: the deadline and the clock reading it was judged
-    /// by. One reading serves the whole perform (the fast path and the
-    /// registration compare against it); a deadline that passes meanwhile
-    /// is caught by the timer, a few nanoseconds late, never early.
-    Prepared {
-        deadline: Instant,
-        began: Instant,
-    },
-}
-
-/// Completes `d` after the perform begins (CML's `timeOutEvt`).
-///
-/// ```
-/// use selvedge::Op;
-/// use std::time::{Duration, Instant};
-/// let start = Instant::now();
-/// selvedge::run(|| selvedge::after(Duration::from_millis(5)).perform());
-/// assert!(start.elapsed() >= Duration::from_millis(5));
-/// ```
-#[inline]
-pub fn after(d: Duration) -> Timeout {
-    Timeout {
-        when: When::After(d),
-    }
-}
-
-/// Completes once `deadline` has passed (at once if it already has).
-#[inline]
-pub fn at(deadline: Instant) -> Timeout {
-    Timeout {
-        when: When::At(deadline),
-    }
-}
-
-impl Timeout {
-    /// The deadline, and whether it had passed when the perform began.
-    #[inline]
-    fn deadline(&self) -> (Instant, bool) {
-        match self.when {
-            When::Prepared { deadline, began } => (deadline, deadline <= began),
-            When::After(_) | When::At(_) => {
-                unreachable!("a positive `after` has no deadline until it waits")
-            }
-        }
-    }
-
-    /// Its deadline, if it has not come yet (a positive `after` counts as
-    /// not yet come: see `When::After`).
-    #[inline]
-    fn pending(&self) -> Option<Deadline> {
-        if let When::After(d) = self.when {
-            return Some(Deadline::After(d)); // positive: see `When::After`
-        }
-        let (deadline, passed) = self.deadline();
-        (!passed).then_some(Deadline::At(deadline))
-    }
-}
-
-/// A fiber whose deadline had passed when its perform began, while an
-/// earlier deadline (or an equal one armed before) still waits in its
-/// scheduler's heap, waits as a timer armed at `deadline` would: the
-/// scheduler then fires both in deadline order, and a later deadline that
-/// passes meanwhile fires after it. (Yielding behind the earlier timers
-/// instead let such a later one overtake it: a yielded fiber runs after
-/// the woken ones.)
-#[cold]
-#[inline(never)]
-fn wait_behind_earlier_deadlines(deadline: Instant) {
-    let op = OpState::new(Waker::current());
-    let timer = context::insert_timer(deadline, TimerTarget { op: &op, idx: 0 });
-    // Cancels the timer if the fiber is torn down while it waits; once the
-    // timer has fired, its handle is stale and the cancel does nothing.
-    let _cancel = CancelOnDrop(timer);
-    while !op.is_synced() {
-        context::suspend();
-    }
-}
-
-/// Cancels a timer when dropped.
-struct CancelOnDrop(TimerHandle);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        context::cancel_timer(self.0);
-    }
-}
-
-impl Leaf for Timeout {
-    fn may_complete(&self) -> bool {
-        match self.when {
-            When::After(_) => false, // positive: see `When::After`
-            When::Prepared { deadline, began } => deadline <= began,
-            When::At(_) => true, // not prepared: let `try_now` say
-        }
-    }
-    fn try_now(&mut self) -> bool {
-        if let When::After(_) = self.when {
-            return false; // positive: see `When::After`
-        }
-        let (deadline, passed) = self.deadline();
-        if !passed {
-            return false;
-        }
-        if context::timer_due_by(deadline) {
-            wait_behind_earlier_deadlines(deadline);
-        }
-        true
-    }
-    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-        match self.pending() {
-            Some(deadline) => {
-                cx.offer_deadline(deadline, idx);
-                Registered::Waiting
-            }
-            None => commit_own(cx.op, idx),
-        }
-    }
-    fn unregister(&mut self, _op: &OpState) {}
-    #[inline]
-    fn pending_deadline(&self) -> Option<Deadline> {
-        self.pending()
-    }
-}
-
-impl Tree<()> for Timeout {
-    const LEAF_COUNT: Option<usize> = Some(1);
-    const HAS_TIMER_LEAF: bool = true;
-    #[inline]
-    fn prepare(&mut self, _: Token) {
-        let deadline = match self.when {
-            When::At(t) => Some(t),
-            When::After(d) if d.is_zero() => None, // due now
-            When::After(_) | When::Prepared { .. } => return,
-        };
-        let began = Instant::now();
-        let deadline = deadline.unwrap_or(began);
-        self.when = When::Prepared { deadline, began };
-    }
-    #[inline]
-    fn leaves<'s>(&'s mut self, leaves: &mut LeafList<'s>) {
-        let pending = self.pending();
-        leaves.push_timer(self, pending);
-    }
-    #[inline(always)]
-    fn with_leaf<V: Visit>(&mut self, _i: usize, visit: V) -> V::Output {
-        visit.visit(self)
-    }
-    fn complete(self, _winner: usize, _: Token) {}
-}
-
-impl Op for Timeout {
-    type Output = ();
 }
 
 #[cfg(test)]
