@@ -1,24 +1,37 @@
-//! Running fibers: `run`, `Runtime`, the per-thread scheduler, its run-queue policy, and
-//! the thread-safe half other threads use to wake its fibers.
+//! The runtime: `run`, `Runtime`, `Builder` and `Handle`, and the
+//! mechanisms beneath them.
+//!
+//! It owns the per-thread scheduler (`scheduler`: the loop; `run_queue`:
+//! its policy; `poll_pace`: when it checks timers and descriptors), its
+//! drivers (`time`, `io`, and `fiber`: packets, coroutines, stacks), the
+//! state of the running thread (`current`), wakes (`waker`, and `shared`
+//! with `wake_flags` for other threads), and `context`, the one seam the
+//! layers above call. It imports only the operation protocol beneath
+//! `op`'s algebra (the drivers commit performs through `op::state`, and a
+//! join is an `op::oneshot`), and `sync`.
 
 mod builder;
 pub(crate) mod context;
 pub(crate) mod current;
 pub(crate) mod fiber;
+mod handle;
+mod inner;
 pub(crate) mod io;
 pub(crate) mod key;
 mod poll_pace;
 pub(crate) mod run_queue;
+#[allow(clippy::module_inception)] // `Runtime` itself, in the runtime layer
+mod runtime;
 pub(crate) mod scheduler;
 mod shared;
 pub(crate) mod time;
 pub(crate) mod wake_flags;
 pub(crate) mod waker;
 
-pub use builder::{Builder, Handle, Runtime};
+pub use builder::Builder;
+pub use handle::Handle;
+pub use runtime::Runtime;
 pub(crate) use shared::Shared;
-
-use std::panic;
 
 /// Runs `main` as the first fiber of a one-thread runtime on the calling
 /// thread and returns its value as soon as it returns.

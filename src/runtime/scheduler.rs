@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use polling::Events;
 
-use crate::runtime::builder::RuntimeInner;
 use crate::runtime::current::{self, FiberYield, Local};
 use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::fiber::packet::Start;
 use crate::runtime::fiber::packet::{Body, PacketId, RemoteBody};
-use crate::runtime::fiber::slot::{FiberSlot, FiberState, Start};
-use crate::runtime::fiber::stack::Layout;
+use crate::runtime::fiber::slot::{FiberSlot, FiberState};
 use crate::runtime::fiber::stack_pool::StackPool;
 use crate::runtime::fiber::table::FiberTable;
+use crate::runtime::inner::RuntimeInner;
 use crate::runtime::io::table::IoTable;
 use crate::runtime::key::FiberKey;
 use crate::runtime::poll_pace::PollPace;
@@ -32,6 +32,8 @@ use crate::runtime::Shared;
 /// `context`. Fields are `RefCell`s borrowed only for short, non-reentrant
 /// sections, never across a fiber switch.
 pub(crate) struct Scheduler {
+    /// This scheduler's place among its runtime's.
+    index: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) runtime: Arc<RuntimeInner>,
     fibers: FiberTable,
@@ -64,16 +66,12 @@ impl fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    pub(crate) fn new(shared: Arc<Shared>, runtime: Arc<RuntimeInner>) -> Scheduler {
-        let layout = if runtime.guarded_stacks {
-            Layout::guarded()
-        } else {
-            Layout::CarvedUnguarded
-        };
-        #[cfg(test)]
-        let layout = tests::LAYOUT.with(|forced| forced.get()).unwrap_or(layout);
-        let stacks = StackPool::new(runtime.stack_size, layout);
+    /// Scheduler `index` of `runtime`.
+    pub(crate) fn new(index: usize, runtime: Arc<RuntimeInner>) -> Scheduler {
+        let shared = runtime.schedulers[index].clone();
+        let stacks = StackPool::new(runtime.config.stack_size, runtime.config.layout);
         Scheduler {
+            index,
             fibers: FiberTable::continuing(shared.last_generation()),
             local: Local::new(&shared),
             shared,
@@ -194,7 +192,9 @@ impl Scheduler {
     fn drain_inbox(&self) {
         let mut inbox = self.inbox.borrow_mut();
         let mut spawns = self.spawns.borrow_mut();
-        self.shared.drain_inbox(&mut inbox, &mut spawns);
+        self.shared.take_announcement();
+        self.shared.take_wakes(&mut inbox);
+        self.runtime.spawns[self.index].take(&mut spawns);
         {
             let mut queue = self.local.queue.borrow_mut();
             for key in inbox.drain(..) {
@@ -254,7 +254,7 @@ impl Scheduler {
     /// paying for a sleep and a wake (see `Builder::spin_before_sleep`).
     /// True if work arrived.
     fn spin_for_work(&self) -> bool {
-        let spin = self.runtime.spin;
+        let spin = self.runtime.config.spin;
         if spin.is_zero() {
             return false;
         }
@@ -702,19 +702,16 @@ mod tests {
         assert_eq!(log, ["a", "b"]);
     }
 
-    thread_local! {
-        /// Forces the stack layout of schedulers made on this thread, so
-        /// the layout of older kernels runs here too.
-        pub(super) static LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
-    }
-
     /// The whole runtime on stacks mapped one by one (kernels without
     /// guard regions): fibers start, reuse parked coroutines, switch,
     /// finish, are trimmed and are torn down while parked.
     #[test]
     fn fibers_run_on_mapped_stacks() {
-        LAYOUT.with(|l| l.set(Some(Layout::Mapped)));
-        let (sum, layout) = run(|| {
+        let rt = crate::Runtime::builder()
+            .layout(Layout::Mapped)
+            .build()
+            .unwrap();
+        let (sum, layout) = rt.run(|| {
             let (tx, rx) = channel::<u64>();
             let senders: Vec<_> = (0..1100u64)
                 .map(|i| {
@@ -747,7 +744,6 @@ mod tests {
             yield_now();
             (sum, layout)
         });
-        LAYOUT.with(|l| l.set(None));
         assert_eq!(sum, (0..1100).sum::<u64>());
         let (idle, fresh, created) = layout.unwrap();
         assert_eq!(

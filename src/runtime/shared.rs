@@ -1,5 +1,7 @@
-//! The part of a scheduler other threads may touch: its remote inbox and its
-//! wake FD (the poller's `notify`).
+//! The part of a scheduler other threads may touch: its inbox of woken
+//! fibers and its wake FD (the poller's `notify`). (Fibers spawned from
+//! other threads wait in the runtime's `SpawnInbox`, which announces them
+//! here.)
 //!
 //! Lost-wakeup freedom is the handshake in `wake_flags.rs`.
 
@@ -9,7 +11,6 @@ use std::time::Instant;
 
 use polling::{Events, Poller};
 
-use crate::runtime::fiber::packet::RemoteBody;
 use crate::runtime::key::FiberKey;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
@@ -18,7 +19,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
     inbox: Mutex<Vec<FiberKey>>,
-    spawns: Mutex<Spawns>,
     flags: WakeFlags,
     pub(crate) poller: Poller,
     /// The last fiber generation a run of this scheduler handed out. The
@@ -35,20 +35,10 @@ impl fmt::Debug for Shared {
     }
 }
 
-/// Fibers started from other threads, and whether a run takes them.
-#[derive(Default)]
-struct Spawns {
-    /// A run of this scheduler is under way and will start, or drop, what
-    /// is queued (between `open` and `close`).
-    open: bool,
-    queued: Vec<RemoteBody>,
-}
-
 impl Shared {
     pub(crate) fn new() -> io::Result<Shared> {
         Ok(Shared {
             inbox: Mutex::new(Vec::new()),
-            spawns: Mutex::new(Spawns::default()),
             flags: WakeFlags::default(),
             poller: Poller::new()?,
             generation: AtomicU32::new(0),
@@ -71,27 +61,8 @@ impl Shared {
         self.announce();
     }
 
-    /// Starts a fiber on this scheduler from another thread, if a run
-    /// will take it; else hands it back (to drop: its join then returns an
-    /// error).
-    pub(crate) fn spawn_remote(&self, body: RemoteBody) -> Result<(), RemoteBody> {
-        let mut spawns = lock(&self.spawns);
-        if !spawns.open {
-            return Err(body);
-        }
-        spawns.queued.push(body);
-        drop(spawns);
-        self.announce();
-        Ok(())
-    }
-
-    /// A run begins: fibers spawned from other threads are taken from now.
-    pub(crate) fn open(&self) {
-        lock(&self.spawns).open = true;
-    }
-
     /// Makes the scheduler look at its inbox; wakes it only if it sleeps.
-    fn announce(&self) {
+    pub(crate) fn announce(&self) {
         if self.flags.announce() {
             // A failed notify leaves the scheduler asleep until its next
             // timer or I/O event; the eventfd write cannot fail in practice.
@@ -106,17 +77,9 @@ impl Shared {
         let _ = self.poller.notify();
     }
 
-    /// A run ended: drops what it left in the inbox, and the fibers
-    /// spawned from other threads that it did not take (their joins return
-    /// an error); later spawns are refused the same way until the next run.
+    /// A run ended: drops the wakes it left in the inbox.
     pub(crate) fn close(&self) {
         lock(&self.inbox).clear();
-        let stale = {
-            let mut spawns = lock(&self.spawns);
-            spawns.open = false;
-            std::mem::take(&mut spawns.queued)
-        };
-        drop(stale); // outside the lock: their closures' destructors run
         self.flags.take();
     }
 
@@ -126,12 +89,15 @@ impl Shared {
         self.flags.is_pending()
     }
 
-    /// Moves the inbox into `keys` and `spawns` (reused buffers). The flag
-    /// is cleared first, so anything pushed after a take raises it again.
-    pub(crate) fn drain_inbox(&self, keys: &mut Vec<FiberKey>, spawns: &mut Vec<RemoteBody>) {
+    /// Clears the flag that says work was announced: anything announced
+    /// after this raises it again. Called before the inboxes are taken.
+    pub(crate) fn take_announcement(&self) {
         self.flags.take();
+    }
+
+    /// Moves the woken fibers into `keys` (a reused buffer).
+    pub(crate) fn take_wakes(&self, keys: &mut Vec<FiberKey>) {
         std::mem::swap(&mut *lock(&self.inbox), keys);
-        std::mem::swap(&mut lock(&self.spawns).queued, spawns);
     }
 
     /// Blocks in the poller until `deadline`, an I/O event or a remote wake,

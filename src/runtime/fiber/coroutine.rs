@@ -24,7 +24,7 @@ use corosensei::{Coroutine, CoroutineResult};
 
 use crate::runtime::current::{self, FiberYield, FiberYielder};
 use crate::runtime::fiber::packet::Body;
-use crate::runtime::fiber::slot::Start;
+use crate::runtime::fiber::packet::Start;
 use crate::runtime::fiber::stack::{FiberStack, TOP_RESERVE};
 use crate::runtime::key::FiberKey;
 

@@ -106,7 +106,7 @@ impl<T> Tree<std::thread::Result<T>> for JoinOp<'_, T> {
 mod tests {
     use super::JoinHandle;
     use crate::runtime::fiber::packet::packet_send;
-    use crate::runtime::fiber::slot::Start;
+    use crate::runtime::fiber::packet::Start;
 
     #[test]
     fn a_panic_is_delivered_and_a_handle_may_free_the_packet_on_another_thread() {

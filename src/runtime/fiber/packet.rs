@@ -18,7 +18,15 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::op::oneshot::Oneshot;
 use crate::runtime::current;
 use crate::runtime::fiber::block_cache;
-use crate::runtime::fiber::slot::Start;
+
+/// How a fiber's body is entered for the first time.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// Run the user's function.
+    Run,
+    /// No stack could be had: record this error as the fiber's panic.
+    Failed(String),
+}
 
 /// What the joiner waits for and takes: the fiber's result, put once.
 pub(crate) type JoinState<T> = Oneshot<std::thread::Result<T>>;

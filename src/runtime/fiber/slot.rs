@@ -8,15 +8,6 @@ use std::num::NonZeroU64;
 use crate::runtime::fiber::coroutine::Runner;
 use crate::runtime::fiber::packet::Body;
 
-/// How a fiber's body is entered for the first time.
-#[derive(Debug)]
-pub(crate) enum Start {
-    /// Run the user's function.
-    Run,
-    /// No stack could be had: record this error as the fiber's panic.
-    Failed(String),
-}
-
 pub(crate) enum FiberState {
     /// A free slot; the index of the next free slot (`table::NO_SLOT` if none).
     Vacant(u32),

@@ -1,0 +1,105 @@
+//! What the schedulers of one runtime share: the configuration of their
+//! fibers' stacks and idle spins, each scheduler's shared half (which
+//! wakes its fibers from other threads) and its inbox of fibers spawned
+//! from other threads, and whether a run is under way.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::runtime::fiber::packet::RemoteBody;
+use crate::runtime::fiber::stack::Layout;
+use crate::runtime::Shared;
+use crate::sync::{lock, Mutex};
+
+/// What every scheduler of one runtime shares.
+pub(crate) struct RuntimeInner {
+    /// Each scheduler's shared half, by index (0 is `run`'s thread).
+    pub(crate) schedulers: Vec<Arc<Shared>>,
+    /// Each scheduler's inbox of fibers spawned from other threads.
+    pub(crate) spawns: Vec<SpawnInbox>,
+    pub(crate) config: Config,
+    /// Where `Handle::spawn` places the next fiber (round-robin).
+    pub(crate) next: AtomicUsize,
+    pub(crate) running: AtomicBool,
+    /// Set as `run` ends: the worker schedulers stop.
+    pub(crate) stopping: AtomicBool,
+}
+
+/// How each scheduler of a runtime runs its fibers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// Usable bytes of each fiber's stack.
+    pub(crate) stack_size: usize,
+    /// How stacks are mapped and guarded.
+    pub(crate) layout: Layout,
+    /// How long an idle scheduler polls its inbox before it sleeps.
+    pub(crate) spin: Duration,
+}
+
+impl fmt::Debug for RuntimeInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("threads", &self.schedulers.len())
+            .field("config", &self.config)
+            .field("running", &self.running.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Fibers started on one scheduler from other threads, and whether a run
+/// takes them.
+#[derive(Default)]
+pub(crate) struct SpawnInbox(Mutex<Spawns>);
+
+#[derive(Default)]
+struct Spawns {
+    /// A run of this scheduler is under way and will start, or drop, what
+    /// is queued (between `open` and `close`).
+    open: bool,
+    queued: Vec<RemoteBody>,
+}
+
+impl fmt::Debug for SpawnInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpawnInbox")
+    }
+}
+
+impl SpawnInbox {
+    /// Queues `body` for the scheduler whose shared half is `shared`, and
+    /// tells it, if a run will take it; else hands it back (to drop: its
+    /// join then returns an error).
+    pub(crate) fn push(&self, body: RemoteBody, shared: &Shared) -> Result<(), RemoteBody> {
+        let mut spawns = lock(&self.0);
+        if !spawns.open {
+            return Err(body);
+        }
+        spawns.queued.push(body);
+        drop(spawns);
+        shared.announce();
+        Ok(())
+    }
+
+    /// A run begins: fibers spawned from other threads are taken from now.
+    pub(crate) fn open(&self) {
+        lock(&self.0).open = true;
+    }
+
+    /// A run ended: drops the fibers it did not take (their joins return
+    /// an error); later spawns are refused the same way until the next run.
+    pub(crate) fn close(&self) {
+        let stale = {
+            let mut spawns = lock(&self.0);
+            spawns.open = false;
+            std::mem::take(&mut spawns.queued)
+        };
+        drop(stale); // outside the lock: their closures' destructors run
+    }
+
+    /// Moves the queued fibers into `into` (a reused buffer).
+    pub(crate) fn take(&self, into: &mut Vec<RemoteBody>) {
+        std::mem::swap(&mut lock(&self.0).queued, into);
+    }
+}
