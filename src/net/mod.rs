@@ -265,11 +265,11 @@ mod unix;
 /// Out of descriptors: say which limit was hit and how to raise it, keeping
 /// the error kind. Other errors pass through unchanged.
 pub(crate) fn explain_fd_limit(e: std::io::Error) -> std::io::Error {
-    const EMFILE: i32 = 24;
-    const ENFILE: i32 = 23;
     let limit = match e.raw_os_error() {
-        Some(EMFILE) => "the process's open-file limit (RLIMIT_NOFILE); raise it with `ulimit -n`",
-        Some(ENFILE) => "the system-wide open-file limit (fs.file-max)",
+        Some(libc::EMFILE) => {
+            "the process's open-file limit (RLIMIT_NOFILE); raise it with `ulimit -n`"
+        }
+        Some(libc::ENFILE) => "the system-wide open-file limit (fs.file-max)",
         _ => return e,
     };
     std::io::Error::new(

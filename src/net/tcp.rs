@@ -47,8 +47,6 @@ impl TcpListener {
     }
 }
 
-const EINPROGRESS: i32 = 115;
-
 impl TcpStream {
     /// Connects to `addr`, trying each of its addresses in turn. The
     /// connect is non-blocking underneath: only the calling fiber waits, and
@@ -90,7 +88,7 @@ impl TcpStream {
         .map_err(super::explain_fd_limit)?;
         let pending = match socket.connect(&SockAddr::from(*addr)) {
             Ok(()) => false,
-            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => true,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
             Err(e) => return Err(e),
         };
         let stream = TcpStream::from_nonblocking(socket.into());

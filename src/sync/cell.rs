@@ -1,7 +1,8 @@
 //! An `UnsafeCell` whose accesses loom can see: `std`'s normally, loom's
-//! under `--cfg loom`, behind the closure-taking `with`/`with_mut` API of
-//! loom's (as in tokio's `loom` shim), so code written against it compiles
-//! either way and the model checker flags unordered accesses.
+//! under `--cfg loom`, behind loom's API (as in tokio's `loom` shim): the
+//! closure-taking `with`/`with_mut`, and `get_mut` for an access that a
+//! guard holds open (the spin lock's). Code written against it compiles
+//! either way, and the model checker flags unordered accesses.
 
 /// `std::cell::UnsafeCell` with loom's access API.
 #[cfg(not(loom))]
@@ -25,7 +26,35 @@ impl<T> UnsafeCell<T> {
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
+
+    /// A pointer for writing the value, for as long as the caller holds it
+    /// (loom tracks the access until it is dropped).
+    #[inline(always)]
+    pub(crate) fn get_mut(&self) -> MutPtr<T> {
+        MutPtr(self.0.get())
+    }
+}
+
+/// A pointer from `UnsafeCell::get_mut`.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct MutPtr<T>(*mut T);
+
+#[cfg(not(loom))]
+impl<T> MutPtr<T> {
+    /// The value, mutably.
+    ///
+    /// # Safety
+    ///
+    /// No other reference to the value exists while the one returned does.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // loom's `MutPtr::deref`; exclusive by contract
+    pub(crate) unsafe fn deref(&self) -> &mut T {
+        // SAFETY: the caller's promise; the pointer is into a live cell,
+        // which the holder of the pointer borrows.
+        unsafe { &mut *self.0 }
+    }
 }
 
 #[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
+pub(crate) use loom::cell::{MutPtr, UnsafeCell};

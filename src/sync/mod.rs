@@ -3,7 +3,7 @@
 //! Lock-free code imports only from here so the model checker in `loom-tests/`
 //! sees every synchronising access.
 
-mod cell;
+pub(crate) mod cell;
 mod spin_lock;
 
 pub(crate) use cell::UnsafeCell;

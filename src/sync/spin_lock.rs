@@ -13,16 +13,12 @@
 
 use std::ops::{Deref, DerefMut};
 
+use crate::sync::cell::{MutPtr, UnsafeCell};
 use crate::sync::{AtomicBool, Ordering};
-
-#[cfg(not(loom))]
-type Cell<T> = std::cell::UnsafeCell<T>;
-#[cfg(loom)]
-type Cell<T> = loom::cell::UnsafeCell<T>;
 
 pub(crate) struct SpinLock<T> {
     locked: AtomicBool,
-    value: Cell<T>,
+    value: UnsafeCell<T>,
 }
 
 // SAFETY: the lock hands out access to `value` to one thread at a time (the
@@ -35,7 +31,7 @@ impl<T> SpinLock<T> {
     pub(crate) fn new(value: T) -> Self {
         SpinLock {
             locked: AtomicBool::new(false),
-            value: Cell::new(value),
+            value: UnsafeCell::new(value),
         }
     }
 
@@ -51,7 +47,7 @@ impl<T> SpinLock<T> {
         SpinGuard {
             lock: self,
             #[cfg(not(loom))]
-            value: self.value.get(),
+            value: self.value.get_mut(),
             #[cfg(loom)]
             value: Some(self.value.get_mut()),
         }
@@ -85,11 +81,11 @@ impl<T> SpinLock<T> {
 pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
     #[cfg(not(loom))]
-    value: *mut T,
+    value: MutPtr<T>,
     /// `None` only inside `drop`: loom must see the access end before the
     /// unlock, or it would report the next holder's access as a race.
     #[cfg(loom)]
-    value: Option<loom::cell::MutPtr<T>>,
+    value: Option<MutPtr<T>>,
 }
 
 impl<T> Deref for SpinGuard<'_, T> {
@@ -101,7 +97,7 @@ impl<T> Deref for SpinGuard<'_, T> {
         // lock, which the guard borrows.
         #[cfg(not(loom))]
         unsafe {
-            &*self.value
+            self.value.deref()
         }
         // SAFETY: as above.
         #[cfg(loom)]
@@ -118,7 +114,7 @@ impl<T> DerefMut for SpinGuard<'_, T> {
         // through the guard.
         #[cfg(not(loom))]
         unsafe {
-            &mut *self.value
+            self.value.deref()
         }
         // SAFETY: as above.
         #[cfg(loom)]

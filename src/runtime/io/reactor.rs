@@ -6,23 +6,19 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 use polling::{Events, Poller};
 
 use crate::op::state::OpState;
 use crate::runtime::io::table::{Dir, IoTable, Waiter, CLOSED_CHECK_INTERVAL};
+use crate::sync::{lock, Mutex};
 
 pub(crate) struct Reactor {
     poller: Poller,
     table: Mutex<IoTable>,
     started: AtomicBool,
     starting: Mutex<()>,
-}
-
-// The io module is not model-checked: it uses std's lock even under loom.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 static REACTOR: OnceLock<io::Result<Reactor>> = OnceLock::new();

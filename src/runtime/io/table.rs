@@ -20,6 +20,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use libc::{EBADF, EEXIST, ENOENT};
 use polling::{Event, PollMode, Poller};
 use slab::Slab;
 
@@ -106,9 +107,6 @@ fn is(e: &io::Error, errno: i32) -> bool {
 }
 
 const NONE: usize = usize::MAX;
-const ENOENT: i32 = 2;
-const EBADF: i32 = 9;
-const EEXIST: i32 = 17;
 
 /// The error a waiter gets when its descriptor was closed under it.
 pub(crate) fn closed_while_waiting() -> io::Error {
