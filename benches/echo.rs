@@ -5,14 +5,18 @@
 //!
 //!     cargo bench --bench echo [-- --quick] [-- --duration 5s]
 
-#[path = "support/echo.rs"]
-mod echo;
+// The example's load generator, shared this way round so that the
+// example stands alone.
+#[path = "../examples/echo_bench.rs"]
+#[allow(dead_code)] // its `main` and argument parsing
+mod echo_bench;
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use echo::{parse_duration, run_load, Load, Report};
+use echo_bench::load::{parse_duration, run_load, Load, Report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn selvedge_server() -> SocketAddr {
@@ -24,7 +28,7 @@ fn selvedge_server() -> SocketAddr {
             for conn in listener.incoming() {
                 let conn = conn.unwrap();
                 selvedge::spawn(move || {
-                    let _ = echo::echo_connection(&conn, &mut 0);
+                    let _ = echo_connection(&conn);
                 });
             }
         })
@@ -117,4 +121,17 @@ fn main() {
         s.per_second() / t.per_second(),
         s.quantile(0.99).as_secs_f64() / t.quantile(0.99).as_secs_f64(),
     );
+}
+
+/// The echo server's connection loop (as `examples/echo_server.rs`'s).
+fn echo_connection(conn: &selvedge::net::TcpStream) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match (&*conn).read(&mut buf)? {
+            0 => return Ok(()),
+            n => n,
+        };
+        (&*conn).write_all(&buf[..n])?;
+    }
 }

@@ -9,10 +9,8 @@
 //! to finish, shuts down the rest (their fibers see end-of-file), and
 //! prints a summary. Load it with `cargo run --release --example echo_bench`.
 
-#[path = "../benches/support/echo.rs"]
-mod echo;
-
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +117,7 @@ fn connection(conn: TcpStream, stats: &Stats) {
     let mut echoed = 0;
     // An error (a reset, say) ends only this connection; what it echoed
     // before still counts.
-    let _ = echo::echo_connection(&conn, &mut echoed);
+    let _ = echo_connection(&conn, &mut echoed);
     stats.bytes.fetch_add(echoed, Ordering::Relaxed);
     stats.live.lock().unwrap().remove(&id);
 }
@@ -164,4 +162,20 @@ fn parse_args() -> Result<(SocketAddr, usize), String> {
         }
     }
     Ok((addr, threads))
+}
+
+/// Echoes everything `conn` sends until it closes its side, counting the
+/// bytes echoed in `echoed` (also when the connection fails). Only this
+/// connection's fiber waits on it.
+fn echo_connection(conn: &TcpStream, echoed: &mut u64) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match (&*conn).read(&mut buf)? {
+            0 => return Ok(()),
+            n => n,
+        };
+        (&*conn).write_all(&buf[..n])?;
+        *echoed += n as u64;
+    }
 }

@@ -4,10 +4,56 @@
 //!
 //!     cargo run --release --example pingpong [-- ROUNDS]
 
-#[path = "../benches/support/mod.rs"]
-mod support;
+use std::time::{Duration, Instant};
 
-use support::{ns, selvedge_round_trips, std_round_trips};
+/// Nanoseconds per round trip.
+fn ns(elapsed: Duration, rounds: u64) -> f64 {
+    elapsed.as_nanos() as f64 / rounds as f64
+}
+
+/// Times `rounds` round trips between two fibers over two rendezvous
+/// channels: the main fiber sends `v` and receives `v + 1` back.
+fn selvedge_round_trips(rounds: u64) -> Duration {
+    selvedge::run(|| {
+        let (ping_tx, ping_rx) = selvedge::channel::<u64>();
+        let (pong_tx, pong_rx) = selvedge::channel::<u64>();
+        selvedge::spawn(move || {
+            for v in &ping_rx {
+                pong_tx.send(v + 1).unwrap();
+            }
+        });
+        let start = Instant::now();
+        let mut v = 0;
+        for _ in 0..rounds {
+            ping_tx.send(v).unwrap();
+            v = pong_rx.recv().unwrap();
+        }
+        assert_eq!(v, rounds, "lost or duplicated round trips");
+        start.elapsed()
+    })
+}
+
+/// The same between two OS threads over `sync_channel(0)`.
+fn std_round_trips(rounds: u64) -> Duration {
+    let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<u64>(0);
+    let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(0);
+    let echo = std::thread::spawn(move || {
+        for v in ping_rx {
+            pong_tx.send(v + 1).unwrap();
+        }
+    });
+    let start = Instant::now();
+    let mut v = 0;
+    for _ in 0..rounds {
+        ping_tx.send(v).unwrap();
+        v = pong_rx.recv().unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(v, rounds, "lost or duplicated round trips");
+    drop(ping_tx);
+    echo.join().unwrap();
+    elapsed
+}
 
 fn main() {
     let rounds: u64 = std::env::args()

@@ -8,8 +8,7 @@ use std::sync::Mutex;
 
 use selvedge::{run, spawn, Condition, Runtime};
 
-#[path = "../benches/support/kernel.rs"]
-mod kernel;
+use selvedge_harness::kernel;
 
 /// Held by each test: one may use up the process's mappings, which the
 /// other needs.

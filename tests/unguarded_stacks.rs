@@ -4,8 +4,7 @@
 
 use selvedge::{Condition, Runtime};
 
-#[path = "../benches/support/kernel.rs"]
-mod kernel;
+use selvedge_harness::kernel;
 
 #[test]
 fn unguarded_stacks_hold_more_live_fibers_than_guarded_ones_can() {

@@ -5,24 +5,25 @@
 /// workload on every runtime once, so the rounds interleave the runtimes
 /// and a burst of load on the host lands in one round of each, not in
 /// every sample of one runtime; the table reports medians across rounds.
-pub(crate) const DEFAULT_ROUNDS: usize = 5;
+pub const DEFAULT_ROUNDS: usize = 5;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
-pub(crate) struct Options {
+pub struct Options {
     /// Scaled-down workloads in one round: checks the suite runs.
-    pub(crate) quick: bool,
-    pub(crate) rounds: usize,
+    pub quick: bool,
+    /// Rounds of every chosen workload.
+    pub rounds: usize,
     /// Where to write the chart.
-    pub(crate) svg: Option<String>,
+    pub svg: Option<String>,
     /// The workloads named, in the order given; none means all.
-    pub(crate) chosen: Vec<String>,
+    pub chosen: Vec<String>,
 }
 
 impl Options {
     /// Reads `args` (without the program name) against the known
     /// `workloads`; the error says what is wrong with them.
-    pub(crate) fn parse(args: &[String], workloads: &[&str]) -> Result<Options, String> {
+    pub fn parse(args: &[String], workloads: &[&str]) -> Result<Options, String> {
         let mut options = Options {
             quick: false,
             rounds: 0,
@@ -70,7 +71,7 @@ impl Options {
     }
 
     /// True if `workload` is to run.
-    pub(crate) fn runs(&self, workload: &str) -> bool {
+    pub fn runs(&self, workload: &str) -> bool {
         self.chosen.is_empty() || self.chosen.iter().any(|c| c == workload)
     }
 }

@@ -1,6 +1,6 @@
 //! The floor under any thread-safe rendezvous on corosensei here: fibers
 //! that exchange values through channels with a spin lock and a waiting /
-//! synced state, as selvedge's and the minimal runtime's do, but with no
+//! synced state, as selvedge's do, but with no
 //! logic around them. No queues (each channel holds one waiter), no
 //! claims, no scheduler (a loop resumes the fibers in the one order that
 //! works), no op states beyond one byte, no wakes. What is left is what no
@@ -12,15 +12,42 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
-// The minimal runtime's lock, states and stack size (selvedge's), so that
-// the floor differs from it only by the logic it leaves out.
-use crate::minimal::{SpinFlag, STACK_SIZE, SYNCED, WAITING};
+/// The receiver has registered and waits.
+const WAITING: u8 = 0;
+/// A sender has handed over the value.
+const SYNCED: u8 = 2;
+
+/// selvedge's default fiber stack size.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// A channel's spin lock, as selvedge's: one compare-and-swap to take it,
+/// one store to give it back.
+#[derive(Default)]
+struct SpinFlag(AtomicBool);
+
+impl SpinFlag {
+    #[inline(always)]
+    fn lock(&self) {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[inline(always)]
+    fn unlock(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 type Fiber = Coroutine<(), (), (), DefaultStack>;
 

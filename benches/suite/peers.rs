@@ -1,8 +1,6 @@
-//! Shared by the benchmarks and the ping-pong example: the same round-trip
-//! workload, timed the same way, on selvedge and on its peers.
-#![allow(dead_code)] // each includer uses a subset
-
-pub(crate) mod svg;
+//! The round-trip workload, timed the same way on selvedge and on its
+//! peers: two OS threads over crossbeam's and std's channels, and fibers
+//! on one scheduler and on two.
 
 use std::time::{Duration, Instant};
 

@@ -1,16 +1,10 @@
-//! The benchmark suite's command line and report (`benches/suite.rs`): a
-//! `harness = false` bench runs no tests, so its arguments, medians,
-//! ratios and target verdicts are checked here, on made-up rounds.
+//! The benchmark suite's command line and report: a `harness = false`
+//! bench runs no tests, so its arguments, medians, ratios and target
+//! verdicts are checked here, on made-up rounds.
 
-#[path = "../benches/support/options.rs"]
-mod options;
-#[path = "../benches/support/report.rs"]
-#[allow(dead_code)] // the suite's own targets
-mod report;
-
-use options::{Options, DEFAULT_ROUNDS};
-use report::{
-    chart_bars, median, ratio_table, spread, target, target_table, with_tokio, Row, Series, Target,
+use selvedge_harness::options::{Options, DEFAULT_ROUNDS};
+use selvedge_harness::report::{
+    chart_bars, median, ratio_table, spread, target_table, Row, Series, Target, TARGETS,
 };
 
 const WORKLOADS: &[&str] = &["pingpong", "ring", "select4"];
@@ -215,21 +209,30 @@ fn a_measure_of_its_own_unit_stands_alone() {
 }
 
 const TEST_TARGETS: &[Target] = &[
-    with_tokio(
-        target("ping-pong <= 30 ns", "pingpong", "selvedge", 30.0),
-        300.0,
-        "tokio",
-    ),
-    target("ring <= 20 ns", "ring", "selvedge", 20.0),
+    Target {
+        what: "ping-pong <= 0.10x tokio",
+        workload: "pingpong",
+        who: "selvedge",
+        over: "tokio",
+        limit: 0.10,
+        go: Some(200.0),
+    },
     Target {
         what: "with timer <= 1.5x without",
         workload: "select_timeout",
         who: "selvedge with timer",
-        over: Some("selvedge without"),
+        over: "selvedge without",
         limit: 1.5,
-        tokio: None,
+        go: None,
     },
-    target("not run", "skynet", "selvedge", 1.0),
+    Target {
+        what: "not run",
+        workload: "skynet",
+        who: "selvedge",
+        over: "tokio",
+        limit: 1.0,
+        go: None,
+    },
 ];
 
 fn judged(quick: bool) -> String {
@@ -237,21 +240,21 @@ fn judged(quick: bool) -> String {
         round(&[
             ("pingpong", "selvedge", 28.0, "ns"),
             ("pingpong", "tokio", 200.0, "ns"),
-            ("ring", "selvedge", 19.0, "ns"),
+            ("pingpong", "switch (floor)", 14.0, "ns"),
             ("select_timeout", "selvedge with timer", 70.0, "ns"),
             ("select_timeout", "selvedge without", 50.0, "ns"),
         ]),
         round(&[
             ("pingpong", "selvedge", 32.0, "ns"),
             ("pingpong", "tokio", 400.0, "ns"),
-            ("ring", "selvedge", 25.0, "ns"),
+            ("pingpong", "switch (floor)", 16.0, "ns"),
             ("select_timeout", "selvedge with timer", 80.0, "ns"),
             ("select_timeout", "selvedge without", 50.0, "ns"),
         ]),
         round(&[
             ("pingpong", "selvedge", 31.0, "ns"),
             ("pingpong", "tokio", 400.0, "ns"),
-            ("ring", "selvedge", 21.0, "ns"),
+            ("pingpong", "switch (floor)", 31.0, "ns"),
             ("select_timeout", "selvedge with timer", 72.0, "ns"),
             ("select_timeout", "selvedge without", 60.0, "ns"),
         ]),
@@ -260,21 +263,20 @@ fn judged(quick: bool) -> String {
 }
 
 #[test]
-fn a_target_is_judged_by_its_median_and_counts_the_rounds_within_it() {
+fn a_target_is_judged_by_its_median_ratio_and_counts_the_rounds_within_it() {
     let table = judged(false);
-    // 31 ns is over 30, though one round was within; as a ratio to tokio
-    // (limit 30 / 300 = 0.1) the per-round ratios 0.14, 0.08 and 0.0775
-    // (printed 0.077: 31 / 400 is a hair under 0.0775 in binary) have
-    // the median 0.08, within.
-    assert_row(&table, "| ping-pong <= 30 ns | 31.00 (28.00–32.00) | 1 of 3 | missed | <= 0.100, 0.080 (0.077–0.140) | met |");
+    // Per round 0.14, 0.08 and 0.0775 (printed 0.077: 31 / 400 is a hair
+    // under 0.0775 in binary): the median 0.08 is within 0.10, and so are
+    // two rounds. Beside it, the median 31 over Go's 200, and the
+    // per-round ratios to the floor, 2.0, 2.0 and 1.0.
     assert_row(
         &table,
-        "| ring <= 20 ns | 21.00 (19.00–25.00) | 1 of 3 | missed |  |  |",
+        "| ping-pong <= 0.10x tokio | 0.080 (0.077–0.140) | 2 of 3 | met | 0.155 | 2.00 (1.00–2.00) |",
     );
-    // A ratio target: 1.4, 1.6 and 1.2 per round.
+    // A target over selvedge's own measure: 1.4, 1.6 and 1.2 per round.
     assert_row(
         &table,
-        "| with timer <= 1.5x without | 1.40 (1.20–1.60) | 2 of 3 | met |",
+        "| with timer <= 1.5x without | 1.400 (1.200–1.600) | 2 of 3 | met |  |  |",
     );
     assert!(
         !table.contains("not run"),
@@ -289,7 +291,7 @@ fn a_quick_run_shows_the_numbers_without_a_verdict() {
         !table.contains("| met |") && !table.contains("| missed |"),
         "{table}"
     );
-    assert_eq!(table.matches("not judged (quick)").count(), 4, "{table}");
+    assert_eq!(table.matches("not judged (quick)").count(), 2, "{table}");
 }
 
 #[test]
@@ -301,25 +303,34 @@ fn a_target_whose_peer_has_no_common_round_says_no_data() {
     let table = target_table(&Series::gather(&samples), TEST_TARGETS, false);
     assert_row(
         &table,
-        "| ping-pong <= 30 ns | 28.00 | 1 of 1 | met | <= 0.100, no data | no data |",
+        "| ping-pong <= 0.10x tokio | no data | 0 of 0 | no data | 0.140 |  |",
     );
 }
 
 #[test]
 fn a_target_whose_measure_is_missing_from_a_workload_that_ran_says_no_data() {
-    // The ring ran, but under another label (renamed, or its child
-    // process failed): the target shows, with no data, rather than
-    // vanishing from the table.
-    let samples = [round(&[("ring", "selvedge, 503 fibers", 19.0, "ns")])];
+    // The ping-pong ran, but selvedge's measure under another label
+    // (renamed, or its child process failed): the target shows, with no
+    // data, rather than vanishing from the table.
+    let samples = [round(&[
+        ("pingpong", "selvedge, renamed", 19.0, "ns"),
+        ("pingpong", "tokio", 300.0, "ns"),
+    ])];
     let table = target_table(&Series::gather(&samples), TEST_TARGETS, false);
     assert_row(
         &table,
-        "| ring <= 20 ns | no data | 0 of 0 | no data |  |  |",
+        "| ping-pong <= 0.10x tokio | no data | 0 of 0 | no data |  |  |",
     );
-    assert!(
-        !table.contains("ping-pong"),
-        "the ping-pong did not run: {table}"
-    );
+}
+
+/// Every target names a selvedge measure over another, with a limit.
+#[test]
+fn the_suites_targets_are_ratios() {
+    for t in TARGETS {
+        assert!(t.who.starts_with("selvedge"), "{t:?}");
+        assert_ne!(t.who, t.over, "{t:?}");
+        assert!(t.limit > 0.0, "{t:?}");
+    }
 }
 
 #[test]

@@ -1,9 +1,8 @@
-//! What the running kernel allows for fiber stacks, shared by the benchmark
-//! suite and the stack tests (each includes this file with `#[path]`).
-#![allow(dead_code)] // each includer uses a subset
+//! What the running kernel allows for fiber stacks, which the benchmark
+//! suite and the stack tests both ask.
 
 /// `vm.max_map_count`: guarded stacks that each own a mapping take two.
-pub(crate) fn max_map_count() -> usize {
+pub fn max_map_count() -> usize {
     std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -16,7 +15,7 @@ pub(crate) fn max_map_count() -> usize {
 /// Where they work, guarded stacks share mappings and `max_map_count` no
 /// longer caps live fibers. (qemu's user-mode emulation accepts the advice
 /// and ignores it.)
-pub(crate) fn has_guard_regions() -> bool {
+pub fn has_guard_regions() -> bool {
     const MADV_GUARD_INSTALL: libc::c_int = 102;
     // SAFETY: a fresh anonymous page, advised, read by the kernel on our
     // behalf (an unreadable one gives EFAULT, not a signal), and unmapped;
@@ -53,6 +52,6 @@ pub(crate) fn has_guard_regions() -> bool {
 /// Whether the tests run under an emulator (`.ci/aarch64` sets
 /// `SELVEDGE_TEST_RUNNER` to qemu), where exhausting the kernel's mappings
 /// takes minutes and tests the emulator's memory map rather than ours.
-pub(crate) fn emulated() -> bool {
+pub fn emulated() -> bool {
     std::env::var_os("SELVEDGE_TEST_RUNNER").is_some()
 }

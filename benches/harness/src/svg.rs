@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-pub(crate) fn chart(bars: &[(String, f64)]) -> String {
+/// The chart of `bars` (a label and a ratio each), as an SVG document.
+pub fn chart(bars: &[(String, f64)]) -> String {
     let (label_w, plot_w, row_h, top) = (330.0, 420.0, 22.0, 40.0);
     let height = top + row_h * bars.len() as f64 + 40.0;
     let width = label_w + plot_w + 80.0;
