@@ -1,4 +1,7 @@
 //! `Condition`: a one-shot event many fibers and threads can wait for.
+//!
+//! A user-facing layer over `op::signal`; it imports nothing of the
+//! runtime.
 
 use std::fmt;
 

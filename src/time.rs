@@ -23,7 +23,7 @@ enum When {
     /// A positive duration: it cannot have passed while the perform tries
     /// its leaves, so no clock is read then. If the perform waits, the
     /// deadline counts from a clock reading taken after it began to wait
-    /// (`TimerHeap::insert`), so the wait is never shorter than asked;
+    /// (`TimerHeap::settle`), so the wait is never shorter than asked;
     /// a `recv or after(d)` whose message comes first reads no clock at all.
     After(Duration),
     At(Instant),

@@ -247,8 +247,8 @@ impl<T> Chan<T> {
     /// the lock from the partners' queue head and count: a choice asks
     /// this of every leaf, then tries only those that may complete. A
     /// partner that comes right after this look is missed, as it would be
-    /// if it came right after a try. (With `|` for `||`, no branch: select4
-    /// took 10% longer, waiting on the loads the branch predicts past.)
+    /// if it came right after a try. (`||`, not `|`: the branch lets the
+    /// predictor run past the second load instead of waiting on it.)
     #[inline]
     pub(crate) fn may_complete(&self, side: Side) -> bool {
         let partner = side.partner();

@@ -1,5 +1,10 @@
 //! Rendezvous channels: many senders, many receivers, no buffer. A send
 //! completes only when a receiver takes the value.
+//!
+//! A user-facing layer: each end's operation is a leaf of the protocol in
+//! `op` (it commits partners through `op::state`, and its queues hold the
+//! waiters `waiters` defines), and the only runtime item it touches is the
+//! wake token a committed partner leaves. It never reaches the scheduler.
 
 mod chan;
 mod error;
@@ -184,8 +189,8 @@ macro_rules! channel_leaf {
             fn unregister(&mut self, _op: &OpState) {
                 self.$($chan).+.unregister($side, &self.waiter);
             }
-            // Always inlined: as `#[inline]`, it was compiled out of line,
-            // ping-pong +68 instructions per round trip.
+            // Always inlined: it is the whole of a leaf's first attempt, and
+            // `#[inline]` alone leaves it out of line in the hot loop.
             #[inline(always)]
             fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
                 self.$($chan).+.try_or_register($side, &mut self.$slot, &self.waiter, cx, idx)

@@ -40,8 +40,8 @@ impl<T> Copy for Entry<T> {}
 
 /// A leaf's place in a queue, and its entry. Only `linked` is set before
 /// the first `push_back`, which writes the rest: a choice builds a node per
-/// channel leaf and most are never queued (zeroing them cost select4 ~10
-/// instructions per message).
+/// channel leaf and most are never queued, so zeroing them would be
+/// wasted work on every choice.
 pub(crate) struct Waiter<T> {
     entry: Cell<MaybeUninit<Entry<T>>>,
     prev: Cell<MaybeUninit<*const Waiter<T>>>,

@@ -30,6 +30,11 @@
 //! get an `EBADF` error instead of hanging.
 //!
 //! [`net`]: crate::net
+//!
+//! A user-facing layer: its leaves wait in the I/O driver's readiness
+//! table (`runtime::io`), reached through `runtime::context` in a fiber and
+//! the reactor on a plain thread. `source` is the non-blocking descriptor
+//! the `net` types are built on.
 
 pub(crate) mod source;
 

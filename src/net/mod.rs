@@ -34,6 +34,9 @@
 //!
 //! Timeouts (`set_read_timeout`, `set_write_timeout`) fail the call with
 //! `ErrorKind::TimedOut` (std reports `WouldBlock` on Unix).
+//!
+//! The top layer: every socket is an `io::source::Source`, which does the
+//! waiting; this module adds the `std`-shaped types and nothing beneath.
 
 macro_rules! stream_common {
     ($ty:ident, $std:ty) => {

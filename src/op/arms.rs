@@ -3,12 +3,11 @@
 //! completes; the others are dropped (a `with_nack` among them fires)
 //! before its body runs.
 //!
-//! `select!` once joined its arms with `or`, each wrapped to store its
-//! output in a slot of its own, and then looked for the filled slot. The
-//! winner was a random index routed three times (through the `or` nodes,
-//! into a slot, and out of the slots), and each routing was a chain of
-//! branches on it. Here the perform leaves the operations in place and
-//! returns the winning arm's number, which the macro dispatches on once.
+//! The perform leaves the operations in place and returns the winning
+//! arm's number, which the macro dispatches on once. Joining the arms with
+//! `or`, each wrapped to store its output in a slot, would route the winner
+//! three times (through the `or` nodes, into a slot, and out of the slots),
+//! each a chain of branches.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -43,9 +43,8 @@ pub enum Registered {
     /// This leaf committed the perform itself (it found a partner while
     /// registering, and has woken it). A unit variant, so the whole enum
     /// comes back in a register: with the partner's wake token inside, a
-    /// choice read it back from memory right after the leaf's dynamic call
-    /// wrote it, a store-forwarding stall (perf put an eighth of `recv or
-    /// after(d)`'s samples there).
+    /// choice would read it back from memory right after the leaf's dynamic
+    /// call wrote it, a store-forwarding stall.
     Committed,
     /// Another party committed the perform while we were registering.
     CommittedByOther,
@@ -160,9 +159,8 @@ impl<'s> LeafList<'s> {
     /// yet. Registering such a leaf only offers its deadline, so a choice
     /// of one other leaf and such a timer performs like that leaf alone,
     /// with the deadline attached. Recorded here, at push time, rather than
-    /// asked of every leaf through a dynamic call: the answer came back
-    /// through memory, a store-forwarding stall that perf put at a quarter
-    /// of `recv or after(d)`'s samples in the perform.
+    /// asked of every leaf through a dynamic call, whose answer would come
+    /// back through memory, a store-forwarding stall.
     #[inline]
     pub(crate) fn push_timer(&mut self, leaf: &'s mut dyn Leaf, pending: Option<Deadline>) {
         if self.len < LONE_MAX {

@@ -3,11 +3,11 @@
 //! A fiber's join is one: the finishing fiber puts its result, the
 //! `JoinHandle` takes it.
 //!
-//! A [`Signal`](super::signal::Signal) did this job, with the result beside
-//! it behind a spin lock. But a join has at most one waiter at a time (the
-//! handle is not `Clone`, and `join_op` borrows it mutably), so the
-//! signal's waiter list and both locks come down to one state word, and a
-//! spawn+join to two atomic read-modify-writes fewer.
+//! A join has at most one waiter at a time (the handle is not `Clone`, and
+//! `join_op` borrows it mutably), so where a [`Signal`](super::signal::Signal)
+//! with the result beside it would need a waiter list and two locks, this
+//! needs one state word, and a spawn+join two atomic read-modify-writes
+//! fewer.
 //!
 //! The state moves EMPTY ⇄ WAITING (the reader registers and withdraws),
 //! then, once, to PUTTING (the writer commits the registered perform, if

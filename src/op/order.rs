@@ -93,8 +93,7 @@ const IDENTITY: u64 = 0x0706_0504_0302_0100;
 
 /// Choices of up to this many leaves (`select4`'s size, and the usual
 /// two or three) take their order from `SMALL_PERMUTATIONS` in one draw,
-/// instead of one draw and one byte swap per leaf (select4: ~60
-/// instructions per message fewer).
+/// instead of one draw and one byte swap per leaf.
 const SMALL_MAX: usize = 4;
 const FACTORIAL: [usize; SMALL_MAX + 1] = [1, 1, 2, 6, 24];
 /// Where the permutations of each length start in `SMALL_PERMUTATIONS`.
@@ -199,8 +198,7 @@ impl Order {
 
 /// The indices of an `Order`: the bytes of `perm`, lowest first, then the
 /// spilled ones. One struct rather than a chain of two mapped iterators,
-/// whose every step tested which half it was in (select4: ~50
-/// instructions per message).
+/// whose every step would test which half it is in.
 pub(crate) struct OrderIter<'a> {
     perm: u64,
     left: usize,

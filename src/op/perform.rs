@@ -15,9 +15,8 @@ use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
-/// Always inlined, with `commit`: as calls, moving `op` in and the lone
-/// leaf's perform out of line cost ping-pong ~100 instructions per round
-/// trip (callgrind).
+/// Always inlined, with `commit`: as calls, `op` would be moved in through
+/// memory and the lone leaf's perform would sit out of line.
 #[inline(always)]
 pub(crate) fn perform<Out, O: Tree<Out>>(mut op: O) -> Out {
     let winner = commit(&mut op);
@@ -157,9 +156,8 @@ pub(crate) fn try_perform<Out, O: Tree<Out>>(mut op: O) -> Option<Out> {
 
 /// A perform's leaves by index, as the fast path asks and tries them:
 /// listed, through dynamic calls, or where they are in an operation whose
-/// type fixes their count (`InPlace`), through static ones. Not listing
-/// them, and not calling through `dyn Leaf`, took select4 from 700 to 523
-/// instructions per message.
+/// type fixes their count (`InPlace`), through static ones, which spares
+/// building the list and calling through `dyn Leaf`.
 trait FastPath {
     /// `Leaf::may_complete` of leaf `i`.
     fn may_complete(&mut self, i: usize) -> bool;
@@ -226,8 +224,8 @@ fn ready_now(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
 /// may complete, then tries those that may, drawn at random until one
 /// commits. The winner is uniform among the leaves ready now, as with a
 /// random order of all of them; but a random order made every try's hit
-/// or miss a coin toss for the branch predictor, which cost select4 more
-/// than its extra instructions (see docs/design.md, "Fast path").
+/// or miss a coin toss for the branch predictor (see docs/design.md,
+/// "Fast path").
 #[inline(always)]
 fn pick_ready(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
     debug_assert!(n <= PICK_MAX);
@@ -336,11 +334,10 @@ fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order) -> usize {
 /// with a timeout): that leaf, and the timer's deadline. Such a timer cannot
 /// be ready before the other leaf is tried, so trying that leaf alone is
 /// fair. Asked where the leaves are when the type fixes their count (and
-/// the lone leaf is then performed there: `recv or after(d)` took ~450
-/// instructions per message listed, ~330 in place), else of the list;
-/// `may_have_timer` is false when the type rules timers out. Longer
-/// choices take the general path: checking them costs more than it saves
-/// (select4: ~50 instructions per message).
+/// the lone leaf is then performed there, through static calls), else of
+/// the list; `may_have_timer` is false when the type rules timers out.
+/// Longer choices take the general path: checking them costs more than it
+/// saves.
 #[inline(always)]
 fn lone_leaf(
     leaves: &mut impl FastPath,

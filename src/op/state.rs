@@ -80,7 +80,7 @@ impl OpState {
     /// timer, is committed only by a holder of that queue's lock, and a
     /// holder never leaves it CLAIMED. So while the caller holds the lock,
     /// nobody else can claim it. (One locked instruction fewer per
-    /// rendezvous: ring 3% faster here.)
+    /// rendezvous.)
     ///
     /// # Safety
     ///

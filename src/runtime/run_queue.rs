@@ -18,8 +18,9 @@
 //! woken queue, the newest batch and the yielded queue instead, so a pair
 //! of fibers handing off forever cannot starve anyone. It looks at the
 //! newest batch, not the oldest, so that fairness never starts a second
-//! subtree of a spawn tree early: looking at the oldest let skynet-1M hold
-//! 26,510 stacks instead of 8.
+//! subtree of a spawn tree early: looking at the oldest would start a
+//! fresh subtree every `FAIRNESS` picks, and live stacks would grow with
+//! the tree's size instead of its depth.
 
 use std::collections::VecDeque;
 

@@ -399,7 +399,7 @@ impl Scheduler {
     }
 
     /// `start_fiber`, inlined where a first run is the whole point
-    /// (`run_next_fresh`: 9 instructions a spawn+join).
+    /// (`run_next_fresh`).
     #[inline(always)]
     fn start_fiber_inline(&self, key: FiberKey, slot: &FiberSlot) -> bool {
         // SAFETY: as in `run_fiber`: the fiber is not running.

@@ -62,8 +62,8 @@ pub(crate) enum WakeToken {
 
 impl Waker {
     /// The waker for whoever is running now. Inlined, with the thread case
-    /// out of line: every blocking perform calls this, and as a call it cost
-    /// ping-pong ~60 instructions per round trip (callgrind).
+    /// out of line: every blocking perform calls this, and the fiber case
+    /// is a few loads.
     #[inline]
     pub(crate) fn current() -> Waker {
         match current::current_fiber() {

@@ -1,7 +1,9 @@
-//! The one source of atomics, locks, `UnsafeCell` and `Arc`: `std` normally, `loom` under `--cfg loom`.
+//! The one source of atomics, locks, `UnsafeCell` and `Arc`: `std`
+//! normally, `loom` under `--cfg loom`.
 //!
-//! Lock-free code imports only from here so the model checker in `loom-tests/`
-//! sees every synchronising access.
+//! Lock-free code imports only from here so the model checker in
+//! `loom-tests/` sees every synchronising access. The bottom layer: it
+//! imports nothing else of the crate.
 
 pub(crate) mod cell;
 mod spin_lock;

@@ -1,9 +1,9 @@
 //! Freed fiber packets, kept per thread for the next spawns.
 //!
 //! Every spawn allocates one block (the fiber's closure and its join state,
-//! `fiber::packet`), and every joined fiber frees one. glibc's `malloc` and
-//! `free` cost ~130 of a spawn+join's ~1,190 instructions; a free list per
-//! size class, in front of the global allocator, costs a few. A block freed
+//! `fiber::packet`), and every joined fiber frees one. The global allocator
+//! is a large share of a spawn+join; a free list per size class in front
+//! of it costs a few loads and stores. A block freed
 //! on any thread goes to that thread's lists (the memory came from the
 //! global allocator, so any thread may reuse or release it), and a thread's
 //! lists are released when it exits.

@@ -169,8 +169,8 @@ struct Finish<T, F> {
 }
 
 impl<T, F> Finish<T, F> {
-    /// Always inlined into `enter`: with `torn_down` calling it too, it was
-    /// a call there, 14 instructions a spawn+join.
+    /// Always inlined into `enter`, the hot caller: `torn_down` calls it
+    /// too, which would otherwise leave it out of line.
     #[inline(always)]
     fn complete(mut self, result: std::thread::Result<T>) {
         if let Some(packet) = self.packet.take() {

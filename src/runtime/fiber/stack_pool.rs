@@ -1,5 +1,5 @@
 //! Fiber stacks: handed out at a fiber's first run and pooled for reuse (a
-//! fresh stack costs microseconds of kernel work, a reused one ~13 ns).
+//! fresh stack costs microseconds of kernel work, a reused one a pop).
 //! A stack is pooled with its coroutine parked on it (a `Runner`), so the
 //! next fiber starts without building a coroutine.
 
@@ -17,10 +17,10 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// has nothing else to do.
 pub(crate) const MAX_IDLE: usize = 1024;
 
-/// Stacks unmapped per idle moment. An `munmap` costs several microseconds
-/// (8 µs on the 2-core VM of docs/benchmarks.md), so unmapping as fibers
-/// finish delayed the wake-ups due meanwhile by up to 50 ms when 20k
-/// sleepers finished; a batch bounds that delay to ~0.5 ms.
+/// Stacks unmapped per idle moment. An `munmap` costs microseconds, so
+/// unmapping every stack as its fiber finishes would delay the wake-ups due
+/// meanwhile by as much as thousands of unmaps take; a batch bounds that
+/// delay to a fraction of a millisecond.
 const TRIM_BATCH: usize = 64;
 
 /// The stacks of one scheduler.
@@ -64,9 +64,9 @@ impl StackPool {
     }
 
     /// A coroutine for a fiber about to start, parked or new; the error
-    /// names the limit hit. Inlined, because the common case is one pop:
-    /// as a call, its `Result` (with a `String` in it) went through memory,
-    /// 30 instructions a spawn+join.
+    /// names the limit hit. Inlined, because the common case is one pop,
+    /// and as a call its `Result` (with a `String` in it) goes through
+    /// memory.
     #[inline]
     pub(crate) fn get(&mut self) -> Result<Runner, String> {
         let runner = match self.idle.pop() {

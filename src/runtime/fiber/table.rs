@@ -111,8 +111,7 @@ impl FiberTable {
         };
         // SAFETY: `state` is a valid place, and its old value, `Vacant`,
         // owns nothing, so overwriting it without a drop leaks nothing. (An
-        // assignment called the state's drop glue out of line: ~12
-        // instructions a spawn.)
+        // assignment would call the state's drop glue, out of line.)
         unsafe { std::ptr::write(state, FiberState::Unstarted(body)) };
         self.free.set(next);
         slot.generation.set(generation);

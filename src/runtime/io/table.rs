@@ -316,7 +316,7 @@ impl IoTable {
     }
 
     /// Handles one poller event: marks readiness and commits the performs
-    /// waiting for the directions that fired. `wake` delivers the wakes.
+    /// waiting for the directions that fired, and wakes them.
     fn dispatch(&mut self, registry: &impl Registry, event: &Event) {
         let Some(e) = self.entries.get_mut(event.key) else {
             return; // the notifier, or an entry removed since
