@@ -4,13 +4,16 @@
 //! A user-facing layer: it builds on `op` and reaches the runtime through
 //! `runtime::context`, plus the fiber packet and join handle it hands out.
 
+mod join;
+
 use std::time::Duration;
 
 use crate::op::Op;
 use crate::runtime::context;
 use crate::runtime::fiber::packet::packet;
 
-pub use crate::runtime::fiber::join::{JoinHandle, JoinOp};
+pub use crate::runtime::fiber::join::JoinHandle;
+pub use join::JoinOp;
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
 ///
@@ -45,7 +48,7 @@ where
     T: 'static,
 {
     let (body, view) = packet(f);
-    context::with_scheduler(|s| s.spawn(body))
+    context::spawn(body)
         .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
     JoinHandle::new(view)
 }
@@ -54,7 +57,7 @@ where
 /// Outside a fiber, yields the OS thread.
 pub fn yield_now() {
     if context::in_fiber() {
-        context::with_scheduler(|s| s.yield_current());
+        context::yield_current();
     } else {
         std::thread::yield_now();
     }

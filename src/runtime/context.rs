@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use crate::op::state::OpState;
 use crate::runtime::current;
-use crate::runtime::fiber::packet::PacketId;
+use crate::runtime::fiber::packet::{Body, PacketId};
 use crate::runtime::io::reactor;
 use crate::runtime::io::table::{Dir, Waiter};
+use crate::runtime::key::FiberKey;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
@@ -59,7 +60,7 @@ impl Drop for EnterGuard<'_> {
 
 /// Runs `f` with this thread's scheduler, if there is one.
 #[inline]
-pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> Option<R> {
+pub(in crate::runtime) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> Option<R> {
     let p = SCHEDULER.with(Cell::get);
     // SAFETY: `SCHEDULER` is non-null only between `enter` and the drop of
     // its guard, during which the scheduler lives on the stack of `run`
@@ -69,6 +70,20 @@ pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> Option<R> {
 
 pub(crate) fn in_runtime() -> bool {
     !SCHEDULER.with(Cell::get).is_null()
+}
+
+/// Queues a new fiber's body on this thread's scheduler (behind its
+/// parent's earlier children, or with the woken fibers when spawned from
+/// outside a fiber); `None` outside a runtime.
+#[inline]
+pub(crate) fn spawn(body: Body) -> Option<FiberKey> {
+    with_scheduler(|s| s.spawn(body))
+}
+
+/// In a fiber: goes behind every other runnable fiber, and returns once
+/// it runs again. Does nothing outside a fiber.
+pub(crate) fn yield_current() {
+    with_scheduler(Scheduler::yield_current);
 }
 
 /// In a fiber, while a partner waits in the hand-off slot (usually one

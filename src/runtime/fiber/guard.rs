@@ -4,11 +4,16 @@
 
 use std::io;
 
-use crate::runtime::fiber::stack::{page_size, CHUNK_STACKS};
-
 /// `MADV_GUARD_INSTALL` from Linux's uapi `mman-common.h` (not yet in libc).
 #[cfg(target_os = "linux")]
 const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The size of a memory page.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page).expect("a page size")
+}
 
 /// Whether `install` makes a guard that faults: maps two pages, guards the
 /// first with it, and has the kernel read from it. A kernel without guard
@@ -55,16 +60,16 @@ pub(crate) fn reading_faults(addr: usize) -> bool {
 /// Installs a guard region of `len` bytes at each address in `at`: in one
 /// batch where the kernel takes it, else (and for what a batch left) with
 /// one `madvise` per guard.
-pub(crate) fn install_guards(at: &[usize; CHUNK_STACKS], len: usize) -> io::Result<()> {
+pub(crate) fn install_guards<const N: usize>(at: &[usize; N], len: usize) -> io::Result<()> {
     install_guards_after(install_guards_batched, at, len)
 }
 
 /// `install_guards` with the batch as a parameter, so that a test can
 /// make it install fewer guards than asked, or none, as an older kernel
 /// does: the fallback never runs where the batch works.
-pub(crate) fn install_guards_after(
-    batch: impl FnOnce(&[usize; CHUNK_STACKS], usize) -> usize,
-    at: &[usize; CHUNK_STACKS],
+pub(crate) fn install_guards_after<const N: usize>(
+    batch: impl FnOnce(&[usize; N], usize) -> usize,
+    at: &[usize; N],
     len: usize,
 ) -> io::Result<()> {
     let done = batch(at, len);
@@ -72,12 +77,11 @@ pub(crate) fn install_guards_after(
 }
 
 /// One `process_madvise` for every guard, where the kernel lets a process
-/// advise itself that way (Linux 6.14+). On our VM the batch costs
-/// ~0.85 µs per guard against ~1.2–1.4 µs for separate calls, and a fresh
-/// stack costs ~4 µs in all. Returns how many guards it installed (from
+/// advise itself that way (Linux 6.14+): one system call for a chunk's
+/// guards instead of one each. Returns how many guards it installed (from
 /// the first).
 #[cfg(target_os = "linux")]
-fn install_guards_batched(at: &[usize; CHUNK_STACKS], len: usize) -> usize {
+fn install_guards_batched<const N: usize>(at: &[usize; N], len: usize) -> usize {
     use std::sync::atomic::{AtomicBool, Ordering};
     /// Cleared once the kernel refuses the batched call for a reason other
     /// than memory, so later chunks go straight to `madvise`.
@@ -88,7 +92,7 @@ fn install_guards_batched(at: &[usize; CHUNK_STACKS], len: usize) -> usize {
     if !BATCH.load(Ordering::Relaxed) {
         return 0;
     }
-    let iov: [libc::iovec; CHUNK_STACKS] = std::array::from_fn(|i| libc::iovec {
+    let iov: [libc::iovec; N] = std::array::from_fn(|i| libc::iovec {
         iov_base: at[i] as *mut libc::c_void,
         iov_len: len,
     });
@@ -117,7 +121,7 @@ fn install_guards_batched(at: &[usize; CHUNK_STACKS], len: usize) -> usize {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn install_guards_batched(_at: &[usize; CHUNK_STACKS], _len: usize) -> usize {
+fn install_guards_batched<const N: usize>(_at: &[usize; N], _len: usize) -> usize {
     0
 }
 

@@ -1,13 +1,11 @@
-//! A fiber's join handle: the right to wait for its result, as an
-//! operation or a blocking call, over the packet's one-shot join state.
+//! A fiber's join handle: the right to take its result, over the
+//! packet's one-shot join state. The operation of waiting for it
+//! (`join`, `join_op`) belongs to the fiber layer above (`crate::fiber`).
 
 use std::fmt;
 
 use crate::op::oneshot::OneshotRecv;
-use crate::op::tree::{one_leaf, Token, Tree};
-use crate::op::Op;
-use crate::runtime::context;
-use crate::runtime::fiber::packet::JoinView;
+use crate::runtime::fiber::packet::{JoinView, PacketId};
 
 /// Owns the right to wait for a fiber and take its result.
 pub struct JoinHandle<T> {
@@ -41,64 +39,26 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    /// Waits for the fiber to finish; `Err(payload)` if it panicked.
-    #[inline]
-    pub fn join(mut self) -> std::thread::Result<T> {
-        // A fiber that has not started and would run next anyway, once
-        // this one waits, runs now, from here: see `run_next_fresh`. If it
-        // finished, its result is taken without a perform.
-        context::run_next_fresh(self.packet.id());
-        match self.take_result() {
-            Some(result) => result,
-            None => self.join_op().perform(),
-        }
-    }
-
-    /// The operation of waiting for the fiber, to use in a choice.
-    ///
-    /// # Panics
-    ///
-    /// Performing it after an earlier `join_op` took the result.
-    pub fn join_op(&mut self) -> JoinOp<'_, T> {
-        JoinOp {
-            // SAFETY: the handle is the join state's only reader, and
-            // `&mut self` keeps it from reading while the op lives.
-            recv: unsafe { OneshotRecv::new(self.packet.join()) },
-        }
-    }
-
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
         self.packet.join().is_put()
     }
 
+    /// The identity of the fiber's packet, which its queued body shares.
+    pub(crate) fn packet_id(&self) -> PacketId {
+        self.packet.id()
+    }
+
+    /// The reader of the join state, as a leaf.
+    pub(crate) fn reader(&mut self) -> OneshotRecv<'_, std::thread::Result<T>> {
+        // SAFETY: the handle is the join state's only reader, and `&mut
+        // self` keeps it from reading again while the reader lives.
+        unsafe { OneshotRecv::new(self.packet.join()) }
+    }
+
     /// The result, if the fiber finished and nobody took it yet.
     pub(crate) fn take_result(&mut self) -> Option<std::thread::Result<T>> {
-        self.join_op().recv.take()
-    }
-}
-
-/// Waiting for a fiber: see [`JoinHandle::join_op`].
-pub struct JoinOp<'a, T> {
-    recv: OneshotRecv<'a, std::thread::Result<T>>,
-}
-
-impl<T> fmt::Debug for JoinOp<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JoinOp")
-    }
-}
-
-impl<T> Op for JoinOp<'_, T> {
-    type Output = std::thread::Result<T>;
-}
-
-impl<T> Tree<std::thread::Result<T>> for JoinOp<'_, T> {
-    one_leaf!(recv);
-    fn complete(mut self, _winner: usize, _: Token) -> std::thread::Result<T> {
-        self.recv
-            .take()
-            .expect("selvedge: the fiber's result was already taken by an earlier join_op")
+        self.reader().take()
     }
 }
 

@@ -4,7 +4,7 @@
 //! silently writing over other memory. Made with `mprotect`, a guard page
 //! splits the kernel's memory map, so such a stack costs two mappings and
 //! `vm.max_map_count` (65530 by default) caps live fibers near 32k; it also
-//! costs an `mmap` plus an `mprotect` (~10 µs here) per stack.
+//! costs an `mmap` plus an `mprotect` per stack.
 //!
 //! So stacks are *carved* back to back from one read-write mapping per
 //! chunk of `CHUNK_STACKS`, which the kernel merges with its neighbours,
@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
 
-use crate::runtime::fiber::guard::{guard_regions_work, install_guard, install_guards};
+use crate::runtime::fiber::guard::{guard_regions_work, install_guard, install_guards, page_size};
 
 /// Stacks carved from one mapping: few enough that a small runtime does
 /// not reserve much address space, many enough that the `mmap` is paid
@@ -176,12 +176,6 @@ impl Drop for Chunk {
         // stack in it holds an `Rc` of this chunk, so none is left.
         unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
     }
-}
-
-pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(page).expect("a page size")
 }
 
 /// Maps a chunk and carves it into `CHUNK_STACKS` stacks of at least `size`
