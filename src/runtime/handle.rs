@@ -11,8 +11,8 @@ use crate::runtime::fiber::join::JoinHandle;
 use crate::runtime::fiber::packet::packet_send;
 use crate::runtime::inner::RuntimeInner;
 
-/// A cheap, thread-safe reference to a running [`Runtime`], to place new
-/// fibers on its schedulers.
+/// A cheap, thread-safe reference to a running
+/// [`Runtime`](crate::Runtime), to place new fibers on its schedulers.
 #[derive(Clone, Debug)]
 pub struct Handle {
     inner: Arc<RuntimeInner>,
@@ -38,9 +38,9 @@ impl Handle {
     /// Starts a fiber on a scheduler the runtime picks (round-robin over all
     /// schedulers, this one included); it stays on that scheduler's thread
     /// for life. Callable from any thread while the runtime runs. A spawn
-    /// that races the end of [`Runtime::run`] either runs in that run or is
-    /// dropped by its end, its `join` then returning an error; none is
-    /// left waiting for a later run.
+    /// that races the end of [`Runtime::run`](crate::Runtime::run) either
+    /// runs in that run or is dropped by its end, its `join` then returning
+    /// an error; none is left waiting for a later run.
     ///
     /// # Panics
     ///
