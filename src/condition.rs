@@ -38,6 +38,7 @@ impl fmt::Debug for Condition {
 }
 
 impl Default for Condition {
+    #[track_caller]
     fn default() -> Self {
         Condition::new()
     }
@@ -45,9 +46,13 @@ impl Default for Condition {
 
 impl Condition {
     /// A condition not yet signalled.
+    #[track_caller]
     pub fn new() -> Condition {
         Condition {
-            signal: Arc::new(Signal::new()),
+            signal: Arc::new(Signal::new(
+                "condition",
+                Some(std::panic::Location::caller()),
+            )),
         }
     }
 
@@ -58,6 +63,7 @@ impl Condition {
     }
 
     /// Blocks until the condition is signalled.
+    #[track_caller]
     pub fn wait(&self) {
         self.wait_op().perform()
     }

@@ -35,7 +35,7 @@
 
 mod channel;
 mod condition;
-mod fiber;
+pub mod fiber;
 pub mod io;
 mod macros;
 pub mod net;

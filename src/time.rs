@@ -120,6 +120,12 @@ impl Leaf for Timeout {
     fn pending_deadline(&self) -> Option<Deadline> {
         self.pending()
     }
+    fn describe(&self, out: &mut String) {
+        match self.when {
+            When::After(d) => Deadline::After(d).describe(out),
+            When::At(at) | When::Prepared { deadline: at, .. } => Deadline::At(at).describe(out),
+        }
+    }
 }
 
 impl Tree<()> for Timeout {

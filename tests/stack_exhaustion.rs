@@ -78,6 +78,12 @@ fn a_stack_too_large_to_map_fails_with_an_error_naming_the_stack_size() {
     // address space holds, so every kernel (and emulator) refuses it at
     // once.
     let rt = Runtime::builder().stack_size(1 << 56).build().unwrap();
+    let err = rt.run(|| spawn(|| 1).join()).unwrap_err();
+    let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cannot map"), "{message}");
+    assert!(message.contains("stack size"), "{message}");
+    // The main fiber's stack, sized on its own, fails the same way.
+    let rt = Runtime::builder().main_stack_size(1 << 56).build().unwrap();
     let err = catch_unwind(AssertUnwindSafe(|| rt.run(|| 1))).unwrap_err();
     let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("cannot map"), "{message}");

@@ -20,6 +20,7 @@ use super::waiters::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{Claim, OpState, TryClaim};
 use crate::runtime::waker::WakeToken;
+use crate::runtime::Site;
 use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinGuard, SpinLock};
 
 /// Which end of the channel a leaf is.
@@ -198,6 +199,8 @@ pub(crate) struct Chan<T> {
     heads: Heads<T>,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
+    /// Where it was made, for dumps.
+    created: Site,
 }
 
 // SAFETY: values of `T` move between threads through the slots, hence
@@ -217,7 +220,8 @@ impl<T> fmt::Debug for Chan<T> {
 }
 
 impl<T> Chan<T> {
-    pub(crate) fn new() -> Self {
+    /// A channel with one sender and one receiver, made at `created`.
+    pub(crate) fn new(created: Site) -> Self {
         Chan {
             queues: SpinLock::new(Queues {
                 senders: QueueTail::default(),
@@ -231,6 +235,7 @@ impl<T> Chan<T> {
             },
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            created,
         }
     }
 
@@ -241,6 +246,21 @@ impl<T> Chan<T> {
             heads: &self.heads,
             guard: self.queues.lock(),
         }
+    }
+
+    /// What a leaf on `side` waits for: `recv on channel@0x... (created
+    /// at src/hub.rs:12:20)`.
+    pub(crate) fn describe(&self, side: Side, out: &mut String) {
+        use std::fmt::Write;
+        let verb = match side {
+            Side::Send => "send",
+            Side::Recv => "recv",
+        };
+        let _ = write!(
+            out,
+            "{verb} on channel@{self:p} (created at {})",
+            self.created
+        );
     }
 
     /// False if a leaf on `side` would find nobody now, learnt without

@@ -37,8 +37,9 @@ use waiters::Waiter;
 ///     assert_eq!(got, [0, 1, 2]);
 /// });
 /// ```
+#[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan::new());
+    let chan = Arc::new(Chan::new(std::panic::Location::caller()));
     (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
@@ -101,6 +102,8 @@ impl<T> Drop for Receiver<T> {
 impl<T> Sender<T> {
     /// Sends `value`, blocking until a receiver takes it. Fails, handing
     /// the value back, once every receiver is gone.
+    #[inline]
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.send_op(value).perform()
     }
@@ -133,6 +136,8 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// Receives a value, blocking until a sender offers one. Fails once
     /// every sender is gone.
+    #[inline]
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.recv_op().perform()
     }
@@ -188,6 +193,9 @@ macro_rules! channel_leaf {
             }
             fn unregister(&mut self, _op: &OpState) {
                 self.$($chan).+.unregister($side, &self.waiter);
+            }
+            fn describe(&self, out: &mut String) {
+                self.$($chan).+.describe($side, out);
             }
             // Always inlined: it is the whole of a leaf's first attempt, and
             // `#[inline]` alone leaves it out of line in the hot loop.
@@ -294,6 +302,7 @@ impl<T> fmt::Debug for Iter<'_, T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
     #[inline]
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -321,6 +330,7 @@ impl<T> fmt::Debug for IntoIter<T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
     #[inline]
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

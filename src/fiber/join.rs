@@ -4,15 +4,19 @@
 
 use std::fmt;
 
+use crate::op::leaf::{Leaf, RegisterCx, Registered};
 use crate::op::oneshot::OneshotRecv;
+use crate::op::state::OpState;
 use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::runtime::context;
 use crate::runtime::fiber::join::JoinHandle;
+use crate::runtime::fiber::packet::HeadRef;
 
 impl<T> JoinHandle<T> {
     /// Waits for the fiber to finish; `Err(payload)` if it panicked.
     #[inline]
+    #[track_caller]
     pub fn join(mut self) -> std::thread::Result<T> {
         // A fiber that has not started and would run next anyway, once
         // this one waits, runs now, from here: see `run_next_fresh`. If it
@@ -28,17 +32,57 @@ impl<T> JoinHandle<T> {
     ///
     /// # Panics
     ///
-    /// Performing it after an earlier `join_op` took the result.
+    /// When an earlier `join_op` took the result.
+    #[track_caller]
     pub fn join_op(&mut self) -> JoinOp<'_, T> {
+        let fiber = self.head_ref();
+        assert!(!self.reader().was_taken(), "{TAKEN}");
         JoinOp {
-            recv: self.reader(),
+            leaf: JoinLeaf {
+                recv: self.reader(),
+                fiber,
+            },
         }
     }
 }
 
+const TAKEN: &str = "selvedge: the fiber's result was already taken by an earlier join_op";
+
 /// Waiting for a fiber: see [`JoinHandle::join_op`].
 pub struct JoinOp<'a, T> {
+    leaf: JoinLeaf<'a, T>,
+}
+
+/// The join's leaf: the one-shot's reader, and the fiber it waits for
+/// (whose packet the handle, borrowed by the operation, keeps alive).
+struct JoinLeaf<'a, T> {
     recv: OneshotRecv<'a, std::thread::Result<T>>,
+    fiber: HeadRef,
+}
+
+impl<T> Leaf for JoinLeaf<'_, T> {
+    #[inline]
+    fn try_now(&mut self) -> bool {
+        self.recv.try_now()
+    }
+    #[inline]
+    fn may_complete(&self) -> bool {
+        self.recv.may_complete()
+    }
+    #[inline]
+    fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
+        self.recv.register(cx, idx)
+    }
+    #[inline]
+    fn unregister(&mut self, op: &OpState) {
+        self.recv.unregister(op);
+    }
+    fn describe(&self, out: &mut String) {
+        // SAFETY: the handle the operation borrows keeps the packet alive.
+        let head = unsafe { self.fiber.get() };
+        out.push_str("join of ");
+        out.push_str(&head.label());
+    }
 }
 
 impl<T> fmt::Debug for JoinOp<'_, T> {
@@ -52,10 +96,8 @@ impl<T> Op for JoinOp<'_, T> {
 }
 
 impl<T> Tree<std::thread::Result<T>> for JoinOp<'_, T> {
-    one_leaf!(recv);
+    one_leaf!(leaf);
     fn complete(mut self, _winner: usize, _: Token) -> std::thread::Result<T> {
-        self.recv
-            .take()
-            .expect("selvedge: the fiber's result was already taken by an earlier join_op")
+        self.leaf.recv.take().expect(TAKEN)
     }
 }

@@ -1,18 +1,25 @@
-//! Fibers as users start and wait for them: `spawn`, `JoinHandle`,
-//! `yield_now`, `sleep`.
+//! Fibers as users start and wait for them: [`spawn`], [`Builder`] (a
+//! name, a stack size), [`JoinHandle`], [`yield_now`], [`sleep`], and what
+//! a fiber can learn of itself ([`current_name`]).
 //!
 //! A user-facing layer: it builds on `op` and reaches the runtime through
 //! `runtime::context`, plus the fiber packet and join handle it hands out.
 
+mod builder;
+mod dump;
 mod join;
 
+use std::panic::Location;
 use std::time::Duration;
 
 use crate::op::Op;
 use crate::runtime::context;
 use crate::runtime::fiber::packet::packet;
 
+pub use crate::runtime::dump::{Dump, FiberInfo, State};
 pub use crate::runtime::fiber::join::JoinHandle;
+pub use builder::Builder;
+pub use dump::dump;
 pub use join::JoinOp;
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
@@ -42,12 +49,13 @@ pub use join::JoinOp;
 ///     assert_eq!(h.join().unwrap(), 10);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (body, view) = packet(f);
+    let (body, view) = packet(f, None, Location::caller());
     context::spawn(body)
         .expect("selvedge::spawn called outside a runtime: start fibers from inside selvedge::run");
     JoinHandle::new(view)
@@ -55,9 +63,10 @@ where
 
 /// Lets every other runnable fiber run once before the caller continues.
 /// Outside a fiber, yields the OS thread.
+#[track_caller]
 pub fn yield_now() {
     if context::in_fiber() {
-        context::yield_current();
+        context::yield_current(std::panic::Location::caller());
     } else {
         std::thread::yield_now();
     }
@@ -65,6 +74,29 @@ pub fn yield_now() {
 
 /// Suspends the calling fiber (or thread) for at least `d`; the same as
 /// `after(d).perform()`.
+#[track_caller]
 pub fn sleep(d: Duration) {
     crate::time::after(d).perform();
+}
+
+/// The name the running fiber was given with [`Builder::name`]; `None`
+/// outside a fiber, or for a fiber spawned without one. The main fiber of
+/// [`run`](crate::run) and [`Runtime::run`](crate::Runtime::run) is named
+/// `"main"`.
+///
+/// ```
+/// use selvedge::fiber;
+/// selvedge::run(|| {
+///     assert_eq!(fiber::current_name().as_deref(), Some("main"));
+///     let h = fiber::Builder::new()
+///         .name("worker")
+///         .spawn(|| fiber::current_name())
+///         .unwrap();
+///     assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+///     assert_eq!(selvedge::spawn(fiber::current_name).join().unwrap(), None);
+/// });
+/// assert_eq!(fiber::current_name(), None);
+/// ```
+pub fn current_name() -> Option<String> {
+    context::running_fiber(|head| head.name().map(str::to_owned)).flatten()
 }

@@ -163,6 +163,16 @@ impl Leaf for Readiness<'_> {
             context::unwatch(watcher, self.dir, op);
         }
     }
+
+    fn describe(&self, out: &mut String) {
+        use std::fmt::Write;
+        use std::os::fd::AsRawFd;
+        let dir = match self.dir {
+            Dir::Read => "readable",
+            Dir::Write => "writable",
+        };
+        let _ = write!(out, "{dir} fd {}", self.fd.as_raw_fd());
+    }
 }
 
 impl Op for Readiness<'_> {

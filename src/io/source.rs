@@ -92,6 +92,7 @@ impl<T: AsFd> Source<T> {
     /// Runs `f` until it does not report `WouldBlock`, waiting for `dir`
     /// readiness in between. `drained` says, from a successful result,
     /// whether the descriptor is now known not to be ready (a short read).
+    #[track_caller]
     pub(crate) fn io<R>(
         &self,
         dir: Dir,
@@ -123,6 +124,7 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Waits for `dir` readiness, honouring the direction's timeout.
+    #[track_caller]
     pub(crate) fn wait(&self, dir: Dir) -> io::Result<()> {
         let ready = Readiness::new(self.io.as_fd(), dir, self.id);
         match self.timeout(dir) {

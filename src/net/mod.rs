@@ -101,6 +101,7 @@ macro_rules! stream_common {
         }
 
         impl std::io::Read for &$ty {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.source.io(
                     crate::runtime::io::table::Dir::Read,
@@ -109,6 +110,7 @@ macro_rules! stream_common {
                 )
             }
 
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -122,6 +124,7 @@ macro_rules! stream_common {
         }
 
         impl std::io::Write for &$ty {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 let len = buf.len();
                 self.source.io(
@@ -132,6 +135,7 @@ macro_rules! stream_common {
                 )
             }
 
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 let len: usize = bufs.iter().map(|b| b.len()).sum();
                 self.source.io(
@@ -147,10 +151,12 @@ macro_rules! stream_common {
         }
 
         impl std::io::Read for $ty {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 (&*self).read(buf)
             }
 
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -160,10 +166,12 @@ macro_rules! stream_common {
         }
 
         impl std::io::Write for $ty {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 (&*self).write(buf)
             }
 
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
             }
@@ -204,6 +212,7 @@ macro_rules! listener_common {
         impl $ty {
             /// Accepts a connection, suspending the calling fiber until one
             /// arrives.
+            #[track_caller]
             pub fn accept(&self) -> std::io::Result<($stream, $addr)> {
                 let (s, addr) = self
                     .source
@@ -253,6 +262,7 @@ macro_rules! listener_common {
 
         impl Iterator for Incoming<'_, $ty> {
             type Item = std::io::Result<$stream>;
+            #[track_caller]
             fn next(&mut self) -> Option<Self::Item> {
                 Some(self.listener.accept().map(|(s, _)| s))
             }

@@ -51,6 +51,7 @@ impl TcpStream {
     /// Connects to `addr`, trying each of its addresses in turn. The
     /// connect is non-blocking underneath: only the calling fiber waits, and
     /// a refused connection fails as soon as the kernel knows.
+    #[track_caller]
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
         for a in addr.to_socket_addrs()? {
@@ -69,6 +70,7 @@ impl TcpStream {
 
     /// Connects to `addr`, failing with `ErrorKind::TimedOut` after
     /// `timeout`. Zero is an error, as in std.
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -79,6 +81,7 @@ impl TcpStream {
         TcpStream::connect_addr(addr, Some(timeout))
     }
 
+    #[track_caller]
     fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         let socket = Socket::new(
             Domain::for_address(*addr),
@@ -136,6 +139,7 @@ impl TcpStream {
 
     /// Receives data without removing it from the queue, waiting (the
     /// fiber only) until some arrives.
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source.io(Dir::Read, |s| s.peek(buf), |_| false)
     }

@@ -40,6 +40,7 @@ impl UnixListener {
 impl UnixStream {
     /// Connects to the socket file `path`. (A local connect completes at
     /// once or fails; it does not wait for the peer.)
+    #[track_caller]
     pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         UnixStream::from_std(std::os::unix::net::UnixStream::connect(path)?)
     }

@@ -44,11 +44,12 @@ pub trait Op: Tree<<Self as Op>::Output> {
 
     /// Blocks the calling fiber (or OS thread, outside any fiber) until one
     /// underlying event happens, and returns its result.
+    #[track_caller]
     fn perform(self) -> Self::Output
     where
         Self: Sized,
     {
-        perform::perform(self)
+        perform::perform(self, std::panic::Location::caller())
     }
 
     /// Completes the operation only if it can complete right now, without

@@ -105,8 +105,9 @@ impl<H: Op, T: Op<Output = usize> + Locate> Op for Arms<H, T> {
 /// Performs `arms`, blocking until one of their leaves commits, and says
 /// which; the arms keep their state for `take`.
 #[inline]
+#[track_caller]
 pub fn perform<L: Op + Locate>(arms: &mut L) -> Won {
-    let leaf = crate::op::perform::commit(arms);
+    let leaf = crate::op::perform::commit(arms, std::panic::Location::caller());
     arms.locate(leaf)
 }
 

@@ -23,6 +23,19 @@ impl Deadline {
             Deadline::After(d) => deadline_after(now, d),
         }
     }
+
+    /// `timer in 1.2s`, or `timer of 5s` for one not yet counted from a
+    /// clock reading (a perform that only just began to wait).
+    pub(crate) fn describe(self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = match self {
+            Deadline::At(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                write!(out, "timer in {left:.1?}")
+            }
+            Deadline::After(d) => write!(out, "timer of {d:.1?}"),
+        };
+    }
 }
 
 /// `now + d`, where a duration too long to represent is as good as never.
@@ -118,6 +131,14 @@ pub trait Leaf {
             self.register(cx, idx)
         }
     }
+    /// Appends what this leaf waits for, in words (`recv on channel@0x..
+    /// (created at src/hub.rs:12:5)`), for dumps and deadlock reports.
+    /// Asked only while the perform waits, on its own thread, and may read
+    /// only what partners never write (a leaf's value slot and queue node
+    /// change under other threads).
+    fn describe(&self, out: &mut String) {
+        out.push_str("an operation");
+    }
 }
 
 const INLINE: usize = 4;
@@ -196,6 +217,19 @@ impl<'s> LeafList<'s> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// `Leaf::describe` of leaf `i`.
+    pub(crate) fn describe(&self, i: usize, out: &mut String) {
+        let leaf: &dyn Leaf = if i < INLINE {
+            match &self.inline[i] {
+                Some(l) => &**l,
+                None => unreachable!("leaf index out of range"),
+            }
+        } else {
+            &*self.spill[i - INLINE]
+        };
+        leaf.describe(out);
     }
 
     #[inline]

@@ -85,7 +85,7 @@ impl<F, O> fmt::Debug for WithNack<F, O> {
 impl<O: Op, F: FnOnce(Nack) -> O> Tree<O::Output> for WithNack<F, O> {
     fn prepare(&mut self, t: Token) {
         if let State::Pending(f) = std::mem::replace(&mut self.state, State::Done) {
-            let signal = Arc::new(Signal::new());
+            let signal = Arc::new(Signal::new("nack", None));
             let mut op = f(Nack {
                 wait: SignalWait {
                     signal: signal.clone(),

@@ -118,6 +118,12 @@ impl<'a, T> OneshotRecv<'a, T> {
         OneshotRecv { cell }
     }
 
+    /// Whether the value came and was taken already.
+    pub(crate) fn was_taken(&mut self) -> bool {
+        // SAFETY: as in `take`: read after `is_put`, by the only reader.
+        self.cell.is_put() && self.cell.value.with_mut(|v| unsafe { (*v).is_none() })
+    }
+
     /// The value, if it is in and was not taken yet.
     #[inline]
     pub(crate) fn take(&mut self) -> Option<T> {

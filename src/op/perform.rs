@@ -13,30 +13,38 @@ use crate::op::tree::{Token, Tree, Visit};
 use crate::runtime::context;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
+use crate::runtime::Site;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
 /// Always inlined, with `commit`: as calls, `op` would be moved in through
 /// memory and the lone leaf's perform would sit out of line.
 #[inline(always)]
-pub(crate) fn perform<Out, O: Tree<Out>>(mut op: O) -> Out {
-    let winner = commit(&mut op);
+pub(crate) fn perform<Out, O: Tree<Out>>(mut op: O, at: Site) -> Out {
+    let winner = commit(&mut op, at);
     op.complete(winner, Token::NEW)
 }
 
 /// `perform` up to the commit: prepares `op`, blocks until one leaf
 /// commits, and returns that leaf, leaving `op` to be completed.
 #[inline(always)]
-pub(crate) fn commit<Out, O: Tree<Out>>(op: &mut O) -> usize {
+pub(crate) fn commit<Out, O: Tree<Out>>(op: &mut O, at: Site) -> usize {
     op.prepare(Token::NEW);
     match O::LEAF_COUNT {
         Some(n) => match lone_leaf(&mut InPlace::new(op), n, O::HAS_TIMER_LEAF) {
-            Some((i, deadline)) => op.with_leaf(i, PerformAlone { idx: i, deadline }),
-            None => commit_in_place(op, n),
+            Some((i, deadline)) => op.with_leaf(
+                i,
+                PerformAlone {
+                    idx: i,
+                    deadline,
+                    at,
+                },
+            ),
+            None => commit_in_place(op, n, at),
         },
         None => {
             let mut leaves = LeafList::new();
             op.leaves(&mut leaves);
-            commit_one(&mut leaves)
+            commit_one(&mut leaves, at)
         }
     }
 }
@@ -46,13 +54,14 @@ pub(crate) fn commit<Out, O: Tree<Out>>(op: &mut O) -> usize {
 struct PerformAlone {
     idx: usize,
     deadline: Option<LeafDeadline>,
+    at: Site,
 }
 
 impl Visit for PerformAlone {
     type Output = usize;
     #[inline(always)]
     fn visit<L: Leaf + ?Sized>(self, leaf: &mut L) -> usize {
-        perform_one(leaf, self.idx, self.deadline)
+        perform_one(leaf, self.idx, self.deadline, self.at)
     }
 }
 
@@ -97,6 +106,7 @@ pub(crate) fn perform_one<L: Leaf + ?Sized>(
     leaf: &mut L,
     idx: usize,
     deadline: Option<LeafDeadline>,
+    at: Site,
 ) -> usize {
     let op = OpState::new(Waker::current());
     let mut cx = RegisterCx { op: &op, deadline };
@@ -115,10 +125,46 @@ pub(crate) fn perform_one<L: Leaf + ?Sized>(
         timer: Armed::None,
         committed: false,
     };
-    wait(&op, cx.deadline, &mut guard.timer, &mut timer);
+    let deadline = cx.deadline;
+    let leaf = &guard.leaf;
+    wait(&op, deadline, &mut guard.timer, &mut timer, at, |out| {
+        describe_one(&**leaf, idx, deadline, out)
+    });
     let winner = op.winner();
     guard.committed = winner == idx;
     winner
+}
+
+/// What a wait on leaf `idx` waits for, raced against another leaf's
+/// deadline if it has one. Reached only when the fiber is asked, while it
+/// waits: the leaf then reads only what partners never write
+/// (`Leaf::describe`).
+fn describe_one<L: Leaf + ?Sized>(
+    leaf: &L,
+    idx: usize,
+    deadline: Option<LeafDeadline>,
+    out: &mut String,
+) {
+    leaf.describe(out);
+    match deadline {
+        Some((deadline, timer)) if timer != idx => {
+            out.push_str(", or ");
+            deadline.describe(out);
+        }
+        _ => {}
+    }
+}
+
+/// What a wait on every leaf of a choice (each registered) waits for.
+fn describe_choice(leaves: &LeafList<'_>, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(out, "choice of {}: ", leaves.len());
+    for i in 0..leaves.len() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        leaves.describe(i, out);
+    }
 }
 
 /// The one-leaf `Withdraw`: cancels the timer, and withdraws the leaf when
@@ -250,13 +296,16 @@ fn pick_ready(leaves: &mut impl FastPath, n: usize) -> Option<usize> {
 /// withdrawal from all but one. A loop, so that `first_ready` has one call
 /// site and is inlined: with two, it was compiled out of line.
 #[inline(always)]
-fn ready_now_or_after_yield(mut first_ready: impl FnMut() -> Option<usize>) -> Option<usize> {
+fn ready_now_or_after_yield(
+    mut first_ready: impl FnMut() -> Option<usize>,
+    at: Site,
+) -> Option<usize> {
     let mut yielded = false;
     loop {
         if let Some(i) = first_ready() {
             return Some(i);
         }
-        if yielded || !context::yield_to_woken() {
+        if yielded || !context::yield_to_woken(at) {
             return None;
         }
         yielded = true;
@@ -264,34 +313,34 @@ fn ready_now_or_after_yield(mut first_ready: impl FnMut() -> Option<usize>) -> O
 }
 
 #[inline]
-fn commit_one(leaves: &mut LeafList<'_>) -> usize {
+fn commit_one(leaves: &mut LeafList<'_>, at: Site) -> usize {
     let n = leaves.len();
     if let Some((i, deadline)) = lone_leaf(leaves, n, true) {
-        return perform_one(leaves.get(i), i, deadline);
+        return perform_one(leaves.get(i), i, deadline, at);
     }
-    if let Some(i) = ready_now_or_after_yield(|| ready_now(leaves, n)) {
+    if let Some(i) = ready_now_or_after_yield(|| ready_now(leaves, n), at) {
         return i;
     }
-    register_and_wait(leaves, &Order::shuffled(n))
+    register_and_wait(leaves, &Order::shuffled(n), at)
 }
 
 /// `commit_one` for an operation of `n` leaves, a count its type fixes,
 /// that is not a lone leaf with a deadline (`lone_leaf`): the
 /// leaves are listed only if none is ready.
 #[inline]
-fn commit_in_place<Out, O: Tree<Out>>(op: &mut O, n: usize) -> usize {
-    if let Some(i) = ready_now_or_after_yield(|| ready_now(&mut InPlace::new(op), n)) {
+fn commit_in_place<Out, O: Tree<Out>>(op: &mut O, n: usize, at: Site) -> usize {
+    if let Some(i) = ready_now_or_after_yield(|| ready_now(&mut InPlace::new(op), n), at) {
         return i;
     }
     let mut leaves = LeafList::new();
     op.leaves(&mut leaves);
     debug_assert_eq!(leaves.len(), n, "LEAF_COUNT disagrees with leaves");
-    register_and_wait(&mut leaves, &Order::shuffled(n))
+    register_and_wait(&mut leaves, &Order::shuffled(n), at)
 }
 
 /// The slow path: registers every leaf in `order` (stopping at one that
 /// commits at once), waits for one to commit, and withdraws the others.
-fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order) -> usize {
+fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order, at: Site) -> usize {
     let op = OpState::new(Waker::current());
     let mut cx = RegisterCx {
         op: &op,
@@ -321,7 +370,10 @@ fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order) -> usize {
     let winner = match committed {
         Some(i) => i,
         None => {
-            wait(&op, cx.deadline, &mut guard.timer, &mut timer);
+            let leaves = &guard.leaves;
+            wait(&op, cx.deadline, &mut guard.timer, &mut timer, at, |out| {
+                describe_choice(leaves, out)
+            });
             op.winner()
         }
     };
@@ -388,6 +440,8 @@ fn wait<'a>(
     deadline: Option<LeafDeadline>,
     armed: &mut Armed<'a>,
     storage: &'a mut MaybeUninit<PendingTimer>,
+    at: Site,
+    describe: impl Fn(&mut String),
 ) {
     if !context::in_fiber() {
         return wait_thread(op, deadline);
@@ -408,8 +462,19 @@ fn wait<'a>(
                 }
             };
         }
-        while !op.is_synced() {
-            context::suspend();
+        loop {
+            if context::suspend() {
+                // Asked to describe itself: answers and waits on, even if
+                // a partner on another thread committed meanwhile (its
+                // wake is then on its way to the scheduler).
+                let mut out = String::new();
+                describe(&mut out);
+                context::answer(Some(out), Some(at));
+                continue;
+            }
+            if op.is_synced() {
+                break;
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use std::ops::Deref;
 
 use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
+use crate::runtime::Site;
 use crate::sync::{AtomicBool, Ordering, SpinLock};
 
 struct Waiter {
@@ -63,6 +64,9 @@ pub(crate) struct Signal {
     /// it matters (skynet, spawn+join), as the extra pass over memory costs
     /// more than the shorter hold saves.
     waiters: SpinLock<Waiters>,
+    /// What it is (`condition`, `nack`) and where it was made, for dumps.
+    what: &'static str,
+    created: Option<Site>,
 }
 
 // SAFETY: the raw `OpState` pointers in `waiters` are only dereferenced under
@@ -81,10 +85,13 @@ impl fmt::Debug for Signal {
 }
 
 impl Signal {
-    pub(crate) fn new() -> Self {
+    /// A signal not fired yet: a `what` (made at `created`).
+    pub(crate) fn new(what: &'static str, created: Option<Site>) -> Self {
         Signal {
             fired: AtomicBool::new(false),
             waiters: SpinLock::new(Waiters::default()),
+            what,
+            created,
         }
     }
 
@@ -145,5 +152,14 @@ impl<S: Deref<Target = Signal>> Leaf for SignalWait<S> {
     fn unregister(&mut self, op: &OpState) {
         let mut waiters = self.signal.waiters.lock();
         waiters.remove(op);
+    }
+
+    fn describe(&self, out: &mut String) {
+        use std::fmt::Write;
+        let signal: &Signal = &self.signal;
+        let _ = write!(out, "{}@{:p}", signal.what, signal);
+        if let Some(at) = signal.created {
+            let _ = write!(out, " (created at {at})");
+        }
     }
 }

@@ -6,19 +6,25 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::fiber::overflow;
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use crate::runtime::inner::{Config, RuntimeInner, SpawnInbox};
+use crate::runtime::report;
 use crate::runtime::runtime::Runtime;
 use crate::runtime::Shared;
 
 /// Smallest stack `Builder::stack_size` accepts.
-const MIN_STACK_SIZE: usize = 16 * 1024;
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 
 /// Largest stack `Builder::stack_size` accepts: 2^56 bytes (64 PiB), more
 /// than any user address space holds, so that a chunk of stacks and its
 /// guard pages are sizes the arithmetic can name.
-const MAX_STACK_SIZE: usize = 1 << 56;
+pub(crate) const MAX_STACK_SIZE: usize = 1 << 56;
+
+/// Default stack of the main fiber: as much as a Linux main thread usually
+/// has (`ulimit -s`), so recursion that works in `main` works in `run`.
+const DEFAULT_MAIN_STACK_SIZE: usize = 8 << 20;
 
 /// Default idle spin of a scheduler in a multi-threaded runtime.
 const DEFAULT_SPIN: Duration = Duration::from_micros(20);
@@ -28,6 +34,7 @@ const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 pub struct Builder {
     threads: usize,
     stack_size: usize,
+    main_stack_size: usize,
     guarded_stacks: bool,
     spin: Option<Duration>,
     #[cfg(test)]
@@ -46,6 +53,7 @@ impl Builder {
         Builder {
             threads: 1,
             stack_size: DEFAULT_STACK_SIZE,
+            main_stack_size: DEFAULT_MAIN_STACK_SIZE,
             guarded_stacks: true,
             spin: None,
             #[cfg(test)]
@@ -65,6 +73,17 @@ impl Builder {
     /// use memory; the size bounds recursion and stack buffers per fiber.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
+        self
+    }
+
+    /// Usable stack size of the main fiber, the one [`Runtime::run`] (and
+    /// [`run`](crate::run)) runs `main` on, in bytes: default 8 MiB, as
+    /// much as a Linux main thread usually has, so that recursion that
+    /// works in `main` works inside `run`. Only touched pages use memory;
+    /// at least 16 KiB. The main fiber's stack is mapped for each run,
+    /// with its guard page, and unmapped when the run ends.
+    pub fn main_stack_size(mut self, bytes: usize) -> Self {
+        self.main_stack_size = bytes;
         self
     }
 
@@ -121,24 +140,22 @@ impl Builder {
                 "selvedge: Builder::threads must be at least 1",
             ));
         }
-        if self.stack_size > MAX_STACK_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "selvedge: Builder::stack_size must be at most {MAX_STACK_SIZE} bytes, got {}",
-                    self.stack_size
-                ),
-            ));
+        for (what, bytes) in [
+            ("stack_size", self.stack_size),
+            ("main_stack_size", self.main_stack_size),
+        ] {
+            if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&bytes) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "selvedge: Builder::{what} must be at least {MIN_STACK_SIZE} and at \
+                         most {MAX_STACK_SIZE} bytes, got {bytes}"
+                    ),
+                ));
+            }
         }
-        if self.stack_size < MIN_STACK_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "selvedge: Builder::stack_size must be at least {MIN_STACK_SIZE} bytes, got {}",
-                    self.stack_size
-                ),
-            ));
-        }
+        report::install_panic_hook();
+        overflow::install();
         let schedulers = (0..self.threads)
             .map(|_| Shared::new().map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
@@ -154,6 +171,7 @@ impl Builder {
             schedulers,
             config: Config {
                 stack_size: self.stack_size,
+                main_stack_size: self.main_stack_size,
                 layout,
                 spin: self.spin.unwrap_or(if self.threads > 1 {
                     DEFAULT_SPIN
@@ -164,6 +182,7 @@ impl Builder {
             next: AtomicUsize::new(0),
             running: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            dumps: Default::default(),
         }))
     }
 

@@ -6,12 +6,14 @@
 use std::cell::Cell;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
+use std::panic::Location;
 use std::ptr;
 use std::time::Instant;
 
 use crate::op::state::OpState;
 use crate::runtime::current;
-use crate::runtime::fiber::packet::{Body, PacketId};
+use crate::runtime::fiber::coroutine::FiberSelf;
+use crate::runtime::fiber::packet::{Body, Head, PacketId};
 use crate::runtime::io::reactor;
 use crate::runtime::io::table::{Dir, Waiter};
 use crate::runtime::key::FiberKey;
@@ -19,13 +21,14 @@ use crate::runtime::scheduler::Scheduler;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
-pub(crate) use crate::runtime::current::{in_fiber, suspend};
+pub(crate) use crate::runtime::current::{answer, in_fiber, suspend};
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
 }
 
 /// Installs `sched` as this thread's scheduler until the guard drops.
+#[track_caller]
 pub(crate) fn enter(sched: &Scheduler) -> EnterGuard<'_> {
     SCHEDULER.with(|s| {
         assert!(
@@ -80,18 +83,33 @@ pub(crate) fn spawn(body: Body) -> Option<FiberKey> {
     with_scheduler(|s| s.spawn(body))
 }
 
+/// `spawn`, taking the fiber's stack now, so that a stack that cannot be
+/// had is an error here (`fiber::Builder::spawn`).
+pub(crate) fn spawn_with_stack(body: Body) -> Option<io::Result<FiberKey>> {
+    with_scheduler(|s| s.spawn_with_stack(body))
+}
+
+/// Runs `f` with the running fiber's packet head (its id, name and spawn
+/// site); `None` outside a fiber.
+pub(crate) fn running_fiber<R>(f: impl FnOnce(&Head) -> R) -> Option<R> {
+    // SAFETY: used only within this call, while the fiber runs.
+    let me = unsafe { FiberSelf::running() }?;
+    // SAFETY: a running fiber's packet lives until it finishes.
+    Some(f(unsafe { me.packet()?.get() }))
+}
+
 /// In a fiber: goes behind every other runnable fiber, and returns once
 /// it runs again. Does nothing outside a fiber.
-pub(crate) fn yield_current() {
-    with_scheduler(Scheduler::yield_current);
+pub(crate) fn yield_current(at: &'static Location<'static>) {
+    with_scheduler(|s| s.yield_current(at));
 }
 
 /// In a fiber, while a partner waits in the hand-off slot (usually one
 /// the fiber woke): goes behind the woken fibers, the partner first, and
 /// returns true once it runs again. False, having done nothing, otherwise.
 #[inline]
-pub(crate) fn yield_to_woken() -> bool {
-    with_scheduler(Scheduler::yield_to_woken).unwrap_or(false)
+pub(crate) fn yield_to_woken(at: &'static Location<'static>) -> bool {
+    with_scheduler(|s| s.yield_to_woken(at)).unwrap_or(false)
 }
 
 /// In a fiber: runs the fiber of `packet` now if it has not started and
@@ -157,8 +175,16 @@ pub(crate) fn wait_behind_earlier_deadlines(deadline: Instant) {
     // Cancels the timer if the fiber is torn down while it waits; once the
     // timer has fired, its handle is stale and the cancel does nothing.
     let _cancel = CancelOnDrop(timer);
-    while !op.is_synced() {
-        suspend();
+    loop {
+        if suspend() {
+            let mut out = String::new();
+            crate::op::leaf::Deadline::At(deadline).describe(&mut out);
+            answer(Some(out), None);
+            continue;
+        }
+        if op.is_synced() {
+            break;
+        }
     }
 }
 

@@ -1,13 +1,20 @@
 //! What runs on this thread now, as the mechanisms need to know it: the
-//! running fiber and the yielder that suspends it, and the local half of
-//! this thread's scheduler (its run queue, which a wake from this thread
-//! goes straight onto, and whether it is tearing its fibers down).
+//! running fiber, the yielder that suspends it and its view of itself,
+//! and the local half of this thread's scheduler (its run queue, which a
+//! wake from this thread goes straight onto, and whether it is tearing its
+//! fibers down).
+//!
+//! The scheduler sets only which fiber runs (`set_running`). A fiber keeps
+//! its yielder and its view of itself in registers across each switch and
+//! puts them back when it resumes (`suspend`), so no resume reads them
+//! from memory the switch does not touch anyway.
 //!
 //! The fiber mechanics, the waker and the scheduler read this; it imports
 //! nothing above the run queue. (The scheduler as a whole is reached
 //! through `context`, the seam above it.)
 
 use std::cell::{Cell, RefCell};
+use std::panic::Location;
 use std::ptr::{self, NonNull};
 
 use corosensei::Yielder;
@@ -42,6 +49,9 @@ pub(crate) struct Local {
     /// The body of the fiber being started, handed to its coroutine beside
     /// the resume (`Body::into_raw`), or null.
     pub(crate) starting: Cell<*mut ()>,
+    /// The coroutine record of the runner that starts it (`coroutine`'s
+    /// `Record`, erased), handed over with the body.
+    pub(crate) starting_record: Cell<*const ()>,
 }
 
 impl Local {
@@ -51,6 +61,7 @@ impl Local {
             queue: RefCell::new(RunQueue::default()),
             tearing_down: Cell::new(false),
             starting: Cell::new(ptr::null_mut()),
+            starting_record: Cell::new(ptr::null()),
         }
     }
 }
@@ -61,7 +72,26 @@ thread_local! {
     /// word, read with one load and one test. As an `Option<FiberKey>`,
     /// every read also tested for a tag value the type cannot hold.
     static FIBER: Cell<u64> = const { Cell::new(0) };
+    /// The running fiber's yielder: valid while `FIBER` is not 0.
     static YIELDER: Cell<*const FiberYielder> = const { Cell::new(ptr::null()) };
+    /// The running fiber's view of itself (`coroutine::FiberSelf`, erased:
+    /// it is defined above this module): valid while `FIBER` is not 0.
+    static SELF: Cell<*const ()> = const { Cell::new(ptr::null()) };
+    /// Set while this thread's scheduler asks its fibers to describe
+    /// themselves (`describe`): a fiber resumed then answers and suspends
+    /// again instead of going on.
+    static ASKED: Cell<*mut Answer> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// What a suspended fiber says of itself when its scheduler asks.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// Its view of itself (`coroutine::FiberSelf`, erased).
+    pub(crate) fiber: *const (),
+    /// What it waits for, in words, if it waits in an operation.
+    pub(crate) waiting_on: Option<String>,
+    /// Where it suspended: the caller of the operation or yield.
+    pub(crate) location: Option<&'static Location<'static>>,
 }
 
 /// Makes `local` this thread's until `uninstall`.
@@ -130,31 +160,99 @@ pub(crate) fn is_local_home(home: NonNull<Shared>) -> bool {
     with_local(|l| l.home == home).unwrap_or(false)
 }
 
-/// Marks the running fiber as the one `suspend` switches away from.
+/// Marks which fiber runs now (`None`: none, the scheduler's own code).
+/// The fiber itself puts back its yielder and its view of itself as it
+/// resumes (`suspend`), or as it starts (`enter_fiber`).
 #[inline]
-pub(crate) fn set_running(key: Option<FiberKey>, yielder: *const FiberYielder) {
+pub(crate) fn set_running(key: Option<FiberKey>) {
     FIBER.with(|f| f.set(pack(key)));
-    if !yielder.is_null() {
-        YIELDER.with(|y| y.set(yielder));
+}
+
+/// Installs the yielder and the view of itself of the fiber that runs on
+/// this stack: as a coroutine starts a body, and as a fiber that resumed
+/// another from its own stack (`Scheduler::run_next_fresh`) goes on.
+#[inline]
+pub(crate) fn enter_fiber(yielder: *const FiberYielder, me: *const ()) {
+    YIELDER.with(|y| y.set(yielder));
+    SELF.with(|s| s.set(me));
+}
+
+/// The running fiber's view of itself (`coroutine::FiberSelf`, erased), or
+/// null outside a fiber.
+#[inline]
+pub(crate) fn running_self() -> *const () {
+    if in_fiber() {
+        SELF.with(Cell::get)
+    } else {
+        ptr::null()
     }
 }
 
+/// The running fiber's yielder and view of itself, to put back with
+/// `enter_fiber` (see `Scheduler::run_next_fresh`).
 #[inline]
-pub(crate) fn current_yielder() -> *const FiberYielder {
-    YIELDER.with(Cell::get)
+pub(crate) fn running_fiber_state() -> (*const FiberYielder, *const ()) {
+    (YIELDER.with(Cell::get), SELF.with(Cell::get))
 }
 
 /// Switches from the running fiber back to its scheduler. The fiber runs
-/// again only once something puts it back on the run queue.
+/// again once something puts it back on the run queue, or when its
+/// scheduler asks it to describe itself (`describe`): then this returns
+/// true, and the caller must `answer` and suspend again, whatever else
+/// happened meanwhile.
 #[inline]
-pub(crate) fn suspend() {
+#[must_use = "a fiber that was asked must answer and suspend again"]
+pub(crate) fn suspend() -> bool {
     let y = YIELDER.with(Cell::get);
+    let me = SELF.with(Cell::get);
     assert!(!y.is_null() && in_fiber(), "suspend outside a fiber");
-    // SAFETY: the scheduler (or `fiber_main`, on a coroutine's first run)
-    // sets `YIELDER` to the running fiber's yielder before any of its code
-    // runs; the yielder lives on that fiber's stack, which is alive while
-    // it runs.
+    // SAFETY: `fiber_main` installs the running fiber's yielder as the
+    // coroutine starts a body, and every fiber puts its own back as it
+    // resumes (just below); the yielder lives on that fiber's stack, which
+    // is alive while it runs.
     unsafe { (*y).suspend(FiberYield::Suspended) };
+    enter_fiber(y, me);
+    !ASKED.with(Cell::get).is_null()
+}
+
+/// Suspends for a yield: until the fiber runs again, answering (with no
+/// operation) whenever its scheduler asks.
+pub(crate) fn suspend_yielding(at: &'static Location<'static>) {
+    while suspend() {
+        answer(None, Some(at));
+    }
+}
+
+/// Tells the scheduler that asked (`suspend` returned true) what this
+/// fiber waits for, if it waits in an operation, and where.
+#[cold]
+#[inline(never)]
+pub(crate) fn answer(waiting_on: Option<String>, at: Option<&'static Location<'static>>) {
+    let asked = ASKED.with(Cell::get);
+    debug_assert!(!asked.is_null(), "an answer nobody asked for");
+    // SAFETY: `describe` set `ASKED` to its own answer slot, alive until
+    // the resume that asks returns, on this thread.
+    if let Some(asked) = unsafe { asked.as_mut() } {
+        *asked = Answer {
+            fiber: SELF.with(Cell::get),
+            waiting_on,
+            location: at,
+        };
+    }
+}
+
+/// Resumes a suspended fiber with `resume` so that it describes itself
+/// instead of going on: it answers and suspends again at once.
+pub(crate) fn describe(resume: impl FnOnce()) -> Option<Answer> {
+    let mut answer = Answer {
+        fiber: ptr::null(),
+        waiting_on: None,
+        location: None,
+    };
+    ASKED.with(|a| a.set(&mut answer));
+    resume();
+    ASKED.with(|a| a.set(ptr::null_mut()));
+    (!answer.fiber.is_null()).then_some(answer)
 }
 
 /// Puts fiber `key` of `home` back on its run queue, if `home` is this
@@ -202,10 +300,10 @@ mod tests {
             index: 0,
             generation: 1,
         };
-        set_running(Some(key), ptr::null());
+        set_running(Some(key));
         assert!(in_fiber());
         assert_eq!(current_key(), Some(key));
-        set_running(None, ptr::null());
+        set_running(None);
         assert!(!in_fiber());
     }
 }

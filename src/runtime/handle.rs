@@ -1,6 +1,7 @@
 //! `Handle`: a thread-safe reference to a running `Runtime`, to place new
 //! fibers on its schedulers.
 
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use crate::runtime::context;
 use crate::runtime::current;
 use crate::runtime::fiber::join::JoinHandle;
-use crate::runtime::fiber::packet::packet_send;
+use crate::runtime::fiber::packet::{packet_send, JoinView, RemoteBody};
 use crate::runtime::inner::RuntimeInner;
 
 /// A cheap, thread-safe reference to a running
@@ -22,6 +23,10 @@ impl Handle {
     pub(crate) fn new(inner: Arc<RuntimeInner>) -> Handle {
         Handle { inner }
     }
+
+    pub(crate) fn inner(&self) -> &RuntimeInner {
+        &self.inner
+    }
 }
 
 impl Handle {
@@ -30,6 +35,7 @@ impl Handle {
     /// # Panics
     ///
     /// Outside a runtime.
+    #[track_caller]
     pub fn current() -> Handle {
         context::with_scheduler(|s| Handle::new(s.runtime.clone()))
             .expect("selvedge::Handle::current called outside a runtime")
@@ -45,17 +51,23 @@ impl Handle {
     /// # Panics
     ///
     /// When the runtime is not running.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.spawn_packet(packet_send(f, None, Location::caller()))
+    }
+
+    /// Places a fiber's packet (`Handle::spawn`, `fiber::Builder::spawn_on`).
+    #[track_caller]
+    pub(crate) fn spawn_packet<T>(&self, (body, view): (RemoteBody, JoinView<T>)) -> JoinHandle<T> {
         let inner = &self.inner;
         assert!(
             inner.running.load(Ordering::SeqCst),
             "selvedge::Handle::spawn: the runtime is not running"
         );
-        let (body, view) = packet_send(f);
         let handle = JoinHandle::new(view);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::dump::{DumpRequest, Requests};
 use crate::runtime::fiber::packet::RemoteBody;
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::Shared;
@@ -25,6 +26,20 @@ pub(crate) struct RuntimeInner {
     pub(crate) running: AtomicBool,
     /// Set as `run` ends: the worker schedulers stop.
     pub(crate) stopping: AtomicBool,
+    /// Dumps being taken.
+    pub(crate) dumps: Requests,
+}
+
+impl RuntimeInner {
+    /// Asks every scheduler for its fibers (see `dump`).
+    pub(crate) fn request_dump(&self) -> Arc<DumpRequest> {
+        let request = Arc::new(DumpRequest::new(self.schedulers.len()));
+        self.dumps.push(request.clone());
+        for shared in &self.schedulers {
+            shared.announce();
+        }
+        request
+    }
 }
 
 /// How each scheduler of a runtime runs its fibers.
@@ -32,6 +47,8 @@ pub(crate) struct RuntimeInner {
 pub(crate) struct Config {
     /// Usable bytes of each fiber's stack.
     pub(crate) stack_size: usize,
+    /// Usable bytes of the main fiber's stack.
+    pub(crate) main_stack_size: usize,
     /// How stacks are mapped and guarded.
     pub(crate) layout: Layout,
     /// How long an idle scheduler polls its inbox before it sleeps.

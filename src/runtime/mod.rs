@@ -13,12 +13,14 @@
 mod builder;
 pub(crate) mod context;
 pub(crate) mod current;
+pub(crate) mod dump;
 pub(crate) mod fiber;
 mod handle;
 mod inner;
 pub(crate) mod io;
 pub(crate) mod key;
 mod poll_pace;
+mod report;
 pub(crate) mod run_queue;
 #[allow(clippy::module_inception)] // `Runtime` itself, in the runtime layer
 mod runtime;
@@ -28,7 +30,12 @@ pub(crate) mod time;
 pub(crate) mod wake_flags;
 pub(crate) mod waker;
 
+/// Where a public function was called from (`#[track_caller]`): a spawn,
+/// a perform, for messages, dumps and reports.
+pub(crate) type Site = &'static std::panic::Location<'static>;
+
 pub use builder::Builder;
+pub(crate) use builder::{MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use handle::Handle;
 pub use runtime::Runtime;
 pub(crate) use shared::Shared;
@@ -60,6 +67,7 @@ pub(crate) use shared::Shared;
 /// let sum = selvedge::run(|| v.iter().sum::<i32>());
 /// assert_eq!(sum, 6);
 /// ```
+#[track_caller]
 pub fn run<T>(main: impl FnOnce() -> T) -> T {
     Runtime::builder()
         .build()

@@ -90,6 +90,19 @@ impl RunQueue {
         }
     }
 
+    /// Every fiber waiting to run, in no particular order (for dumps).
+    pub(crate) fn queued(&self) -> impl Iterator<Item = FiberKey> + '_ {
+        self.handoff
+            .into_iter()
+            .chain(self.woken.iter().map(|q| q.key))
+            .chain(
+                self.batches[..self.live]
+                    .iter()
+                    .flat_map(|b| b.fibers.iter().map(|q| q.key)),
+            )
+            .chain(self.yielded.iter().map(|q| q.key))
+    }
+
     /// True if a fiber waits in the hand-off slot.
     #[inline]
     pub(crate) fn has_handoff(&self) -> bool {

@@ -5,13 +5,13 @@
 //! migrate: `Handle::spawn` places each new fiber on a scheduler, where it
 //! stays for life.
 
-use std::panic;
+use std::panic::{self, Location};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::runtime::context;
 use crate::runtime::fiber::join::JoinHandle;
-use crate::runtime::fiber::packet::packet_unbounded;
+use crate::runtime::fiber::packet::{packet_unbounded, Spec};
 use crate::runtime::handle::Handle;
 use crate::runtime::inner::RuntimeInner;
 use crate::runtime::scheduler::Scheduler;
@@ -57,6 +57,7 @@ impl Runtime {
     ///
     /// From inside a fiber, while this runtime is already running, or when
     /// a worker thread cannot be started (the message says why).
+    #[track_caller]
     pub fn run<T>(&self, main: impl FnOnce() -> T) -> T {
         assert!(
             !context::in_runtime(),
@@ -76,11 +77,17 @@ impl Runtime {
         // still installed.
         let entered = context::enter(&sched);
         let workers = Workers::start(inner);
+        let spec = Spec {
+            name: Some("main".to_owned()),
+            stack_size: Some(inner.config.main_stack_size),
+            ..Spec::default()
+        };
         // SAFETY: the body borrows from the caller's frame (through `main`
         // and `T`); the scheduler runs or drops it before `run` returns or
         // unwinds (dropping `entered` tears it down), and nothing else
         // keeps it.
-        let (body, main_view) = unsafe { packet_unbounded(main) };
+        let (body, main_view) =
+            unsafe { packet_unbounded(main, Some(Box::new(spec)), Location::caller()) };
         let mut main_handle = JoinHandle::new(main_view);
         sched.spawn(body);
         let result = sched.run_until(|| main_handle.is_finished());

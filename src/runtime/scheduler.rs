@@ -9,13 +9,16 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polling::Events;
 
 use crate::runtime::current::{self, FiberYield, Local};
-use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::dump::{FiberInfo, State as DumpState};
+use crate::runtime::fiber::coroutine::{FiberSelf, Runner};
+use crate::runtime::fiber::overflow::AltStack;
 use crate::runtime::fiber::packet::Start;
 use crate::runtime::fiber::packet::{Body, PacketId, RemoteBody};
 use crate::runtime::fiber::slot::{FiberSlot, FiberState};
@@ -46,9 +49,14 @@ pub(crate) struct Scheduler {
     stacks: RefCell<StackPool>,
     inbox: RefCell<Vec<FiberKey>>,
     spawns: RefCell<Vec<RemoteBody>>,
+    /// Stacks taken at spawn (`spawn_with_stack`) for fibers not started
+    /// yet, by packet.
+    reserved: RefCell<Vec<(PacketId, Runner)>>,
     events: RefCell<Events>,
     /// When timers and descriptors are next checked while fibers run.
     pace: PollPace,
+    /// A signal stack for the overflow handler, if this thread had none.
+    _alt_stack: Option<AltStack>,
     /// Fibers `run_next_fresh` ran.
     #[cfg(test)]
     nested_runs: std::cell::Cell<usize>,
@@ -81,8 +89,10 @@ impl Scheduler {
             stacks: RefCell::new(stacks),
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
+            reserved: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             pace: PollPace::new(),
+            _alt_stack: AltStack::ensure(),
             #[cfg(test)]
             nested_runs: std::cell::Cell::new(0),
             #[cfg(test)]
@@ -106,11 +116,30 @@ impl Scheduler {
         key
     }
 
-    /// The running fiber goes behind every other runnable fiber.
-    pub(crate) fn yield_current(&self) {
+    /// `spawn`, taking the fiber's stack now (`fiber::Builder::spawn`): an
+    /// error, naming the limit, if none can be had.
+    pub(crate) fn spawn_with_stack(&self, body: Body) -> io::Result<FiberKey> {
+        let runner = {
+            let mut stacks = self.stacks.borrow_mut();
+            let size = body
+                .spec()
+                .and_then(|s| s.stack_size)
+                .unwrap_or(stacks.size());
+            stacks.get_sized(size)
+        };
+        let runner =
+            runner.map_err(|message| io::Error::new(io::ErrorKind::OutOfMemory, message))?;
+        body.mark_reserved();
+        self.reserved.borrow_mut().push((body.id(), runner));
+        Ok(self.spawn(body))
+    }
+
+    /// The running fiber goes behind every other runnable fiber; `at` is
+    /// the caller of the yield.
+    pub(crate) fn yield_current(&self, at: &'static Location<'static>) {
         if let Some(key) = current::current_key() {
             self.local.queue.borrow_mut().push_yielded(key);
-            current::suspend();
+            current::suspend_yielding(at);
         }
     }
 
@@ -119,7 +148,7 @@ impl Scheduler {
     /// suspends: the partner, then every other woken fiber, runs first.
     /// True if it did. A choice with nothing ready does this before it
     /// registers.
-    pub(crate) fn yield_to_woken(&self) -> bool {
+    pub(crate) fn yield_to_woken(&self, at: &'static Location<'static>) -> bool {
         let Some(key) = current::current_key() else {
             return false;
         };
@@ -130,7 +159,7 @@ impl Scheduler {
             }
             queue.push_woken(key);
         }
-        current::suspend();
+        current::suspend_yielding(at);
         true
     }
 
@@ -204,6 +233,71 @@ impl Scheduler {
         for body in spawns.drain(..) {
             self.spawn(body.into_local());
         }
+        drop((inbox, spawns));
+        for request in self.runtime.dumps.owed_by(self.index) {
+            let fibers = self.describe_fibers();
+            if request.answer(self.index, fibers) {
+                self.runtime.dumps.remove(&request);
+            }
+        }
+    }
+
+    /// Every fiber of this scheduler, for a dump: between fiber runs, each
+    /// suspended fiber is asked to describe itself (see `dump`).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn describe_fibers(&self) -> Vec<FiberInfo> {
+        let queued: std::collections::HashSet<FiberKey> =
+            self.local.queue.borrow().queued().collect();
+        let mut fibers = Vec::new();
+        let mut from = 0;
+        while let Some(key) = self.fibers.next_live(from) {
+            from = key.index + 1;
+            let Some(slot) = self.fibers.get(key) else {
+                continue;
+            };
+            // SAFETY: as in `run_fiber`: between runs, no coroutine borrows
+            // a slot's state, and the table's slots never move.
+            let state = unsafe { &mut *slot.state.get() };
+            let info = match state {
+                FiberState::Unstarted(body) => {
+                    // SAFETY: an unstarted body keeps its packet alive.
+                    let head = unsafe { body.head().get() };
+                    Some(FiberInfo::new(head, self.index, DumpState::NotStarted))
+                }
+                FiberState::Started(runner) => {
+                    let runner = runner as *mut Runner;
+                    let answer = current::describe(|| {
+                        // SAFETY: as in `run_fiber`; the fiber answers and
+                        // suspends again at once (see `current::suspend`).
+                        let why = unsafe { (*runner).resume(key) };
+                        debug_assert_eq!(why, FiberYield::Suspended);
+                    });
+                    answer.and_then(|answer| {
+                        // SAFETY: the fiber is suspended in its body, whose
+                        // packet it keeps alive, and stays so meanwhile.
+                        let me = unsafe { FiberSelf::from_answer(answer.fiber) }?;
+                        // SAFETY: as just above.
+                        let head = unsafe { me.packet()?.get() };
+                        let queued = queued.contains(&key);
+                        let state = if queued {
+                            DumpState::Runnable
+                        } else {
+                            DumpState::Waiting
+                        };
+                        let mut info = FiberInfo::new(head, self.index, state);
+                        if !queued {
+                            info.waiting_on = answer.waiting_on;
+                        }
+                        info.location = answer.location;
+                        Some(info)
+                    })
+                }
+                _ => None,
+            };
+            fibers.extend(info);
+        }
+        fibers
     }
 
     /// Commits the performs whose deadline has come (see
@@ -360,9 +454,10 @@ impl Scheduler {
         self.count_run();
         #[cfg(test)]
         self.nested_runs.set(self.nested_runs.get() + 1);
-        let yielder = current::current_yielder();
+        let (yielder, me) = current::running_fiber_state();
         self.start_fiber_inline(key, slot);
-        current::set_running(Some(running), yielder);
+        current::set_running(Some(running));
+        current::enter_fiber(yielder, me);
     }
 
     /// Resumes a fiber until it suspends or finishes. The common case, a
@@ -407,7 +502,10 @@ impl Scheduler {
         let FiberState::Unstarted(body) = std::mem::replace(state, FiberState::Starting) else {
             unreachable!("a fiber starts once")
         };
-        let runner = self.stacks.borrow_mut().get();
+        let runner = match body.spec() {
+            None => self.stacks.borrow_mut().get(),
+            Some(_) => self.runner_for(&body),
+        };
         let runner = match runner {
             Ok(runner) => runner,
             Err(message) => {
@@ -428,8 +526,27 @@ impl Scheduler {
         // SAFETY: as in `run_fiber`.
         let runner = unsafe { &mut *(runner as *mut Runner) };
         let why = runner.start(body, key);
-        runner.set_yielder(current::current_yielder());
         self.after_run(key, slot, why)
+    }
+
+    /// The coroutine for a fiber `fiber::Builder` made: the stack taken at
+    /// its spawn, or one of the size it asked for.
+    #[cold]
+    #[inline(never)]
+    fn runner_for(&self, body: &Body) -> Result<Runner, String> {
+        if body.is_reserved() {
+            let mut reserved = self.reserved.borrow_mut();
+            let i = reserved
+                .iter()
+                .position(|(id, _)| *id == body.id())
+                .expect("a reserved stack for a fiber marked reserved");
+            return Ok(reserved.swap_remove(i).1);
+        }
+        let mut stacks = self.stacks.borrow_mut();
+        match body.spec().and_then(|s| s.stack_size) {
+            Some(size) => stacks.get_sized(size),
+            None => stacks.get(),
+        }
     }
 
     #[cfg(test)]
@@ -469,7 +586,7 @@ impl Scheduler {
     /// as on a plain thread, and `yield_now` yields the thread.
     pub(crate) fn teardown(&self) {
         self.local.tearing_down.set(true);
-        current::set_running(None, std::ptr::null());
+        current::set_running(None);
         let mut from = 0;
         loop {
             let Some(key) = self.fibers.next_live(from) else {
@@ -481,6 +598,11 @@ impl Scheduler {
             };
             from = key.index + 1;
             drop(self.fibers.take(key.index));
+        }
+        // The stacks taken for fibers that never started (none is left).
+        for (_, runner) in self.reserved.borrow_mut().drain(..) {
+            // SAFETY: never resumed.
+            unsafe { self.stacks.borrow_mut().put(runner) };
         }
     }
 }

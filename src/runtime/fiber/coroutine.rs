@@ -23,19 +23,81 @@ use std::ptr::NonNull;
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::runtime::current::{self, FiberYield, FiberYielder};
-use crate::runtime::fiber::packet::Body;
 use crate::runtime::fiber::packet::Start;
+use crate::runtime::fiber::packet::{Body, HeadRef};
 use crate::runtime::fiber::stack::{FiberStack, TOP_RESERVE};
 use crate::runtime::key::FiberKey;
 
 /// Takes the body `Runner::start` handed over, if any (none outside a
-/// scheduler: a pooled coroutine ended as its scheduler drops).
+/// scheduler: a pooled coroutine ended as its scheduler drops), with the
+/// record of the coroutine it starts on.
 #[inline(always)]
-fn take_starting() -> Option<Body> {
-    let raw = current::with_local(|l| l.starting.replace(std::ptr::null_mut()))?;
+fn take_starting() -> Option<(Body, NonNull<Record>)> {
+    let (raw, record) = current::with_local(|l| {
+        (
+            l.starting.replace(std::ptr::null_mut()),
+            l.starting_record.get(),
+        )
+    })?;
     // SAFETY: `start` stored it from `Body::into_raw`, and it is taken
     // once (the cell is null again).
-    NonNull::new(raw).map(|raw| unsafe { Body::from_raw(raw) })
+    let body = NonNull::new(raw).map(|raw| unsafe { Body::from_raw(raw) })?;
+    Some((body, NonNull::new(record.cast_mut().cast())?))
+}
+
+/// What a running fiber knows of itself (`current::running_self`): the
+/// packet of the body it runs, and the record of its coroutine, whose
+/// stack bounds a stack overflow is told by. Lives in the coroutine's
+/// first frame (`fiber_main`), so it costs no allocation and no memory the
+/// hot paths touch.
+#[derive(Debug)]
+pub(crate) struct FiberSelf {
+    /// Set as each body starts; stale once it finished, until the next
+    /// starts, and read only while one runs.
+    packet: Cell<Option<HeadRef>>,
+    record: NonNull<Record>,
+}
+
+impl FiberSelf {
+    /// The running fiber's view of itself, if a fiber runs.
+    ///
+    /// # Safety
+    ///
+    /// The reference is used only while that fiber runs (its frame, and
+    /// its packet, live at least that long).
+    pub(crate) unsafe fn running<'a>() -> Option<&'a FiberSelf> {
+        let me = current::running_self().cast::<FiberSelf>();
+        // SAFETY: `SELF` holds the running fiber's `FiberSelf`, which
+        // lives in its coroutine's first frame, alive while it runs.
+        unsafe { me.as_ref() }
+    }
+
+    /// The view of itself a fiber gave in an answer (`current::Answer`).
+    ///
+    /// # Safety
+    ///
+    /// `raw` came from an answer of a fiber still suspended, and the
+    /// reference is used before it resumes.
+    pub(crate) unsafe fn from_answer<'a>(raw: *const ()) -> Option<&'a FiberSelf> {
+        // SAFETY: the caller's promise.
+        unsafe { raw.cast::<FiberSelf>().as_ref() }
+    }
+
+    /// The packet of the body this fiber runs: alive while it runs, and
+    /// while it is suspended in that body.
+    pub(crate) fn packet(&self) -> Option<HeadRef> {
+        self.packet.get()
+    }
+
+    /// Its stack's usable bytes, `[limit, top)`, as `(limit, top)`; the
+    /// guard page (if any) lies just below `limit`.
+    pub(crate) fn stack_bounds(&self) -> (usize, usize) {
+        let top = self.record.as_ptr() as usize + TOP_RESERVE;
+        // SAFETY: the record lives at the top of the running coroutine's
+        // stack for as long as the coroutine does; `span` never changes.
+        let span = unsafe { self.record.as_ref() }.span;
+        (top - span, top)
+    }
 }
 
 /// Whether no body waits to be taken.
@@ -49,10 +111,11 @@ fn nothing_starting() -> bool {
 type FiberCoroutine = Coroutine<(), FiberYield, (), FiberStack>;
 
 /// What lives in a stack's reserved top.
-struct Record {
+pub(crate) struct Record {
     coroutine: FiberCoroutine,
-    /// Lives on the coroutine's stack; null until its first suspend.
-    yielder: Cell<*const FiberYielder>,
+    /// Usable bytes of the stack below (its guard page, if any, is below
+    /// those): read only to tell a stack overflow.
+    span: usize,
 }
 
 const _: () = assert!(
@@ -70,9 +133,10 @@ impl Runner {
     /// [`fiber_main`].
     pub(crate) fn new(stack: FiberStack) -> Runner {
         let at = stack.reserved_top().cast::<Record>();
+        let span = stack.span();
         let record = Record {
             coroutine: Coroutine::with_stack(stack, fiber_main),
-            yielder: Cell::new(std::ptr::null()),
+            span,
         };
         // SAFETY: the reserved top is mapped, writable, aligned for a
         // `Record` and big enough (asserted above), and no code running
@@ -82,11 +146,12 @@ impl Runner {
         Runner(at)
     }
 
+    /// Usable bytes of this runner's stack.
     #[inline]
-    fn record(&self) -> &Record {
+    pub(crate) fn span(&self) -> usize {
         // SAFETY: the record stays initialised where `new` put it for as
         // long as this `Runner` lives.
-        unsafe { self.0.as_ref() }
+        unsafe { self.0.as_ref() }.span
     }
 
     /// Starts `body` as fiber `key` on this coroutine (new, or parked by
@@ -94,7 +159,12 @@ impl Runner {
     #[inline(always)]
     pub(crate) fn start(&mut self, body: Body, key: FiberKey) -> FiberYield {
         let raw = body.into_raw().as_ptr();
-        current::with_local(|l| l.starting.set(raw)).expect("a fiber starts on a scheduler");
+        let record = self.0.as_ptr().cast_const().cast();
+        current::with_local(|l| {
+            l.starting.set(raw);
+            l.starting_record.set(record);
+        })
+        .expect("a fiber starts on a scheduler");
         let why = self.resume(key);
         debug_assert!(nothing_starting(), "the coroutine took its body");
         why
@@ -112,18 +182,13 @@ impl Runner {
         // SAFETY: `&mut self` is the only way to the record (a `Runner` is
         // not `Clone`), so this is the only reference to it.
         let record = unsafe { &mut *record };
-        // A new coroutine's yielder is null here: `fiber_main` sets it.
-        current::set_running(Some(key), record.yielder.get());
+        current::set_running(Some(key));
         let why = match record.coroutine.resume(()) {
             CoroutineResult::Yield(why) => why,
             CoroutineResult::Return(()) => unreachable!("a fiber coroutine resumed without a body"),
         };
-        current::set_running(None, std::ptr::null());
+        current::set_running(None);
         why
-    }
-
-    pub(crate) fn set_yielder(&self, yielder: *const FiberYielder) {
-        self.record().yielder.set(yielder);
     }
 
     /// Ends the coroutine and hands back its stack: a parked one is
@@ -169,10 +234,14 @@ impl Drop for Runner {
 /// The code every fiber coroutine runs: the bodies the scheduler starts on
 /// it, one after another, until it is resumed with none (`retire`).
 fn fiber_main(yielder: &FiberYielder, (): ()) {
-    // A fresh coroutine's yielder is known only from here; the scheduler
-    // keeps it from the first suspend on.
-    current::set_running(current::current_key(), yielder);
-    while let Some(body) = take_starting() {
+    let mut me: Option<FiberSelf> = None;
+    while let Some((body, record)) = take_starting() {
+        let me = me.get_or_insert(FiberSelf {
+            packet: Cell::new(None),
+            record,
+        });
+        me.packet.set(Some(body.head()));
+        current::enter_fiber(yielder, (me as *const FiberSelf).cast());
         body.enter(Start::Run);
         yielder.suspend(FiberYield::Finished);
     }

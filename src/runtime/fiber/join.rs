@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::op::oneshot::OneshotRecv;
-use crate::runtime::fiber::packet::{JoinView, PacketId};
+use crate::runtime::fiber::packet::{HeadRef, JoinView, PacketId};
 
 /// Owns the right to wait for a fiber and take its result.
 pub struct JoinHandle<T> {
@@ -44,6 +44,11 @@ impl<T> JoinHandle<T> {
         self.packet.join().is_put()
     }
 
+    /// The fiber's packet head (id, name): alive while the handle is.
+    pub(crate) fn head_ref(&self) -> HeadRef {
+        self.packet.head_ref()
+    }
+
     /// The identity of the fiber's packet, which its queued body shares.
     pub(crate) fn packet_id(&self) -> PacketId {
         self.packet.id()
@@ -70,7 +75,11 @@ mod tests {
 
     #[test]
     fn a_panic_is_delivered_and_a_handle_may_free_the_packet_on_another_thread() {
-        let (body, view) = packet_send(|| -> u64 { panic!("boom") });
+        let (body, view) = packet_send(
+            || -> u64 { panic!("boom") },
+            None,
+            std::panic::Location::caller(),
+        );
         let h = JoinHandle::new(view);
         let body = body.into_local();
         body.enter(Start::Run); // prints the panic, as a fiber's would

@@ -10,6 +10,7 @@ pub(crate) mod block_cache;
 pub(crate) mod coroutine;
 pub(crate) mod guard;
 pub(crate) mod join;
+pub(crate) mod overflow;
 pub(crate) mod packet;
 pub(crate) mod slot;
 pub(crate) mod stack;

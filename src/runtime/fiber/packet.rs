@@ -10,14 +10,47 @@ use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::num::NonZeroU64;
+#[cfg(test)]
+use std::panic::Location;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 // The runtime is not model-checked: its atomics stay std under loom.
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
 use crate::op::oneshot::Oneshot;
 use crate::runtime::current;
 use crate::runtime::fiber::block_cache;
+use crate::runtime::Site;
+
+/// A fiber's number: unique in the process, never reused, for messages and
+/// dumps (`fiber 12`). Given out the first time something asks for it
+/// (most fibers are never named in a message), so a spawn pays nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FiberId(NonZeroU64);
+
+impl FiberId {
+    pub(crate) fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// The last fiber id given out.
+static LAST_ID: AtomicU64 = AtomicU64::new(0);
+
+/// What `fiber::Builder` asked for a fiber: kept with its packet, so it
+/// travels with the body to whichever scheduler starts it.
+#[derive(Debug, Default)]
+pub(crate) struct Spec {
+    pub(crate) name: Option<String>,
+    /// Usable bytes of its stack, if not its scheduler's size.
+    pub(crate) stack_size: Option<usize>,
+    /// Set when its scheduler took a stack for it at spawn (a local
+    /// `fiber::Builder::spawn`, which reports a stack it cannot have).
+    /// Atomic only so that a handle on another thread may read the rest
+    /// of the spec meanwhile; it is written and read by the scheduler.
+    pub(crate) reserved: std::sync::atomic::AtomicBool,
+}
 
 /// How a fiber's body is entered for the first time.
 #[derive(Debug)]
@@ -33,11 +66,78 @@ pub(crate) type JoinState<T> = Oneshot<std::thread::Result<T>>;
 
 /// The start of every packet, whatever its closure and result.
 #[repr(C)]
-struct Head {
+pub(crate) struct Head {
     /// The body's reference (until it has entered or been dropped) and
     /// the handle's.
     refs: AtomicUsize,
     vtable: &'static VTable,
+    /// The fiber's id once asked for (`id`), else 0.
+    id: AtomicU64,
+    /// Set by `fiber::Builder`; `None` for a plain `spawn`.
+    spec: Option<Box<Spec>>,
+    /// The caller of the spawn.
+    spawned_at: Site,
+}
+
+impl Head {
+    /// The fiber's id, given out now if nobody asked before.
+    pub(crate) fn id(&self) -> FiberId {
+        let mut id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            let mine = LAST_ID.fetch_add(1, Ordering::Relaxed) + 1;
+            id = match self
+                .id
+                .compare_exchange(0, mine, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => mine,
+                Err(theirs) => theirs, // another thread asked first
+            };
+        }
+        FiberId(NonZeroU64::new(id).expect("ids start at 1"))
+    }
+
+    pub(crate) fn spec(&self) -> Option<&Spec> {
+        self.spec.as_deref()
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.spec()?.name.as_deref()
+    }
+
+    pub(crate) fn spawned_at(&self) -> Site {
+        self.spawned_at
+    }
+
+    /// `fiber 12`, or `fiber 'name' (12)`: how messages name the fiber.
+    pub(crate) fn label(&self) -> String {
+        match self.name() {
+            Some(name) => format!("fiber '{name}' ({})", self.id().get()),
+            None => format!("fiber {}", self.id().get()),
+        }
+    }
+}
+
+/// A packet's head, for as long as the caller knows the packet to be
+/// alive (a running fiber's own, which its body keeps alive until the
+/// fiber finishes; an unstarted body's; a handle's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeadRef(NonNull<Head>);
+
+// SAFETY: a pointer to a `Head`, which is `Sync` (atomics, a static
+// vtable, a spec written only at creation but for its atomic); whoever
+// dereferences it knows the packet to be alive (`get`).
+unsafe impl Send for HeadRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for HeadRef {}
+
+impl HeadRef {
+    /// # Safety
+    ///
+    /// The packet is alive for as long as the reference is used.
+    pub(crate) unsafe fn get<'a>(self) -> &'a Head {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.as_ref() }
+    }
 }
 
 /// What the erased halves need to know of a packet's types.
@@ -109,7 +209,7 @@ impl<T, F: FnOnce() -> T> Packet<T, F> {
     ///
     /// `head` is a `Packet<T, F>` nobody references any more.
     unsafe fn drop_fields(head: NonNull<Head>) {
-        // SAFETY: the caller's promise; `Head` has no drop glue.
+        // SAFETY: the caller's promise; this drops the head's spec too.
         unsafe { std::ptr::drop_in_place(head.cast::<Self>().as_ptr()) };
     }
 }
@@ -257,6 +357,34 @@ impl Body {
         PacketId(self.head)
     }
 
+    /// The packet's head: alive while the body is, and while its fiber
+    /// runs (the body's reference is given up as the fiber finishes).
+    #[inline]
+    pub(crate) fn head(&self) -> HeadRef {
+        HeadRef(self.head)
+    }
+
+    /// What `fiber::Builder` asked for, if it made this fiber.
+    #[inline]
+    pub(crate) fn spec(&self) -> Option<&Spec> {
+        // SAFETY: the body holds a reference to its live packet.
+        unsafe { self.head.as_ref() }.spec()
+    }
+
+    /// Whether the scheduler took a stack for this fiber at spawn.
+    #[inline]
+    pub(crate) fn is_reserved(&self) -> bool {
+        self.spec()
+            .is_some_and(|s| s.reserved.load(Ordering::Relaxed))
+    }
+
+    /// Records that the scheduler took a stack for this fiber at spawn.
+    pub(crate) fn mark_reserved(&self) {
+        if let Some(spec) = self.spec() {
+            spec.reserved.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Runs the fiber's function (`Start::Run`) or records why it could not
     /// start, then delivers the result.
     pub(crate) fn enter(self, start: Start) {
@@ -305,6 +433,12 @@ impl<T> JoinView<T> {
         PacketId(self.head)
     }
 
+    /// The fiber's head, as a pointer: alive while the view is.
+    #[inline]
+    pub(crate) fn head_ref(&self) -> HeadRef {
+        HeadRef(self.head)
+    }
+
     #[inline]
     pub(crate) fn join(&self) -> &JoinState<T> {
         let offset = std::mem::offset_of!(Prefix<T>, join);
@@ -336,22 +470,26 @@ impl RemoteBody {
 }
 
 /// The body and the join handle of a fiber running `f`, for this thread.
-pub(crate) fn packet<F, T>(f: F) -> (Body, JoinView<T>)
+pub(crate) fn packet<F, T>(f: F, spec: Option<Box<Spec>>, at: Site) -> (Body, JoinView<T>)
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
     // SAFETY: `F` and `T` are `'static`.
-    unsafe { packet_unbounded(f) }
+    unsafe { packet_unbounded(f, spec, at) }
 }
 
 /// The same for a fiber that may start on another thread.
-pub(crate) fn packet_send<F, T>(f: F) -> (RemoteBody, JoinView<T>)
+pub(crate) fn packet_send<F, T>(
+    f: F,
+    spec: Option<Box<Spec>>,
+    at: Site,
+) -> (RemoteBody, JoinView<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let (body, handle) = packet(f);
+    let (body, handle) = packet(f, spec, at);
     (RemoteBody(body), handle)
 }
 
@@ -364,7 +502,12 @@ where
 /// return or unwind before its scheduler ran or dropped every body). The
 /// closure is gone by then; the handle may live longer, and reaches only
 /// the join state.
-pub(crate) unsafe fn packet_unbounded<'a, F, T>(f: F) -> (Body, JoinView<T>)
+#[inline]
+pub(crate) unsafe fn packet_unbounded<'a, F, T>(
+    f: F,
+    spec: Option<Box<Spec>>,
+    at: Site,
+) -> (Body, JoinView<T>)
 where
     F: FnOnce() -> T + 'a,
     T: 'a,
@@ -375,6 +518,9 @@ where
         head: Head {
             refs: AtomicUsize::new(2),
             vtable: &Packet::<T, F>::VTABLE,
+            id: AtomicU64::new(0),
+            spec,
+            spawned_at: at,
         },
         join: Oneshot::new(),
         closure: UnsafeCell::new(Some(f)),
@@ -409,13 +555,13 @@ mod tests {
 
     #[test]
     fn a_packet_delivers_its_result_and_its_block_serves_the_next_packet() {
-        let (body, mut h) = packet(|| 5u64);
+        let (body, mut h) = packet(|| 5u64, None, Location::caller());
         let first = h.head;
         body.enter(Start::Run);
         assert!(h.join().is_put());
         assert_eq!(take(&mut h).unwrap().unwrap(), 5);
         drop(h);
-        let (body, mut h) = packet(|| 6u64);
+        let (body, mut h) = packet(|| 6u64, None, Location::caller());
         assert_eq!(h.head, first, "the freed block is reused");
         drop(body); // never started: the joiner learns why
         assert!(message(take(&mut h).unwrap().unwrap_err()).contains("torn down"));
@@ -431,12 +577,12 @@ mod tests {
         }
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
-        let (body, h) = packet(move || Counted(d));
+        let (body, h) = packet(move || Counted(d), None, Location::caller());
         let block = h.head;
         drop(h);
         body.enter(Start::Run);
         assert_eq!(drops.load(Ordering::SeqCst), 1, "the result was dropped");
-        let (body, h) = packet(move || Counted(drops));
+        let (body, h) = packet(move || Counted(drops), None, Location::caller());
         assert_eq!(h.head, block, "the packet was freed");
         drop((body, h));
     }

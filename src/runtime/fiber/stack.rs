@@ -61,6 +61,11 @@ impl FiberStack {
         self.base.get() + TOP_RESERVE
     }
 
+    /// Usable bytes, from the limit to the top (the reserve included).
+    pub(crate) fn span(&self) -> usize {
+        self.chunk.span
+    }
+
     fn lowest(&self) -> usize {
         self.top() - self.chunk.span
     }

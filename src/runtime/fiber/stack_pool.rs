@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 
 use crate::runtime::fiber::coroutine::Runner;
+use crate::runtime::fiber::guard::page_size;
 use crate::runtime::fiber::stack::{map_chunk, map_stack, FiberStack, Layout, CHUNK_STACKS};
 
 /// Default usable stack size of a fiber: 256 KiB. Only touched pages cost
@@ -35,6 +36,10 @@ pub(crate) struct StackPool {
     /// Coroutines built so far: the stacks a pooled coroutine did not serve.
     created: usize,
     reported: bool,
+    /// Usable bytes of the pool's stacks: `size` in whole pages. A runner
+    /// on a stack of another span (`fiber::Builder::stack_size`, the main
+    /// fiber's) is unmapped when its fiber finishes, not pooled.
+    span: usize,
 }
 
 impl fmt::Debug for StackPool {
@@ -60,7 +65,29 @@ impl StackPool {
             live: 0,
             created: 0,
             reported: false,
+            span: size.div_ceil(page_size()) * page_size(),
         }
+    }
+
+    /// Usable bytes of the pool's stacks.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// A coroutine on a stack of at least `size` usable bytes: from the
+    /// pool if that is the pool's size, else on a stack mapped for it
+    /// alone (with a guard page).
+    pub(crate) fn get_sized(&mut self, size: usize) -> Result<Runner, String> {
+        if size.div_ceil(page_size()) * page_size() == self.span {
+            return self.get();
+        }
+        let stack = map_stack(size).map_err(|e| {
+            exhausted_message(Layout::Mapped, &e, self.live, size, process_mappings())
+        })?;
+        let runner = Runner::new(stack);
+        self.created += 1;
+        self.live += 1;
+        Ok(runner)
     }
 
     /// A coroutine for a fiber about to start, parked or new; the error
@@ -110,9 +137,22 @@ impl StackPool {
     ///
     /// `runner` is parked: its last resume returned `FiberYield::Finished`
     /// (or it never ran). The pool retires idle runners without unwinding.
+    #[inline]
     pub(crate) unsafe fn put(&mut self, runner: Runner) {
         self.live -= 1;
-        self.idle.push(runner);
+        if runner.span() == self.span {
+            self.idle.push(runner);
+        } else {
+            Self::unmap(runner);
+        }
+    }
+
+    /// Ends a runner on a stack of another size than the pool's, and
+    /// unmaps its stack.
+    #[cold]
+    #[inline(never)]
+    fn unmap(runner: Runner) {
+        drop(Self::retire(runner));
     }
 
     /// The stack of an idle runner, its coroutine ended.

@@ -202,7 +202,7 @@ mod tests {
     use crate::runtime::fiber::packet::packet;
 
     fn body() -> Body {
-        packet(|| ()).0
+        packet(|| (), None, std::panic::Location::caller()).0
     }
 
     fn key(index: u32, generation: u32) -> FiberKey {
