@@ -55,7 +55,7 @@ pub use op::{
     WithNack, Wrap,
 };
 pub use runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
-pub use runtime::{run, Builder, Handle, Runtime};
+pub use runtime::{run, Builder, Handle, OnDeadlock, Runtime};
 pub use time::{after, at, Timeout};
 
 #[doc(hidden)]

@@ -24,18 +24,17 @@ impl Handle {
         if !inner.running.load(std::sync::atomic::Ordering::SeqCst) {
             return Dump::default();
         }
-        let request = inner.request_dump();
-        if context::in_fiber() {
-            // This fiber's own scheduler answers once it waits here.
-            let done = DumpDone {
-                wait: SignalWait {
-                    signal: &request.done,
-                },
-            };
-            done.or(crate::time::after(PATIENCE)).perform();
-        } else {
-            request.wait_on_thread(PATIENCE);
+        if !context::in_fiber() {
+            return inner.dump_from_thread();
         }
+        let request = inner.request_dump();
+        // This fiber's own scheduler answers once it waits here.
+        let done = DumpDone {
+            wait: SignalWait {
+                signal: &request.done,
+            },
+        };
+        done.or(crate::time::after(PATIENCE)).perform();
         inner.dumps.remove(&request);
         request.take()
     }

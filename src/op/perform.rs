@@ -483,6 +483,9 @@ fn wait<'a>(
 #[cold]
 #[inline(never)]
 fn wait_thread(op: &OpState, deadline: Option<LeafDeadline>) {
+    // A thread blocked here may wake a fiber once it is woken: no deadlock
+    // is declared meanwhile.
+    let _blocked = context::ThreadBlocked::new();
     let deadline = deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx));
     loop {
         if op.is_synced() {

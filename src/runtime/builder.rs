@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::deadlock::{Detector, OnDeadlock};
 use crate::runtime::fiber::overflow;
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
@@ -13,6 +14,7 @@ use crate::runtime::inner::{Config, RuntimeInner, SpawnInbox};
 use crate::runtime::report;
 use crate::runtime::runtime::Runtime;
 use crate::runtime::Shared;
+use crate::runtime::{dump, stall};
 
 /// Smallest stack `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -37,6 +39,9 @@ pub struct Builder {
     main_stack_size: usize,
     guarded_stacks: bool,
     spin: Option<Duration>,
+    on_deadlock: OnDeadlock,
+    stall_warning: Option<Duration>,
+    dump_on_signal: Option<i32>,
     #[cfg(test)]
     layout: Option<Layout>,
 }
@@ -56,6 +61,9 @@ impl Builder {
             main_stack_size: DEFAULT_MAIN_STACK_SIZE,
             guarded_stacks: true,
             spin: None,
+            on_deadlock: OnDeadlock::default(),
+            stall_warning: stall::threshold_from_env(),
+            dump_on_signal: None,
             #[cfg(test)]
             layout: None,
         }
@@ -132,6 +140,76 @@ impl Builder {
         self
     }
 
+    /// What the runtime does when every fiber waits and nothing can wake
+    /// any of them (a deadlock): [`OnDeadlock::Panic`] by default, which
+    /// prints a dump of every fiber under the headline `deadlock: every
+    /// fiber is waiting and nothing can wake them` and panics out of
+    /// [`Runtime::run`] with a message naming the waiting fibers;
+    /// [`OnDeadlock::Report`] prints the dump and keeps waiting;
+    /// [`OnDeadlock::Ignore`] does not check.
+    ///
+    /// The rule: no fiber is runnable, no timer is pending, no fiber waits
+    /// on a descriptor, no `Handle::spawn` is on its way, and no plain
+    /// thread is blocked in a selvedge operation, for a second on end. A
+    /// plain thread that holds a channel end but is busy outside selvedge
+    /// (reading stdin, waiting on a `std` lock) cannot be seen: if it acts
+    /// more than a second later, the check has already fired. Turn it off
+    /// (or to `Report`) for such programs.
+    ///
+    /// ```
+    /// use selvedge::{OnDeadlock, Runtime};
+    /// let rt = Runtime::builder().on_deadlock(OnDeadlock::Panic).build().unwrap();
+    /// let deadlocked = std::panic::catch_unwind(|| {
+    ///     rt.run(|| {
+    ///         let (_tx, rx) = selvedge::channel::<()>();
+    ///         rx.recv() // nobody will ever send
+    ///     })
+    /// });
+    /// let message = deadlocked.unwrap_err().downcast::<String>().unwrap();
+    /// assert!(message.contains("deadlock"));
+    /// assert!(message.contains("fiber 'main'"));
+    /// ```
+    pub fn on_deadlock(mut self, action: OnDeadlock) -> Self {
+        self.on_deadlock = action;
+        self
+    }
+
+    /// Warns on stderr when one fiber holds its scheduler for longer than
+    /// `threshold` without reaching a suspension point (an operation that
+    /// waits, `yield_now`, `sleep`): the signature of a blocking system
+    /// call, a `std` lock held across a wait, or a long computation, which
+    /// holds every other fiber of that scheduler. The warning names the
+    /// fiber and where it was spawned: `selvedge: fiber 'conn-42' (12,
+    /// spawned at src/main.rs:20:9) has held scheduler 0 for 1.0s without
+    /// suspending`.
+    ///
+    /// Off by default. The environment variable `SELVEDGE_STALL_WARNING_MS`
+    /// turns it on for every runtime built in the process, without a
+    /// change to the code. It costs the runs nothing: a watchdog thread
+    /// looks at each scheduler a few times per threshold, and a stalled
+    /// scheduler's thread is asked, by a signal (SIGURG), which fiber it
+    /// runs.
+    pub fn stall_warning(mut self, threshold: Duration) -> Self {
+        self.stall_warning = Some(threshold);
+        self
+    }
+
+    /// Prints a dump of every fiber (see
+    /// [`Handle::dump`](crate::Handle::dump)) on stderr whenever the
+    /// process receives `signal`, as Go dumps its goroutines on SIGQUIT,
+    /// without stopping the runtime. For instance
+    /// `Runtime::builder().dump_on_signal(libc::SIGQUIT)` lets
+    /// `kill -QUIT <pid>` (or Ctrl-\ in a terminal) show what a live
+    /// process is waiting for. Installing the handler replaces the
+    /// signal's default action (SIGQUIT's: core dump).
+    ///
+    /// A thread waits for the signal, and asks the runtime for its dump
+    /// when it comes: nothing is done while the signal does not come.
+    pub fn dump_on_signal(mut self, signal: i32) -> Self {
+        self.dump_on_signal = Some(signal);
+        self
+    }
+
     /// Creates the runtime: one poller (epoll plus its wake FD) per scheduler.
     pub fn build(self) -> io::Result<Runtime> {
         if self.threads == 0 {
@@ -157,7 +235,7 @@ impl Builder {
         report::install_panic_hook();
         overflow::install();
         let schedulers = (0..self.threads)
-            .map(|_| Shared::new().map(Arc::new))
+            .map(|i| Shared::new(i).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
         let layout = if self.guarded_stacks {
             Layout::guarded()
@@ -166,7 +244,7 @@ impl Builder {
         };
         #[cfg(test)]
         let layout = self.layout.unwrap_or(layout);
-        Ok(Runtime::new(RuntimeInner {
+        let runtime = Runtime::new(RuntimeInner {
             spawns: schedulers.iter().map(|_| SpawnInbox::default()).collect(),
             schedulers,
             config: Config {
@@ -183,7 +261,15 @@ impl Builder {
             running: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             dumps: Default::default(),
-        }))
+            detector: Detector::new(self.on_deadlock),
+        });
+        if let Some(signal) = self.dump_on_signal {
+            dump::dump_on_signal(signal, runtime.inner_weak())?;
+        }
+        if let Some(threshold) = self.stall_warning {
+            stall::watch(runtime.inner_weak(), threshold);
+        }
+        Ok(runtime)
     }
 
     /// Forces the stack layout, so tests can run a kernel's other layouts.

@@ -22,6 +22,7 @@ use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
 pub(crate) use crate::runtime::current::{answer, in_fiber, suspend};
+pub(crate) use crate::runtime::deadlock::ThreadBlocked;
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };

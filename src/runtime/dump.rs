@@ -284,3 +284,42 @@ impl Requests {
         }
     }
 }
+
+/// Runtimes that print a dump on a signal, by signal.
+static ON_SIGNAL: Mutex<Vec<(i32, std::sync::Weak<crate::runtime::inner::RuntimeInner>)>> =
+    Mutex::new(Vec::new());
+
+/// Prints `runtime`'s dump on stderr whenever the process receives
+/// `signal`, for as long as the runtime lives (`Builder::dump_on_signal`).
+/// One thread per signal waits for it (signal-hook's self-pipe).
+pub(crate) fn dump_on_signal(
+    signal: i32,
+    runtime: std::sync::Weak<crate::runtime::inner::RuntimeInner>,
+) -> std::io::Result<()> {
+    let mut list = lock(&ON_SIGNAL);
+    let first = !list.iter().any(|(s, _)| *s == signal);
+    list.retain(|(_, rt)| rt.strong_count() > 0);
+    list.push((signal, runtime));
+    drop(list);
+    if first {
+        let mut signals = signal_hook::iterator::Signals::new([signal])?;
+        std::thread::Builder::new()
+            .name(format!("selvedge-dump-on-{signal}"))
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let runtimes: Vec<_> = lock(&ON_SIGNAL)
+                        .iter()
+                        .filter(|(s, _)| *s == signal)
+                        .filter_map(|(_, rt)| rt.upgrade())
+                        .collect();
+                    for runtime in runtimes {
+                        if runtime.running.load(std::sync::atomic::Ordering::SeqCst) {
+                            let dump = runtime.dump_from_thread();
+                            eprintln!("selvedge: dump on signal {signal}\n{dump}");
+                        }
+                    }
+                }
+            })?;
+    }
+    Ok(())
+}

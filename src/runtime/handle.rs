@@ -64,6 +64,7 @@ impl Handle {
     #[track_caller]
     pub(crate) fn spawn_packet<T>(&self, (body, view): (RemoteBody, JoinView<T>)) -> JoinHandle<T> {
         let inner = &self.inner;
+        let _in_flight = inner.detector.in_flight();
         assert!(
             inner.running.load(Ordering::SeqCst),
             "selvedge::Handle::spawn: the runtime is not running"

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runtime::dump::{DumpRequest, Requests};
+use crate::runtime::deadlock::Detector;
+use crate::runtime::dump::{Dump, DumpRequest, Requests, PATIENCE};
 use crate::runtime::fiber::packet::RemoteBody;
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::Shared;
@@ -28,9 +29,20 @@ pub(crate) struct RuntimeInner {
     pub(crate) stopping: AtomicBool,
     /// Dumps being taken.
     pub(crate) dumps: Requests,
+    /// Tells a deadlock of the runtime's fibers.
+    pub(crate) detector: Detector,
 }
 
 impl RuntimeInner {
+    /// A dump taken from a plain thread: blocks it until every scheduler
+    /// answered, or `PATIENCE` passed.
+    pub(crate) fn dump_from_thread(&self) -> Dump {
+        let request = self.request_dump();
+        request.wait_on_thread(PATIENCE);
+        self.dumps.remove(&request);
+        request.take()
+    }
+
     /// Asks every scheduler for its fibers (see `dump`).
     pub(crate) fn request_dump(&self) -> Arc<DumpRequest> {
         let request = Arc::new(DumpRequest::new(self.schedulers.len()));

@@ -13,6 +13,7 @@
 mod builder;
 pub(crate) mod context;
 pub(crate) mod current;
+pub(crate) mod deadlock;
 pub(crate) mod dump;
 pub(crate) mod fiber;
 mod handle;
@@ -26,6 +27,7 @@ pub(crate) mod run_queue;
 mod runtime;
 pub(crate) mod scheduler;
 mod shared;
+mod stall;
 pub(crate) mod time;
 pub(crate) mod wake_flags;
 pub(crate) mod waker;
@@ -36,6 +38,7 @@ pub(crate) type Site = &'static std::panic::Location<'static>;
 
 pub use builder::Builder;
 pub(crate) use builder::{MAX_STACK_SIZE, MIN_STACK_SIZE};
+pub use deadlock::OnDeadlock;
 pub use handle::Handle;
 pub use runtime::Runtime;
 pub(crate) use shared::Shared;

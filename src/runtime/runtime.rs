@@ -39,6 +39,11 @@ impl Runtime {
             inner: Arc::new(inner),
         }
     }
+
+    /// For watchers that must not keep the runtime alive.
+    pub(crate) fn inner_weak(&self) -> std::sync::Weak<RuntimeInner> {
+        Arc::downgrade(&self.inner)
+    }
 }
 
 impl Runtime {
@@ -90,13 +95,17 @@ impl Runtime {
             unsafe { packet_unbounded(main, Some(Box::new(spec)), Location::caller()) };
         let mut main_handle = JoinHandle::new(main_view);
         sched.spawn(body);
-        let result = sched.run_until(|| main_handle.is_finished());
+        let result = sched.run_until(|| main_handle.is_finished() || inner.detector.stopped());
+        let deadlock = inner.detector.take_stop();
 
         drop(workers);
         drop(entered);
         drop(sched);
         if let Err(e) = result {
             panic!("selvedge: the scheduler's poller failed: {e}");
+        }
+        if let Some(message) = deadlock {
+            panic!("{message}");
         }
         match main_handle.take_result().expect("main fiber finished") {
             Ok(v) => v,

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use polling::Events;
 
 use crate::runtime::current::{self, FiberYield, Local};
-use crate::runtime::dump::{FiberInfo, State as DumpState};
+use crate::runtime::deadlock::GRACE;
+use crate::runtime::dump::{FiberInfo, State as DumpState, PATIENCE};
 use crate::runtime::fiber::coroutine::{FiberSelf, Runner};
 use crate::runtime::fiber::overflow::AltStack;
 use crate::runtime::fiber::packet::Start;
@@ -77,6 +78,7 @@ impl Scheduler {
     /// Scheduler `index` of `runtime`.
     pub(crate) fn new(index: usize, runtime: Arc<RuntimeInner>) -> Scheduler {
         let shared = runtime.schedulers[index].clone();
+        shared.set_thread();
         let stacks = StackPool::new(runtime.config.stack_size, runtime.config.layout);
         Scheduler {
             index,
@@ -207,6 +209,7 @@ impl Scheduler {
                     }
                 }
                 None => {
+                    self.shared.publish_beat();
                     if !self.fire_timers(Instant::now()) && !self.spin_for_work() {
                         self.block()?;
                     }
@@ -333,6 +336,7 @@ impl Scheduler {
     /// descriptor waited on, there is nothing to check, and no clock is
     /// read.
     fn check_timers_and_io(&self) -> io::Result<()> {
+        self.shared.publish_beat();
         if self.timers.borrow().len() == 0 && !self.io.borrow().has_waiters() {
             self.pace.nothing_to_check();
             return Ok(());
@@ -383,13 +387,51 @@ impl Scheduler {
             self.stacks.borrow_mut().trim();
             deadline = Some(Instant::now());
         }
+        // Nothing left to wait for: count as stuck (see `deadlock`); the
+        // last scheduler to get stuck sleeps only for the grace period.
+        let schedulers = self.runtime.schedulers.len();
+        let stuck = (deadline.is_none() && !self.io.borrow().has_waiters())
+            .then(|| self.runtime.detector.going_idle(schedulers))
+            .flatten();
+        let grace = stuck
+            .as_ref()
+            .is_some_and(|s| s.last)
+            .then(|| Instant::now() + GRACE);
         let mut events = self.events.borrow_mut();
         events.clear();
-        self.shared.sleep(&mut events, deadline)?;
+        let slept = self.shared.sleep(&mut events, grace.or(deadline));
+        if let Some(stuck) = stuck {
+            let timed_out = grace.is_some_and(|g| Instant::now() >= g)
+                && events.is_empty()
+                && !self.shared.has_inbox();
+            if self.runtime.detector.woke(stuck, timed_out, schedulers) {
+                drop(events);
+                self.report_deadlock();
+                return Ok(());
+            }
+        }
+        slept?;
         self.dispatch_io(&events);
         drop(events);
         self.fire_timers(Instant::now());
         Ok(())
+    }
+
+    /// Every fiber waits and nothing can wake them: prints the report (a
+    /// dump of every scheduler's fibers) and, by default, stops the run,
+    /// which then panics with a message naming them.
+    #[cold]
+    #[inline(never)]
+    fn report_deadlock(&self) {
+        let request = self.runtime.request_dump();
+        request.answer(self.index, self.describe_fibers());
+        request.wait_on_thread(PATIENCE);
+        self.runtime.dumps.remove(&request);
+        let dump = request.take();
+        if let Some(message) = self.runtime.detector.report(&dump) {
+            self.runtime.detector.stop_with(message);
+            self.runtime.schedulers[0].interrupt();
+        }
     }
 
     /// The turn's look at descriptors, without blocking; skipped (no system

@@ -14,7 +14,7 @@ use polling::{Events, Poller};
 use crate::runtime::key::FiberKey;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
@@ -25,6 +25,17 @@ pub(crate) struct Shared {
     /// next run continues from it, so a wake from an earlier run that
     /// arrives late names no fiber of the later one (see `FiberKey`).
     generation: AtomicU32,
+    /// Its place among its runtime's schedulers.
+    index: usize,
+    /// Counts the scheduler's checks of timers and descriptors, and its
+    /// goings idle: still, while it is awake, only within one fiber's run
+    /// (see `stall`).
+    beat: AtomicU64,
+    /// The thread that runs it (`pthread_t`), 0 until a run starts.
+    thread: AtomicU64,
+    /// How long (in µs) its running fiber has held it, when the stall
+    /// watchdog asks its thread to name that fiber; 0 otherwise.
+    stall_report: AtomicU64,
 }
 
 impl fmt::Debug for Shared {
@@ -36,13 +47,71 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new() -> io::Result<Shared> {
+    /// The shared half of scheduler `index` of a runtime.
+    pub(crate) fn new(index: usize) -> io::Result<Shared> {
         Ok(Shared {
             inbox: Mutex::new(Vec::new()),
             flags: WakeFlags::default(),
             poller: Poller::new()?,
             generation: AtomicU32::new(0),
+            index,
+            beat: AtomicU64::new(0),
+            thread: AtomicU64::new(0),
+            stall_report: AtomicU64::new(0),
         })
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The scheduler made a check or went idle (see `stall`): a load and
+    /// a store, no locked instruction.
+    #[inline]
+    pub(crate) fn publish_beat(&self) {
+        self.beat.store(
+            self.beat.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn beat(&self) -> u64 {
+        self.beat.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_sleeping(&self) -> bool {
+        self.flags.is_sleeping()
+    }
+
+    /// Records the calling thread as the one running this scheduler.
+    pub(crate) fn set_thread(&self) {
+        // SAFETY: `pthread_self` has no preconditions.
+        let thread = unsafe { libc::pthread_self() };
+        self.thread.store(thread as u64, Ordering::Relaxed);
+    }
+
+    /// The thread running this scheduler, once a run started.
+    pub(crate) fn thread(&self) -> Option<libc::pthread_t> {
+        match self.thread.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t as libc::pthread_t),
+        }
+    }
+
+    /// The watchdog asks the scheduler's thread to name the fiber that
+    /// has held it for `held`.
+    pub(crate) fn ask_stall_report(&self, held: std::time::Duration) {
+        let us = u64::try_from(held.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.stall_report.store(us, Ordering::SeqCst);
+    }
+
+    /// For the signal handler: how long its fiber has held the scheduler,
+    /// if the watchdog asked.
+    pub(crate) fn take_stall_report(&self) -> Option<std::time::Duration> {
+        match self.stall_report.swap(0, Ordering::SeqCst) {
+            0 => None,
+            us => Some(std::time::Duration::from_micros(us)),
+        }
     }
 
     /// Where a run's fiber generations continue from.

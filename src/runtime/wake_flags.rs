@@ -56,6 +56,12 @@ impl WakeFlags {
         !self.pending.load(Ordering::SeqCst)
     }
 
+    /// Whether the scheduler sleeps (or is about to), for the stall
+    /// watchdog.
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed)
+    }
+
     /// The scheduler is awake again.
     pub fn woke(&self) {
         self.sleeping.store(false, Ordering::SeqCst);

@@ -116,11 +116,25 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_voi
     }
 }
 
-/// Prints `fiber 'name' (12) has overflowed its stack of 256 KiB` with no
-/// allocation: into a buffer on the signal stack, then `write(2)`.
+/// Prints `fiber 'name' (12, spawned at ...) has overflowed its stack of
+/// 256 KiB` with no allocation: into a buffer on the signal stack, then
+/// `write(2)`.
 fn report_overflow(me: &FiberSelf, span: usize) {
     let mut out = SignalBuf::new();
-    let _ = out.write_str("\nfiber ");
+    let _ = out.write_str("\n");
+    write_fiber(&mut out, me);
+    let _ = write!(
+        out,
+        " has overflowed its stack of {} KiB\nfatal runtime error: stack overflow, aborting\n",
+        span / 1024
+    );
+    out.flush();
+}
+
+/// Writes `fiber 'name' (12, spawned at src/main.rs:5:9)` for the running
+/// fiber `me`, allocating nothing (for signal handlers).
+pub(crate) fn write_fiber(out: &mut SignalBuf, me: &FiberSelf) {
+    let _ = out.write_str("fiber ");
     // SAFETY: the running fiber's packet lives until it finishes.
     match me.packet().map(|p| unsafe { p.get() }) {
         Some(head) => {
@@ -136,30 +150,24 @@ fn report_overflow(me: &FiberSelf, span: usize) {
             let _ = out.write_str("(unknown)");
         }
     }
-    let _ = write!(
-        out,
-        " has overflowed its stack of {} KiB\nfatal runtime error: stack overflow, aborting\n",
-        span / 1024
-    );
-    out.flush();
 }
 
 /// Text for `write(2)` from a signal handler: a fixed buffer, cut short
 /// rather than grown.
-struct SignalBuf {
+pub(crate) struct SignalBuf {
     bytes: [u8; 768],
     len: usize,
 }
 
 impl SignalBuf {
-    fn new() -> SignalBuf {
+    pub(crate) fn new() -> SignalBuf {
         SignalBuf {
             bytes: [0; 768],
             len: 0,
         }
     }
 
-    fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut at = 0;
         while at < self.len {
             // SAFETY: writes initialised bytes of our buffer to stderr;
