@@ -1,11 +1,14 @@
 //! An echo server: one fiber per connection, straight-line reads and writes.
 //!
-//!     cargo run --release --example echo_server [-- --addr HOST:PORT] [--threads N]
+//!     cargo run --release --example echo_server [-- --addr HOST:PORT] [--threads N] [--idle SECS]
 //!
 //! Listens on 127.0.0.1:7000 by default. With `--threads N` there are N
 //! schedulers (one per OS thread); the listener's fiber accepts and hands
 //! each connection to a scheduler with `Handle::spawn` (round-robin), where
-//! its fiber stays. Ctrl-C stops accepting, gives live connections a second
+//! its fiber stays. A connection silent for `--idle` seconds (60 by
+//! default; fractions allowed), or that stops reading for as long while
+//! the server writes to it, is closed, so no client can hold a descriptor
+//! for ever. Ctrl-C stops accepting, gives live connections a second
 //! to finish, shuts down the rest (their fibers see end-of-file), and
 //! prints a summary. Load it with `cargo run --release --example echo_bench`.
 
@@ -18,25 +21,37 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use selvedge::net::{TcpListener, TcpStream, UnixStream};
-use selvedge::{io, select, spawn, Condition, Handle, Op, Runtime};
+use selvedge::{after, io, select, spawn, Condition, Handle, Op, Runtime};
 
 /// How long live connections may go on after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection may stay silent by default.
+const IDLE: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct Stats {
     connections: AtomicU64,
     bytes: AtomicU64,
+    /// Connections closed for staying silent.
+    idle_closed: AtomicU64,
     next_id: AtomicU64,
     /// Open connections, so shutdown can close them.
     live: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 fn main() -> ExitCode {
-    let (addr, threads) = match parse_args() {
+    let Args {
+        addr,
+        threads,
+        idle,
+    } = match parse_args() {
         Ok(a) => a,
         Err(msg) => {
-            eprintln!("echo_server: {msg}\nusage: echo_server [--addr HOST:PORT] [--threads N]");
+            eprintln!(
+                "echo_server: {msg}\n\
+                 usage: echo_server [--addr HOST:PORT] [--threads N] [--idle SECS]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -47,7 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.run(|| serve(addr, threads)) {
+    match runtime.run(|| serve(addr, threads, idle)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
@@ -56,7 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(addr: SocketAddr, threads: usize) -> std::io::Result<()> {
+fn serve(addr: SocketAddr, threads: usize, idle: Duration) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     let stop = ctrl_c()?;
     println!(
@@ -65,6 +80,8 @@ fn serve(addr: SocketAddr, threads: usize) -> std::io::Result<()> {
         if threads == 1 { "" } else { "s" }
     );
     let stats = Arc::new(Stats::default());
+    // Accept errors are reported once per run of them, not on every retry.
+    let mut failing = false;
     loop {
         let accepted = select! {
             r = io::readable(&listener) => r.and_then(|()| listener.accept()),
@@ -72,14 +89,17 @@ fn serve(addr: SocketAddr, threads: usize) -> std::io::Result<()> {
         };
         match accepted {
             Ok((conn, _peer)) => {
+                failing = false;
                 stats.connections.fetch_add(1, Ordering::Relaxed);
                 let stats = stats.clone();
-                Handle::current().spawn(move || connection(conn, &stats));
+                Handle::current().spawn(move || connection(conn, &stats, idle));
             }
             Err(e) => {
                 // Out of descriptors, typically: the error names the limit.
                 // The listener stays readable, so back off instead of spinning.
-                eprintln!("echo_server: accept failed: {e}");
+                if !std::mem::replace(&mut failing, true) {
+                    eprintln!("echo_server: accept failed: {e} (retrying every 100 ms)");
+                }
                 selvedge::sleep(Duration::from_millis(100));
             }
         }
@@ -97,9 +117,11 @@ fn serve(addr: SocketAddr, threads: usize) -> std::io::Result<()> {
         selvedge::sleep(Duration::from_millis(10));
     }
     println!(
-        "stopped: served {} connections, echoed {} bytes ({lingering} closed at shutdown)",
+        "stopped: served {} connections, echoed {} bytes ({lingering} closed at shutdown, \
+         {} for staying idle)",
         stats.connections.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed),
+        stats.idle_closed.load(Ordering::Relaxed),
     );
     Ok(())
 }
@@ -110,16 +132,30 @@ fn live(stats: &Stats) -> usize {
 
 /// One connection's fiber. Whatever the client does (reset, half-close,
 /// silence), only this fiber sees it.
-fn connection(conn: TcpStream, stats: &Stats) {
+fn connection(conn: TcpStream, stats: &Stats, idle: Duration) {
     let conn = Arc::new(conn);
     let id = stats.next_id.fetch_add(1, Ordering::Relaxed);
     stats.live.lock().unwrap().insert(id, conn.clone());
     let mut echoed = 0;
     // An error (a reset, say) ends only this connection; what it echoed
     // before still counts.
-    let _ = echo_connection(&conn, &mut echoed);
+    match echo_connection(&conn, &mut echoed, idle) {
+        Ok(Ended::Idle) => {
+            stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+        Ok(Ended::Closed) | Err(_) => {}
+    }
     stats.bytes.fetch_add(echoed, Ordering::Relaxed);
     stats.live.lock().unwrap().remove(&id);
+}
+
+/// Why a connection's echo loop ended.
+enum Ended {
+    /// The client closed its side.
+    Closed,
+    /// The client stayed silent for the idle time.
+    Idle,
 }
 
 /// A condition signalled on the first SIGINT: the signal handler writes to
@@ -138,9 +174,16 @@ fn ctrl_c() -> std::io::Result<Condition> {
     Ok(stop)
 }
 
-fn parse_args() -> Result<(SocketAddr, usize), String> {
+struct Args {
+    addr: SocketAddr,
+    threads: usize,
+    idle: Duration,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let mut threads = 1;
+    let mut idle = IDLE;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -157,22 +200,45 @@ fn parse_args() -> Result<(SocketAddr, usize), String> {
                     .filter(|&n| n > 0)
                     .ok_or(format!("bad --threads {v}: a positive number"))?;
             }
+            "--idle" => {
+                let v = value()?;
+                idle = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or(format!("bad --idle {v}: a positive number of seconds"))?;
+            }
             "-h" | "--help" => return Err("an echo server on selvedge fibers".into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok((addr, threads))
+    Ok(Args {
+        addr,
+        threads,
+        idle,
+    })
 }
 
 /// Echoes everything `conn` sends until it closes its side, counting the
-/// bytes echoed in `echoed` (also when the connection fails). Only this
+/// bytes echoed in `echoed` (also when the connection fails), or until it
+/// stays silent for `idle`: each read waits in a choice of the socket and
+/// a deadline. A client that stops reading while the echo is written out
+/// fails the write after as long (`set_write_timeout`). Only this
 /// connection's fiber waits on it.
-fn echo_connection(conn: &TcpStream, echoed: &mut u64) -> std::io::Result<()> {
+fn echo_connection(conn: &TcpStream, echoed: &mut u64, idle: Duration) -> std::io::Result<Ended> {
     conn.set_nodelay(true)?;
+    conn.set_write_timeout(Some(idle))?;
+    // Should a read find nothing after all, it waits no longer than that.
+    conn.set_read_timeout(Some(idle))?;
     let mut buf = [0u8; 16 * 1024];
     loop {
+        select! {
+            ready = io::readable(conn) => ready?,
+            () = after(idle) => return Ok(Ended::Idle),
+        }
         let n = match (&*conn).read(&mut buf)? {
-            0 => return Ok(()),
+            0 => return Ok(Ended::Closed),
             n => n,
         };
         (&*conn).write_all(&buf[..n])?;

@@ -42,6 +42,25 @@ pub(crate) fn this_binary_again() -> Command {
     }
 }
 
+/// Raises this process's soft limit on open descriptors towards `wanted`,
+/// as far as the hard limit allows; returns the limit now in force.
+pub(crate) fn raise_descriptor_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads and sets this process's own limit through a local.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}
+
 /// The `echo_server` example, started as a child process on a free port
 /// (`cargo test` builds the examples beside the tests).
 pub(crate) struct EchoServer {
@@ -53,6 +72,12 @@ pub(crate) struct EchoServer {
 impl EchoServer {
     /// Starts the server with `args` added, and waits until it listens.
     pub(crate) fn start(args: &[&str]) -> EchoServer {
+        EchoServer::start_limited(args, None)
+    }
+
+    /// `start`, the server allowed at most `max_descriptors` open
+    /// descriptors (`RLIMIT_NOFILE`), if given.
+    pub(crate) fn start_limited(args: &[&str], max_descriptors: Option<u64>) -> EchoServer {
         use std::io::BufRead;
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
@@ -93,13 +118,30 @@ impl EchoServer {
             }
             None => Command::new(&server),
         };
-        let mut child = command
+        command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::inherit());
+        if let Some(max) = max_descriptors {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: max,
+                rlim_max: max,
+            };
+            // SAFETY: runs in the forked child before exec, and only calls
+            // `setrlimit`, which is async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().unwrap();
         let (tx, stdout) = std::sync::mpsc::channel();
         let out = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -154,6 +196,26 @@ impl EchoServer {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// CPU time the server process has used (user and system), in clock
+    /// ticks (`sysconf(_SC_CLK_TCK)` per second).
+    pub(crate) fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 of the whole line.
+        let field = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(14) + field(15)
     }
 
     /// Stops the server with Ctrl-C (SIGINT) and returns what it printed
