@@ -12,6 +12,7 @@ mod waiters;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 
+use std::cell::UnsafeCell;
 use std::fmt;
 
 use crate::op::leaf::{Leaf, RegisterCx, Registered};
@@ -112,7 +113,7 @@ impl<T> Sender<T> {
     pub fn send_op(&self, value: T) -> SendOp<'_, T> {
         SendOp {
             chan: &self.chan,
-            value: Some(value),
+            value: UnsafeCell::new(Some(value)),
             waiter: Waiter::default(),
         }
     }
@@ -146,7 +147,7 @@ impl<T> Receiver<T> {
     pub fn recv_op(&self) -> RecvOp<'_, T> {
         RecvOp {
             chan: &self.chan,
-            slot: None,
+            slot: UnsafeCell::new(None),
             waiter: Waiter::default(),
         }
     }
@@ -156,7 +157,7 @@ impl<T> Receiver<T> {
     pub fn into_recv_op(self) -> IntoRecvOp<T> {
         IntoRecvOp {
             receiver: self,
-            slot: None,
+            slot: UnsafeCell::new(None),
             waiter: Waiter::default(),
         }
     }
@@ -182,14 +183,14 @@ macro_rules! channel_leaf {
     ($ty:ty, $side:expr, $($chan:ident).+, $slot:ident) => {
         impl<T> Leaf for $ty {
             fn try_now(&mut self) -> bool {
-                self.$($chan).+.try_now($side, &mut self.$slot)
+                self.$($chan).+.try_now($side, self.$slot.get_mut())
             }
             #[inline]
             fn may_complete(&self) -> bool {
                 self.$($chan).+.may_complete($side)
             }
             fn register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$($chan).+.register($side, &mut self.$slot, &self.waiter, cx, idx)
+                self.$($chan).+.register($side, self.$slot.get_mut(), &self.waiter, cx, idx)
             }
             fn unregister(&mut self, _op: &OpState) {
                 self.$($chan).+.unregister($side, &self.waiter);
@@ -201,7 +202,7 @@ macro_rules! channel_leaf {
             // `#[inline]` alone leaves it out of line in the hot loop.
             #[inline(always)]
             fn try_or_register(&mut self, cx: &mut RegisterCx<'_>, idx: usize) -> Registered {
-                self.$($chan).+.try_or_register($side, &mut self.$slot, &self.waiter, cx, idx)
+                self.$($chan).+.try_or_register($side, self.$slot.get_mut(), &self.waiter, cx, idx)
             }
         }
     };
@@ -210,21 +211,23 @@ macro_rules! channel_leaf {
 /// Sending on a channel: see [`Sender::send_op`].
 pub struct SendOp<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
+    /// In a cell, as every slot: a partner on another thread may move the
+    /// value while the performer holds `&self` (to describe the wait).
+    value: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
 }
 
 /// Receiving from a channel: see [`Receiver::recv_op`].
 pub struct RecvOp<'a, T> {
     chan: &'a Chan<T>,
-    slot: Option<T>,
+    slot: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
 }
 
 /// Receiving from a channel it owns: see [`Receiver::into_recv_op`].
 pub struct IntoRecvOp<T> {
     receiver: Receiver<T>,
-    slot: Option<T>,
+    slot: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
 }
 
@@ -237,7 +240,7 @@ impl<T> Tree<Result<(), SendError<T>>> for SendOp<'_, T> {
     one_leaf!();
     fn complete(self, _winner: usize, _: Token) -> Result<(), SendError<T>> {
         // Taken by a receiver, or still ours because every receiver is gone.
-        match self.value {
+        match self.value.into_inner() {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         }
@@ -251,7 +254,7 @@ impl<T> Op for SendOp<'_, T> {
 impl<T> Tree<Result<T, RecvError>> for RecvOp<'_, T> {
     one_leaf!();
     fn complete(self, _winner: usize, _: Token) -> Result<T, RecvError> {
-        self.slot.ok_or(RecvError)
+        self.slot.into_inner().ok_or(RecvError)
     }
 }
 
@@ -261,8 +264,8 @@ impl<T> Op for RecvOp<'_, T> {
 
 impl<T> Tree<Result<T, RecvError>> for IntoRecvOp<T> {
     one_leaf!();
-    fn complete(mut self, _winner: usize, _: Token) -> Result<T, RecvError> {
-        self.slot.take().ok_or(RecvError)
+    fn complete(self, _winner: usize, _: Token) -> Result<T, RecvError> {
+        self.slot.into_inner().ok_or(RecvError)
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub(crate) mod source;
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::marker::PhantomPinned;
@@ -69,7 +70,9 @@ pub struct Readiness<'a> {
     /// 0 for a borrowed descriptor; else a `net` source that has just seen
     /// `WouldBlock`, so the fast-path probe is skipped.
     owner: u64,
-    result: Option<io::Result<()>>,
+    /// In a cell: the party that commits the leaf may write it from
+    /// another thread while the performer holds `&self` (to describe).
+    result: UnsafeCell<Option<io::Result<()>>>,
     watcher: Option<Watcher>,
     /// `!Unpin`: while the leaf is registered, the party that commits it
     /// writes `result` through a pointer, and its performer may take
@@ -92,7 +95,7 @@ impl<'a> Readiness<'a> {
             fd,
             dir,
             owner,
-            result: None,
+            result: UnsafeCell::new(None),
             watcher: None,
             _pinned: PhantomPinned,
         }
@@ -133,7 +136,7 @@ impl Leaf for Readiness<'_> {
         }
         match probe(self.fd, self.dir) {
             Some(r) => {
-                self.result = Some(r);
+                *self.result.get_mut() = Some(r);
                 true
             }
             None => false,
@@ -144,7 +147,7 @@ impl Leaf for Readiness<'_> {
         let waiter = Waiter {
             op: cx.op,
             idx,
-            result: &mut self.result,
+            result: self.result.get_mut(),
         };
         match context::watch(self.fd, self.dir, self.owner, waiter) {
             Ok(watcher) => {
@@ -152,7 +155,7 @@ impl Leaf for Readiness<'_> {
                 Registered::Waiting
             }
             Err(e) => {
-                self.result = Some(Err(e));
+                *self.result.get_mut() = Some(Err(e));
                 commit_own(cx.op, idx)
             }
         }
@@ -181,9 +184,9 @@ impl Op for Readiness<'_> {
 
 impl Tree<io::Result<()>> for Readiness<'_> {
     one_leaf!();
-    fn complete(mut self, _winner: usize, _: Token) -> io::Result<()> {
+    fn complete(self, _winner: usize, _: Token) -> io::Result<()> {
         self.result
-            .take()
+            .into_inner()
             .expect("a committed readiness leaf has its result")
     }
 }

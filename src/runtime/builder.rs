@@ -99,13 +99,14 @@ impl Builder {
     /// shared mappings, so that live fibers are bounded by memory rather
     /// than by the kernel's mapping limit.
     ///
-    /// A guarded stack (the default) is its own mapping behind an
-    /// inaccessible page: overflowing it faults, and the process dies with
-    /// a clear signal. That page splits the kernel's memory map, so each
-    /// guarded stack costs two of the `vm.max_map_count` mappings (65530 by
-    /// default) and a process holds at most about 32,000 started fibers at
-    /// the default limit. Unguarded stacks cost no mapping each; 64 of them
-    /// share one, and adjacent mappings merge.
+    /// A guarded stack (the default) sits above an inaccessible page:
+    /// overflowing it faults, and the process aborts with a message naming
+    /// the fiber and its stack size. On kernels before Linux 6.13 that page
+    /// splits the kernel's memory map, so each guarded stack costs two of
+    /// the `vm.max_map_count` mappings (65530 by default) and a process
+    /// holds at most about 32,000 started fibers at the default limit.
+    /// Unguarded stacks cost no mapping each; 64 of them share one, and
+    /// adjacent mappings merge.
     ///
     /// ```
     /// use selvedge::Runtime;
