@@ -36,26 +36,32 @@
 mod channel;
 mod condition;
 pub mod fiber;
+mod future;
 pub mod io;
 mod macros;
+mod multicast;
 pub mod net;
 mod op;
 mod runtime;
 mod sync;
+mod sync_var;
 mod time;
 
 pub use channel::{
-    channel, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp, SendError, SendOp, Sender,
-    TryRecvError, TrySendError,
+    bounded, channel, unbounded, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp,
+    RecvTimeoutError, SendError, SendOp, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
 pub use condition::{Condition, WaitOp};
 pub use fiber::{sleep, spawn, yield_now, JoinHandle, JoinOp};
+pub use future::from_future;
+pub use multicast::Multicast;
 pub use op::{
-    always, choice, guard, never, with_nack, Always, BoxOp, Choice, Guard, Nack, Never, Op, Or,
-    WithNack, Wrap,
+    always, base_op, choice, guard, never, with_nack, Always, BaseOp, BoxOp, Choice, Completer,
+    Guard, Nack, Never, Op, Or, WithNack, Wrap,
 };
 pub use runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 pub use runtime::{run, Builder, Handle, OnDeadlock, Runtime};
+pub use sync_var::{IVar, MVar};
 pub use time::{after, at, Timeout};
 
 #[doc(hidden)]

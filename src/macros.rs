@@ -18,6 +18,25 @@
 /// the operation expressions live until the `select!` ends. Patterns must
 /// be irrefutable (bind a `Result` and match it in the body).
 ///
+/// A last arm `default => body` makes the `select!` not block: if no other
+/// arm can complete at once, the others are dropped and `body` runs (as
+/// [`Op::try_perform`](crate::Op::try_perform) returning `None`; Go's
+/// `default`). To wait a while instead, add an arm for
+/// [`after`](crate::after).
+///
+/// ```
+/// selvedge::run(|| {
+///     let (tx, rx) = selvedge::bounded::<u32>(1);
+///     let try_recv = || selvedge::select! {
+///         v = rx.recv_op() => v.ok(),
+///         default => None,
+///     };
+///     assert_eq!(try_recv(), None);
+///     tx.send(7).unwrap();
+///     assert_eq!(try_recv(), Some(7));
+/// });
+/// ```
+///
 /// ```
 /// use std::time::Duration;
 /// selvedge::run(|| {
@@ -46,6 +65,13 @@ macro_rules! select {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
+    // The default arm: last, with or without a trailing comma.
+    ([$($done:tt)*] default => $body:block $(,)?) => {
+        $crate::__select_parse!(@default [$($done)*] $body)
+    };
+    ([$($done:tt)*] default => $body:expr $(,)?) => {
+        $crate::__select_parse!(@default [$($done)*] $body)
+    };
     // Block body, with or without a trailing comma.
     ([$($done:tt)*] $pat:pat = $op:expr => $body:block , $($rest:tt)*) => {
         $crate::__select_parse!([$($done)* ($pat, $op, $body)] $($rest)*)
@@ -68,6 +94,24 @@ macro_rules! __select_parse {
     ([($pat:pat, $op:expr, $body:expr)]) => {
         match $crate::Op::perform($op) {
             $pat => $body,
+        }
+    };
+    // With a default: try the arms once, and run the default if none is
+    // ready (after the arms are dropped).
+    (@default [] $default:expr) => {
+        $default
+    };
+    (@default [$(($pat:pat, $op:expr, $body:expr))+] $default:expr) => {
+        match $crate::__select_arms!($($op),+) {
+            mut arms => match $crate::__private::arms::try_perform(&mut arms) {
+                ::core::option::Option::Some(won) => $crate::__select_dispatch!(
+                    arms, won, ($crate::__private::arms::First) $(($pat, $body))+
+                ),
+                ::core::option::Option::None => {
+                    $crate::__private::arms::discard(arms);
+                    $default
+                }
+            },
         }
     };
     ([$(($pat:pat, $op:expr, $body:expr))+]) => {

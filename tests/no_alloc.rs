@@ -180,3 +180,30 @@ fn fibers_blocking_on_a_fresh_channel_allocate_nothing_however_many_wait() {
         senders.into_iter().for_each(|s| s.join().unwrap());
     });
 }
+
+#[test]
+fn a_bounded_channel_streams_without_allocating() {
+    run(|| {
+        let (tx, rx) = selvedge::bounded::<u64>(64);
+        let (go_tx, go_rx) = channel::<()>();
+        let producer = spawn(move || {
+            for _ in 0..2 {
+                go_rx.recv().unwrap();
+                for i in 0..10_000 {
+                    tx.send(i).unwrap();
+                }
+            }
+        });
+        let stream = || {
+            go_tx.send(()).unwrap();
+            for i in 0..10_000 {
+                assert_eq!(rx.recv(), Ok(i));
+            }
+        };
+        stream(); // warms the run queue
+        spawn(|| ()).join().unwrap(); // and the stack pool's list of idle stacks
+        let ((), n) = counted(stream);
+        assert_eq!(n, 0, "a bounded channel allocated in steady state");
+        producer.join().unwrap();
+    });
+}

@@ -1,8 +1,12 @@
-//! quickcheck properties: conservation of values across fibers and threads,
-//! exactly-one commit of a choice, timer order.
+//! quickcheck properties: conservation of values across fibers and threads
+//! over channels of every flavour and MVars, one value for every IVar
+//! reader, exactly-one commit of a choice, timer order.
 
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use selvedge::{after, always, channel, choice, never, run, spawn, BoxOp, Op, Receiver, Sender};
+use selvedge::{
+    after, always, bounded, choice, never, run, spawn, unbounded, BoxOp, IVar, MVar, Op, Receiver,
+    Sender,
+};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -15,7 +19,8 @@ struct Producer {
 
 #[derive(Clone, Debug)]
 struct Program {
-    channels: usize,
+    /// Each channel's capacity: `Some(0)` rendezvous, `None` unbounded.
+    caps: Vec<Option<usize>>,
     producers: Vec<Producer>,
     consumers: Vec<(bool, bool)>, // (on a plain thread, races a timeout)
 }
@@ -23,6 +28,13 @@ struct Program {
 impl Arbitrary for Program {
     fn arbitrary(g: &mut Gen) -> Self {
         let channels = 1 + usize::arbitrary(g) % 3;
+        let caps = (0..channels)
+            .map(|_| match u8::arbitrary(g) % 4 {
+                0 | 1 => Some(0),
+                2 => Some(1 + usize::arbitrary(g) % 3),
+                _ => None,
+            })
+            .collect();
         let producers = (0..1 + usize::arbitrary(g) % 5)
             .map(|_| Producer {
                 on_thread: bool::arbitrary(g),
@@ -42,7 +54,7 @@ impl Arbitrary for Program {
             .map(|_| (bool::arbitrary(g), bool::arbitrary(g)))
             .collect();
         Program {
-            channels,
+            caps,
             producers,
             consumers,
         }
@@ -99,7 +111,14 @@ fn conserves(prog: Program) -> bool {
     // quickcheck 1.1 names the failing input only if a shrunk one fails
     // too, which an interleaving need not repeat.
     let shown = ShownOnPanic(format!("{prog:?}"));
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..prog.channels).map(|_| channel::<u64>()).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = prog
+        .caps
+        .iter()
+        .map(|cap| match cap {
+            Some(n) => bounded::<u64>(*n),
+            None => unbounded(),
+        })
+        .unzip();
     let mut expected: Vec<u64> = prog
         .producers
         .iter()
@@ -162,6 +181,111 @@ fn every_value_is_received_exactly_once() {
     QuickCheck::new()
         .tests(150)
         .quickcheck(conserves as fn(Program) -> bool);
+}
+
+/// Putters (on a plain thread or not, how many values) and takers of one
+/// MVar: every value put is taken exactly once.
+fn mvar_conserves(putters: Vec<(bool, u8)>, takers: u8) -> bool {
+    let takers = 1 + takers as usize % 3;
+    let m = MVar::new();
+    let mut expected: Vec<u64> = Vec::new();
+    let mut threads = Vec::new();
+    let mut fibers = Vec::new();
+    for (p, &(on_thread, count)) in putters.iter().enumerate() {
+        let values: Vec<u64> = (0..count as u64 % 20).map(|i| p as u64 * 100 + i).collect();
+        expected.extend(&values);
+        let m = m.clone();
+        let put = move || values.into_iter().for_each(|v| m.put(v));
+        if on_thread {
+            threads.push(std::thread::spawn(put));
+        } else {
+            fibers.push(put);
+        }
+    }
+    let total = expected.len();
+    let mut got = run(move || {
+        fibers.into_iter().for_each(|f| drop(spawn(f)));
+        let share = |t: usize| total / takers + usize::from(t < total % takers);
+        let takers: Vec<_> = (0..takers)
+            .map(|t| {
+                let m = m.clone();
+                let n = share(t);
+                spawn(move || (0..n).map(|_| m.take()).collect::<Vec<u64>>())
+            })
+            .collect();
+        takers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<u64>>()
+    });
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    got.sort_unstable();
+    expected.sort_unstable();
+    got == expected
+}
+
+#[test]
+fn every_value_put_in_an_mvar_is_taken_exactly_once() {
+    QuickCheck::new()
+        .tests(100)
+        .quickcheck(mvar_conserves as fn(Vec<(bool, u8)>, u8) -> bool);
+}
+
+/// Racing putters (fibers and threads) and readers (fibers and threads):
+/// exactly one put succeeds, and every reader gets its value.
+fn ivar_one_value(putters: Vec<bool>, readers: Vec<bool>) -> bool {
+    let mut putters = putters;
+    putters.truncate(6);
+    if putters.is_empty() {
+        putters.push(false);
+    }
+    let mut readers = readers;
+    readers.truncate(6);
+    let v = IVar::new();
+    let thread_readers: Vec<_> = readers
+        .iter()
+        .filter(|&&on_thread| on_thread)
+        .map(|_| {
+            let v = v.clone();
+            std::thread::spawn(move || v.read())
+        })
+        .collect();
+    let mut thread_putters = Vec::new();
+    let mut fiber_putters = Vec::new();
+    for (p, &on_thread) in putters.iter().enumerate() {
+        let v = v.clone();
+        let put = move || (p, v.put(p).is_ok());
+        if on_thread {
+            thread_putters.push(std::thread::spawn(put));
+        } else {
+            fiber_putters.push(put);
+        }
+    }
+    let fiber_readers = readers.iter().filter(|&&on_thread| !on_thread).count();
+    let v2 = v.clone();
+    let (mut puts, mut reads) = run(move || {
+        let readers: Vec<_> = (0..fiber_readers)
+            .map(|_| {
+                let v = v2.clone();
+                spawn(move || v.read())
+            })
+            .collect();
+        let putters: Vec<_> = fiber_putters.into_iter().map(spawn).collect();
+        let puts: Vec<_> = putters.into_iter().map(|h| h.join().unwrap()).collect();
+        let reads: Vec<_> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+        (puts, reads)
+    });
+    puts.extend(thread_putters.into_iter().map(|t| t.join().unwrap()));
+    reads.extend(thread_readers.into_iter().map(|t| t.join().unwrap()));
+    let winners: Vec<usize> = puts.iter().filter(|(_, ok)| *ok).map(|(p, _)| *p).collect();
+    winners.len() == 1 && v.try_read() == Some(winners[0]) && reads.iter().all(|&r| r == winners[0])
+}
+
+#[test]
+fn an_ivar_is_put_once_and_every_reader_gets_that_value() {
+    QuickCheck::new()
+        .tests(100)
+        .quickcheck(ivar_one_value as fn(Vec<bool>, Vec<bool>) -> bool);
 }
 
 #[derive(Clone, Debug)]

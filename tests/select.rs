@@ -165,3 +165,50 @@ fn an_arms_operation_may_borrow_a_temporary_of_its_expression() {
         assert_eq!(single, Err(RecvError)); // the sender is gone
     });
 }
+
+#[test]
+fn a_default_arm_runs_only_when_no_arm_is_ready() {
+    run(|| {
+        let (tx, rx) = selvedge::bounded::<u32>(1);
+        let nacked = std::rc::Rc::new(std::cell::Cell::new(false));
+        let n = nacked.clone();
+        let got = selvedge::select! {
+            v = rx.recv_op() => Some(v),
+            () = selvedge::with_nack(move |nack| {
+                selvedge::spawn(move || { selvedge::Op::perform(nack); n.set(true); });
+                selvedge::never::<()>()
+            }) => unreachable!(),
+            default => {
+                // The arms are dropped before the default runs: the nack
+                // has fired (its waiter runs at the next yield).
+                selvedge::yield_now();
+                None
+            }
+        };
+        assert_eq!(got, None);
+        assert!(nacked.get());
+        tx.send(3).unwrap();
+        let got = selvedge::select! {
+            v = rx.recv_op() => v.ok(),
+            default => None,
+        };
+        assert_eq!(got, Some(3));
+        // Only a default: it runs.
+        assert_eq!(selvedge::select! { default => 5 }, 5);
+        // Control flow in a default body acts on the caller's loop.
+        let mut spins = 0;
+        loop {
+            selvedge::select! {
+                v = rx.recv_op() => panic!("nothing was sent: {v:?}"),
+                default => {
+                    spins += 1;
+                    if spins == 3 {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+        assert_eq!(spins, 3);
+    });
+}

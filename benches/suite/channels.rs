@@ -1,5 +1,6 @@
 //! The channel workloads: ping-pong (one scheduler and two), a ring of
-//! fibers, a four-way choice, and a receive raced against a timeout.
+//! fibers, a four-way choice, a receive raced against a timeout, and a
+//! stream through a buffered channel.
 
 use std::time::{Duration, Instant};
 
@@ -336,6 +337,83 @@ pub(crate) fn select_timeout(s: &mut Suite) {
         "select_timeout",
         "tokio timeout(1h, recv)",
         ns(t, n),
+        "ns/message",
+    );
+}
+
+/// The buffer of the `buffered` workload: Go's, crossbeam's and tokio's
+/// common choice for a work queue.
+const BUFFER: usize = 64;
+
+/// A producer streams values through a buffered channel to a consumer,
+/// both on one scheduler (and, for crossbeam, on two threads).
+pub(crate) fn buffered(s: &mut Suite) {
+    let n = s.scale(2_000_000);
+    let run = |cap: usize| {
+        selvedge::run(move || {
+            let (tx, rx) = selvedge::bounded::<u64>(cap);
+            let start = Instant::now();
+            spawn(move || {
+                for i in 0..n {
+                    tx.send(i).unwrap();
+                }
+            });
+            let mut sum = 0;
+            for v in rx.iter() {
+                sum += v;
+            }
+            assert_eq!(sum, n * (n - 1) / 2);
+            start.elapsed()
+        })
+    };
+    run(BUFFER); // warm the stack pool
+    s.add(
+        "buffered",
+        "selvedge bounded(64)",
+        ns(run(BUFFER), n),
+        "ns/message",
+    );
+    s.add(
+        "buffered",
+        "selvedge channel() (rendezvous)",
+        ns(run(0), n),
+        "ns/message",
+    );
+    let t = tokio_rt().block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(BUFFER);
+        let start = Instant::now();
+        tokio::spawn(async move {
+            for i in 0..n {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mut sum = 0;
+        while let Some(v) = rx.recv().await {
+            sum += v;
+        }
+        assert_eq!(sum, n * (n - 1) / 2);
+        start.elapsed()
+    });
+    s.add(
+        "buffered",
+        "tokio current_thread mpsc(64)",
+        ns(t, n),
+        "ns/message",
+    );
+    let (tx, rx) = crossbeam_channel::bounded::<u64>(BUFFER);
+    let start = Instant::now();
+    let producer = std::thread::spawn(move || {
+        for i in 0..n {
+            tx.send(i).unwrap();
+        }
+    });
+    let sum: u64 = rx.iter().sum();
+    producer.join().unwrap();
+    assert_eq!(sum, n * (n - 1) / 2);
+    s.add(
+        "buffered",
+        "crossbeam bounded(64), 2 threads",
+        ns(start.elapsed(), n),
         "ns/message",
     );
 }

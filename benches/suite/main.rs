@@ -69,6 +69,7 @@ const WORKLOADS: &[Workload] = &[
     ("ring", channels::ring),
     ("select4", channels::select4),
     ("select_timeout", channels::select_timeout),
+    ("buffered", channels::buffered),
     ("skynet", fibers::skynet),
     ("spawn_join", fibers::spawn_join),
     ("timers", timers::timers),

@@ -1,5 +1,12 @@
-//! The shared core of a channel: two waiter queues under one lock, matching
-//! by the op-state protocol, and disconnection.
+//! The shared core of a channel: two waiter queues and a buffer under one
+//! lock, matching by the op-state protocol, and disconnection.
+//!
+//! One core serves every flavour: a capacity of 0 is the rendezvous (the
+//! buffer stays empty), `UNBOUNDED` never fills. Two invariants keep the
+//! order of values FIFO: receivers wait only while the buffer is empty
+//! (so a sender hands its value straight to a waiting receiver), and
+//! senders wait only while it is full (so a receiver that takes from the
+//! buffer refills it from the first waiting sender).
 //!
 //! The lock is a spin lock (see `crate::sync::SpinLock`): it is held only
 //! to push, pop or scan entries, and to wake a partner that is a fiber of
@@ -13,6 +20,7 @@
 //! touched only under the channel lock, and a perform unlinks its nodes
 //! under that lock before its frame ends.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::ptr;
 
@@ -21,7 +29,7 @@ use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{Claim, OpState, TryClaim};
 use crate::runtime::waker::WakeToken;
 use crate::runtime::Site;
-use crate::sync::{spin_loop, AtomicUsize, Ordering, SpinGuard, SpinLock};
+use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering, SpinGuard, SpinLock};
 
 /// Which end of the channel a leaf is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,11 +49,24 @@ impl Side {
     }
 }
 
-/// What the channel lock guards: the tails of the two queues, and whether
-/// each side is gone. The heads sit outside it (see `QueueHead`).
+/// The capacity of an unbounded channel.
+pub(crate) const UNBOUNDED: usize = usize::MAX;
+
+/// `Chan::serves` bits.
+const RECV_READY: u8 = 1;
+const SEND_READY: u8 = 2;
+
+/// Buffers start with room for at most this many values, and grow (up to
+/// their capacity) when they must.
+const INITIAL_ROOM: usize = 1024;
+
+/// What the channel lock guards: the tails of the two queues, the buffer,
+/// and whether each side is gone. The heads sit outside it (see
+/// `QueueHead`).
 struct Queues<T> {
     senders: QueueTail<T>,
     receivers: QueueTail<T>,
+    buffer: VecDeque<T>,
     senders_gone: bool,
     receivers_gone: bool,
 }
@@ -118,6 +139,17 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     };
     // SAFETY: guaranteed by the caller.
     unsafe { *to = (*from).take() };
+}
+
+/// Takes the offered value out of a sender's slot.
+///
+/// # Safety
+///
+/// As for `transfer`: `from` is the live slot of a sender registered on
+/// (or running against) this channel, and the caller holds its lock.
+unsafe fn take_offered<T>(from: *mut Option<T>) -> T {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*from).take() }.expect("a sender offers its value until it commits")
 }
 
 /// The perform behind a queued entry, to claim.
@@ -199,6 +231,15 @@ pub(crate) struct Chan<T> {
     heads: Heads<T>,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
+    /// How many values the buffer holds at most: 0 for a rendezvous,
+    /// `UNBOUNDED` for no limit.
+    cap: usize,
+    /// The buffer's length, mirrored outside the lock for `len`.
+    len: AtomicUsize,
+    /// What the buffer can serve, mirrored outside the lock for
+    /// `may_complete`: `RECV_READY` while it holds a value, `SEND_READY`
+    /// while it has room. Always 0 for a rendezvous channel.
+    serves: AtomicU8,
     /// Where it was made, for dumps.
     created: Site,
 }
@@ -220,12 +261,14 @@ impl<T> fmt::Debug for Chan<T> {
 }
 
 impl<T> Chan<T> {
-    /// A channel with one sender and one receiver, made at `created`.
-    pub(crate) fn new(created: Site) -> Self {
+    /// A channel with one sender and one receiver that buffers up to
+    /// `cap` values, made at `created`.
+    pub(crate) fn new(cap: usize, created: Site) -> Self {
         Chan {
             queues: SpinLock::new(Queues {
                 senders: QueueTail::default(),
                 receivers: QueueTail::default(),
+                buffer: VecDeque::with_capacity(cap.min(INITIAL_ROOM)),
                 senders_gone: false,
                 receivers_gone: false,
             }),
@@ -235,8 +278,103 @@ impl<T> Chan<T> {
             },
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            cap,
+            len: AtomicUsize::new(0),
+            serves: AtomicU8::new(if cap == 0 { 0 } else { SEND_READY }),
             created,
         }
+    }
+
+    /// How many values the buffer holds at most (`UNBOUNDED`: no limit).
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// How many values the buffer holds now.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Completes a leaf on `side` that no partner matched, if it can
+    /// complete alone: the other side is gone (leaving the slots as they
+    /// are), or it is a send and the buffer has room (the value goes in).
+    /// `B`: the channel has a buffer (the paths of a rendezvous channel are
+    /// instantiated without the buffer's checks).
+    #[inline(always)]
+    fn settle_alone<const B: bool>(
+        &self,
+        q: &mut Locked<'_, T>,
+        side: Side,
+        mine: *mut Option<T>,
+    ) -> bool {
+        if q.partners_gone(side) {
+            return true;
+        }
+        B && side == Side::Send && q.guard.buffer.len() < self.cap && self.push_offered(q, mine)
+    }
+
+    /// Moves the value offered in `mine` into the buffer, which has room.
+    /// Out of line: a rendezvous never comes here. Returns true.
+    #[inline(never)]
+    fn push_offered(&self, q: &mut Locked<'_, T>, mine: *mut Option<T>) -> bool {
+        // SAFETY: `mine` is the caller's live slot; we hold the lock.
+        let value = unsafe { take_offered(mine) };
+        self.push(q, value);
+        true
+    }
+
+    /// Whether a leaf on `side` can complete from the buffer: a receive,
+    /// with a value buffered.
+    #[inline(always)]
+    fn buffered_for<const B: bool>(q: &Locked<'_, T>, side: Side) -> bool {
+        B && side == Side::Recv && !q.guard.buffer.is_empty()
+    }
+
+    /// Appends `value` to the buffer, which has room.
+    #[inline]
+    fn push(&self, q: &mut Locked<'_, T>, value: T) {
+        q.guard.buffer.push_back(value);
+        self.mirror(q);
+    }
+
+    /// Mirrors the buffer's length and what it can serve outside the lock.
+    #[inline]
+    fn mirror(&self, q: &Locked<'_, T>) {
+        let len = q.guard.buffer.len();
+        self.len.store(len, Ordering::Relaxed);
+        let serves = u8::from(len > 0) * RECV_READY + u8::from(len < self.cap) * SEND_READY;
+        self.serves.store(serves, Ordering::Relaxed);
+    }
+
+    /// Moves the first buffered value into the receiver's slot `mine`,
+    /// then refills the buffer from the first waiting sender, if any (one
+    /// waits only while the buffer is full), committing it: its wake, if it
+    /// needs one.
+    fn pop(&self, q: &mut Locked<'_, T>, mine: *mut Option<T>) -> Taken {
+        let value = q.guard.buffer.pop_front();
+        // SAFETY: `mine` is the caller's live slot; we hold the lock.
+        unsafe { *mine = value };
+        self.refill(q)
+    }
+
+    /// Refills the buffer, which has just lost a value, from the first
+    /// waiting sender, if any, committing it: its wake, if it needs one.
+    fn refill(&self, q: &mut Locked<'_, T>) -> Taken {
+        let mut taken = None;
+        while let Some(e) = q.partners(Side::Recv).pop_front() {
+            // SAFETY: popped under the lock, which we hold until we return.
+            let theirs = unsafe { Partner::of(&e) };
+            if let Some(claim) = theirs.claim() {
+                // SAFETY: the sender's slot is live (its perform is still
+                // registered: we hold the lock and have not committed it).
+                let value = unsafe { take_offered(e.slot) };
+                q.guard.buffer.push_back(value);
+                taken = claim.commit(e.idx);
+                break;
+            }
+        }
+        self.mirror(q);
+        taken
     }
 
     /// Locks the channel.
@@ -272,7 +410,13 @@ impl<T> Chan<T> {
     #[inline]
     pub(crate) fn may_complete(&self, side: Side) -> bool {
         let partner = side.partner();
-        !self.heads.of(partner).looks_empty() || self.handles(partner).load(Ordering::Relaxed) == 0
+        let serves = match side {
+            Side::Send => SEND_READY,
+            Side::Recv => RECV_READY,
+        };
+        !self.heads.of(partner).looks_empty()
+            || self.handles(partner).load(Ordering::Relaxed) == 0
+            || self.serves.load(Ordering::Relaxed) & serves != 0
     }
 
     /// How many handles of `side` are alive.
@@ -284,21 +428,56 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Fast path: commits now if a partner waits (transferring the value) or
-    /// the other side is gone (leaving the slots as they are).
+    /// Fast path: commits now if a partner waits (transferring the value),
+    /// the buffer can serve, or the other side is gone (leaving the slots
+    /// as they are).
+    #[inline]
     pub(crate) fn try_now(&self, side: Side, mine: *mut Option<T>) -> bool {
-        let q = self.lock();
-        if !q.has_partners(side) {
-            return q.partners_gone(side);
+        if self.cap != 0 {
+            return self.try_now_buffered(side, mine);
         }
-        Self::take_now(q, side, mine)
+        self.try_now_in::<false>(side, mine)
+    }
+
+    #[inline(never)]
+    fn try_now_buffered(&self, side: Side, mine: *mut Option<T>) -> bool {
+        self.try_now_in::<true>(side, mine)
+    }
+
+    #[inline(always)]
+    fn try_now_in<const B: bool>(&self, side: Side, mine: *mut Option<T>) -> bool {
+        let mut q = self.lock();
+        if Self::buffered_for::<B>(&q, side) {
+            return self.pop_now(q, mine);
+        }
+        if !q.has_partners(side) {
+            return self.settle_alone::<B>(&mut q, side, mine);
+        }
+        self.take_now::<B>(q, side, mine)
+    }
+
+    /// A receive served by the buffer, under the lock `q`: takes the
+    /// value, refills, unlocks and wakes the refilling sender.
+    #[inline(never)]
+    fn pop_now(&self, mut q: Locked<'_, T>, mine: *mut Option<T>) -> bool {
+        let taken = self.pop(&mut q, mine);
+        drop(q);
+        if let Some(token) = taken {
+            token.wake();
+        }
+        true
     }
 
     /// `try_now` when partners are queued. Out of line, so that a choice's
     /// misses (most of its `try_now` calls) skip the frame that the match
     /// and the wake need.
     #[inline(never)]
-    fn take_now(mut q: Locked<'_, T>, side: Side, mine: *mut Option<T>) -> bool {
+    fn take_now<const B: bool>(
+        &self,
+        mut q: Locked<'_, T>,
+        side: Side,
+        mine: *mut Option<T>,
+    ) -> bool {
         if let Some(taken) = take_partner(&mut q, side, mine) {
             drop(q);
             if let Some(token) = taken {
@@ -306,7 +485,7 @@ impl<T> Chan<T> {
             }
             return true;
         }
-        q.partners_gone(side)
+        self.settle_alone::<B>(&mut q, side, mine)
     }
 
     /// `try_now` and `register` under one lock, for a perform whose only
@@ -322,7 +501,44 @@ impl<T> Chan<T> {
         cx: &RegisterCx<'_>,
         idx: usize,
     ) -> Registered {
+        // The context's parts, not the context: passed on by reference to
+        // the buffered path, out of line, it would be reloaded after the
+        // call, and a perform's timer handling no longer folded away.
+        let (op, sole) = (cx.op, cx.deadline.is_none());
+        if self.cap != 0 {
+            return self.try_or_register_buffered(side, mine, waiter, op, sole, idx);
+        }
+        self.try_or_register_in::<false>(side, mine, waiter, op, sole, idx)
+    }
+
+    #[inline(never)]
+    fn try_or_register_buffered(
+        &self,
+        side: Side,
+        mine: *mut Option<T>,
+        waiter: &Waiter<T>,
+        op: &OpState,
+        sole: bool,
+        idx: usize,
+    ) -> Registered {
+        self.try_or_register_in::<true>(side, mine, waiter, op, sole, idx)
+    }
+
+    #[inline(always)]
+    fn try_or_register_in<const B: bool>(
+        &self,
+        side: Side,
+        mine: *mut Option<T>,
+        waiter: &Waiter<T>,
+        op: &OpState,
+        sole: bool,
+        idx: usize,
+    ) -> Registered {
         let mut q = self.lock();
+        if Self::buffered_for::<B>(&q, side) {
+            self.pop_now(q, mine);
+            return Registered::Committed;
+        }
         if let Some(taken) = take_partner(&mut q, side, mine) {
             drop(q);
             if let Some(token) = taken {
@@ -330,14 +546,14 @@ impl<T> Chan<T> {
             }
             return Registered::Committed;
         }
-        if q.partners_gone(side) {
+        if self.settle_alone::<B>(&mut q, side, mine) {
             return Registered::Committed;
         }
         let entry = Entry {
-            op: cx.op,
+            op,
             idx,
             slot: mine,
-            sole: cx.deadline.is_none(),
+            sole,
         };
         // SAFETY: the caller's perform keeps `waiter` in place until it is
         // unlinked (see `Waiter`); we hold the lock.
@@ -356,8 +572,51 @@ impl<T> Chan<T> {
         cx: &mut RegisterCx<'_>,
         idx: usize,
     ) -> Registered {
-        let own = cx.op;
+        if self.cap != 0 {
+            return self.register_buffered(side, mine, waiter, cx.op, idx);
+        }
+        self.register_in::<false>(side, mine, waiter, cx.op, idx)
+    }
+
+    #[inline(never)]
+    fn register_buffered(
+        &self,
+        side: Side,
+        mine: *mut Option<T>,
+        waiter: &Waiter<T>,
+        own: &OpState,
+        idx: usize,
+    ) -> Registered {
+        self.register_in::<true>(side, mine, waiter, own, idx)
+    }
+
+    #[inline(always)]
+    fn register_in<const B: bool>(
+        &self,
+        side: Side,
+        mine: *mut Option<T>,
+        waiter: &Waiter<T>,
+        own: &OpState,
+        idx: usize,
+    ) -> Registered {
         let mut q = self.lock();
+        if Self::buffered_for::<B>(&q, side) {
+            let TryClaim::Claimed(my_claim) = own.try_claim() else {
+                // Busy: another party holds the claim and will commit it.
+                return Registered::CommittedByOther;
+            };
+            let value = q.guard.buffer.pop_front();
+            // SAFETY: `mine` is the caller's live slot; we hold the lock.
+            unsafe { *mine = value };
+            my_claim.commit_own(idx);
+            // Committed first: the refill claims a sender holding no claim.
+            let taken = self.refill(&mut q);
+            drop(q);
+            if let Some(token) = taken {
+                token.wake();
+            }
+            return Registered::Committed;
+        }
         let mut cur = q.partners(side).front();
         while !cur.is_null() {
             // SAFETY: a linked node, lock held (see `take_partner`).
@@ -406,6 +665,16 @@ impl<T> Chan<T> {
             drop(q);
             return commit_own(own, idx);
         }
+        if B && side == Side::Send && q.guard.buffer.len() < self.cap {
+            let TryClaim::Claimed(my_claim) = own.try_claim() else {
+                return Registered::CommittedByOther;
+            };
+            // SAFETY: `mine` is the caller's live slot; we hold the lock.
+            let value = unsafe { take_offered(mine) };
+            self.push(&mut q, value);
+            my_claim.commit_own(idx);
+            return Registered::Committed;
+        }
         let entry = Entry {
             op: own,
             idx,
@@ -428,11 +697,18 @@ impl<T> Chan<T> {
 
     /// The last handle of `side` is gone: release every waiter of the other
     /// side with an error (senders keep their value, receivers get none).
+    /// When the receivers are gone, the buffered values are dropped, after
+    /// the lock is released (a value's drop may use this channel).
     pub(crate) fn disconnect(&self, side: Side) {
         let mut q = self.lock();
+        let mut dropped = VecDeque::new();
         match side {
             Side::Send => q.guard.senders_gone = true,
-            Side::Recv => q.guard.receivers_gone = true,
+            Side::Recv => {
+                q.guard.receivers_gone = true;
+                dropped = std::mem::take(&mut q.guard.buffer);
+                self.mirror(&q);
+            }
         }
         while let Some(e) = q.partners(side).pop_front() {
             // SAFETY: popped under the lock, which we hold until we return.
@@ -443,5 +719,7 @@ impl<T> Chan<T> {
                 }
             }
         }
+        drop(q);
+        drop(dropped);
     }
 }

@@ -111,6 +111,21 @@ pub fn perform<L: Op + Locate>(arms: &mut L) -> Won {
     arms.locate(leaf)
 }
 
+/// Performs `arms` only if one of their leaves is ready now, and says
+/// which; the arms keep their state for `take`.
+#[inline]
+pub fn try_perform<L: Op + Locate>(arms: &mut L) -> Option<Won> {
+    let leaf = crate::op::perform::try_commit(arms)?;
+    Some(arms.locate(leaf))
+}
+
+/// Drops the arms of a `select!` whose default arm runs, before it runs.
+/// (A function, so a user's lints do not flag the macro's `drop`.)
+#[inline]
+pub fn discard<L>(arms: L) {
+    drop(arms);
+}
+
 /// The index of the first arm of a list, as a type (see `Pick`).
 #[derive(Debug)]
 pub struct First;

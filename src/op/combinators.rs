@@ -70,8 +70,25 @@ pub struct Always<T> {
     value: Option<T>,
 }
 
-/// An operation that completes at once with `value` (useful as a default
-/// branch of a choice, or a base case of a guard).
+/// An operation that completes at once with `value` (useful as the base
+/// case of a guard, or for an operation that must be one of a kind).
+///
+/// It is not a default branch: in a choice, ready branches are equally
+/// likely, so `always` wins about half the time against a ready channel.
+/// For "this, or else that at once", use [`Op::try_perform`] or a
+/// `default` arm of [`select!`](crate::select).
+///
+/// ```
+/// use selvedge::{always, Op};
+///
+/// selvedge::run(|| {
+///     let (tx, rx) = selvedge::bounded(1);
+///     tx.send(1).unwrap();
+///     // Both are ready: either may win.
+///     let got = rx.recv_op().wrap(|r| r.ok()).or(always(None)).perform();
+///     assert!(got == Some(1) || got.is_none());
+/// });
+/// ```
 pub fn always<T>(value: T) -> Always<T> {
     Always { value: Some(value) }
 }

@@ -131,6 +131,15 @@ pub trait Leaf {
             self.register(cx, idx)
         }
     }
+    /// Called on a registered leaf, in its performer's context, when the
+    /// performer was woken but nothing committed: a leaf that asks for
+    /// such wakes (a future's waker) looks again, and commits its own
+    /// perform (`commit_own`) if it is ready now. True if it committed.
+    #[inline]
+    fn repoll(&mut self, op: &OpState, idx: usize) -> bool {
+        let _ = (op, idx);
+        false
+    }
     /// Appends what this leaf waits for, in words (`recv on channel@0x..
     /// (created at src/hub.rs:12:5)`), for dumps and deadlock reports.
     /// Asked only while the perform waits, on its own thread, and may read

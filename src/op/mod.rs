@@ -18,6 +18,7 @@
 
 mod algebra;
 pub mod arms;
+mod base;
 mod combinators;
 pub(crate) mod leaf;
 mod nack;
@@ -29,5 +30,6 @@ pub(crate) mod state;
 pub(crate) mod tree;
 
 pub use algebra::{BoxOp, Op, Or, Wrap};
+pub use base::{base_op, BaseOp, Completer};
 pub use combinators::{always, choice, guard, never, Always, Choice, Guard, Never};
 pub use nack::{with_nack, Nack, WithNack};

@@ -126,10 +126,20 @@ pub(crate) fn perform_one<L: Leaf + ?Sized>(
         committed: false,
     };
     let deadline = cx.deadline;
-    let leaf = &guard.leaf;
-    wait(&op, deadline, &mut guard.timer, &mut timer, at, |out| {
-        describe_one(&**leaf, idx, deadline, out)
-    });
+    let leaf = &mut *guard.leaf;
+    wait(
+        &op,
+        deadline,
+        &mut guard.timer,
+        &mut timer,
+        at,
+        |hook| match hook {
+            Hook::Describe(out) => describe_one(&*leaf, idx, deadline, out),
+            Hook::Repoll => {
+                leaf.repoll(&op, idx);
+            }
+        },
+    );
     let winner = op.winner();
     guard.committed = winner == idx;
     winner
@@ -187,17 +197,22 @@ impl<L: Leaf + ?Sized> Drop for WithdrawLeaf<'_, L> {
 
 /// Performs `op` only if some leaf is ready now.
 pub(crate) fn try_perform<Out, O: Tree<Out>>(mut op: O) -> Option<Out> {
+    try_commit(&mut op).map(|w| op.complete(w, Token::NEW))
+}
+
+/// `try_perform` up to the commit: prepares `op` and commits a leaf that
+/// is ready now, if any, leaving `op` to be completed.
+pub(crate) fn try_commit<Out, O: Tree<Out>>(op: &mut O) -> Option<usize> {
     op.prepare(Token::NEW);
-    let winner = match O::LEAF_COUNT {
-        Some(n) => ready_now(&mut InPlace::new(&mut op), n),
+    match O::LEAF_COUNT {
+        Some(n) => ready_now(&mut InPlace::new(op), n),
         None => {
             let mut leaves = LeafList::new();
             op.leaves(&mut leaves);
             let n = leaves.len();
             ready_now(&mut leaves, n)
         }
-    };
-    winner.map(|w| op.complete(w, Token::NEW))
+    }
 }
 
 /// A perform's leaves by index, as the fast path asks and tries them:
@@ -370,10 +385,24 @@ fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order, at: Site) -> usiz
     let winner = match committed {
         Some(i) => i,
         None => {
-            let leaves = &guard.leaves;
-            wait(&op, cx.deadline, &mut guard.timer, &mut timer, at, |out| {
-                describe_choice(leaves, out)
-            });
+            let (leaves, registered) = (&mut *guard.leaves, guard.registered);
+            wait(
+                &op,
+                cx.deadline,
+                &mut guard.timer,
+                &mut timer,
+                at,
+                |hook| match hook {
+                    Hook::Describe(out) => describe_choice(leaves, out),
+                    Hook::Repoll => {
+                        for i in order.iter().take(registered) {
+                            if leaves.get(i).repoll(&op, i) {
+                                break;
+                            }
+                        }
+                    }
+                },
+            );
             op.winner()
         }
     };
@@ -431,6 +460,15 @@ impl Armed<'_> {
     }
 }
 
+/// What a waiting perform is asked to do besides waiting.
+enum Hook<'a> {
+    /// Append what it waits for, in words (its scheduler asks).
+    Describe(&'a mut String),
+    /// It was woken without a commit: let its registered leaves look
+    /// again (`Leaf::repoll`: a future whose waker fired).
+    Repoll,
+}
+
 /// Blocks until `op` is committed, arming one timer for the earliest
 /// deadline (a relative one in `storage`). The fiber case is inlined into
 /// every perform; a thread's wait stays out of line.
@@ -441,10 +479,14 @@ fn wait<'a>(
     armed: &mut Armed<'a>,
     storage: &'a mut MaybeUninit<PendingTimer>,
     at: Site,
-    describe: impl Fn(&mut String),
+    mut hooks: impl FnMut(Hook<'_>),
 ) {
     if !context::in_fiber() {
-        return wait_thread(op, deadline);
+        let thread = ThreadWait::new(deadline);
+        while !thread.park(op) {
+            hooks(Hook::Repoll);
+        }
+        return;
     }
     if !op.is_synced() {
         if let Some((deadline, idx)) = deadline {
@@ -468,10 +510,15 @@ fn wait<'a>(
                 // a partner on another thread committed meanwhile (its
                 // wake is then on its way to the scheduler).
                 let mut out = String::new();
-                describe(&mut out);
+                hooks(Hook::Describe(&mut out));
                 context::answer(Some(out), Some(at));
                 continue;
             }
+            if op.is_synced() {
+                break;
+            }
+            // Woken with no commit: a leaf's own wake.
+            hooks(Hook::Repoll);
             if op.is_synced() {
                 break;
             }
@@ -480,18 +527,33 @@ fn wait<'a>(
 }
 
 /// `wait` for a plain OS thread: parks until woken or the deadline passes.
-#[cold]
-#[inline(never)]
-fn wait_thread(op: &OpState, deadline: Option<LeafDeadline>) {
-    // A thread blocked here may wake a fiber once it is woken: no deadlock
-    // is declared meanwhile.
-    let _blocked = context::ThreadBlocked::new();
-    let deadline = deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx));
-    loop {
-        if op.is_synced() {
-            return;
+struct ThreadWait {
+    deadline: Option<(Instant, usize)>,
+    /// A thread blocked here may wake a fiber once it is woken: no
+    /// deadlock is declared meanwhile.
+    _blocked: context::ThreadBlocked,
+}
+
+impl ThreadWait {
+    #[cold]
+    #[inline(never)]
+    fn new(deadline: Option<LeafDeadline>) -> ThreadWait {
+        ThreadWait {
+            deadline: deadline.map(|(d, idx)| (d.resolve(Instant::now()), idx)),
+            _blocked: context::ThreadBlocked::new(),
         }
-        match deadline {
+    }
+
+    /// Parks once (committing the deadline's leaf if it has passed): true
+    /// once `op` is committed, false when woken without a commit, for the
+    /// caller to let its leaves look again.
+    #[cold]
+    #[inline(never)]
+    fn park(&self, op: &OpState) -> bool {
+        if op.is_synced() {
+            return true;
+        }
+        match self.deadline {
             None => crate::sync::thread::park(),
             Some((at, idx)) => {
                 let now = Instant::now();
@@ -499,12 +561,13 @@ fn wait_thread(op: &OpState, deadline: Option<LeafDeadline>) {
                     if let Some(claim) = op.claim() {
                         claim.commit_own(idx);
                     }
-                    // Else another party committed first; the loop sees it.
+                    // Else another party committed first.
                 } else {
                     crate::sync::thread::park_timeout(at - now);
                 }
             }
         }
+        op.is_synced()
     }
 }
 

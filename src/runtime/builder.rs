@@ -150,8 +150,11 @@ impl Builder {
     /// [`OnDeadlock::Ignore`] does not check.
     ///
     /// The rule: no fiber is runnable, no timer is pending, no fiber waits
-    /// on a descriptor, no `Handle::spawn` is on its way, and no plain
-    /// thread is blocked in a selvedge operation, for a second on end. A
+    /// on a descriptor, no `Handle::spawn` is on its way, no wake is
+    /// pending from outside (a live [`Completer`](crate::Completer), a
+    /// future a fiber waits on in [`from_future`](crate::from_future)),
+    /// and no plain thread is blocked in a selvedge operation, for a
+    /// second on end. A
     /// plain thread that holds a channel end but is busy outside selvedge
     /// (reading stdin, waiting on a `std` lock) cannot be seen: if it acts
     /// more than a second later, the check has already fired. Turn it off

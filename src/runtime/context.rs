@@ -22,7 +22,7 @@ use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
 pub(crate) use crate::runtime::current::{answer, in_fiber, suspend};
-pub(crate) use crate::runtime::deadlock::ThreadBlocked;
+pub(crate) use crate::runtime::deadlock::{PendingWake, ThreadBlocked};
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
@@ -70,6 +70,13 @@ pub(in crate::runtime) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> 
     // its guard, during which the scheduler lives on the stack of `run`
     // below every fiber and every scheduler call.
     (!p.is_null()).then(|| f(unsafe { &*p }))
+}
+
+/// Counts a wake that something outside the runtime may still deliver
+/// (a completer of a user's operation) against this thread's runtime, so
+/// its fibers are not declared deadlocked meanwhile; `None` outside one.
+pub(crate) fn pending_wake() -> Option<PendingWake> {
+    with_scheduler(|s| PendingWake::new(s.runtime.clone()))
 }
 
 pub(crate) fn in_runtime() -> bool {

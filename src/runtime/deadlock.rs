@@ -4,7 +4,9 @@
 //! A runtime is deadlocked when no fiber is runnable and nothing that
 //! could make one runnable remains: no timer is pending, no fiber waits on
 //! a descriptor, nothing started from outside the runtime is on its way
-//! (a `Handle::spawn`), and no plain thread is blocked in a selvedge
+//! (a `Handle::spawn`), no wake is pending from outside (a live
+//! `Completer` of a `base_op`, a future a fiber waits on: its waker may
+//! fire from anywhere), and no plain thread is blocked in a selvedge
 //! operation (it might wake a fiber once something wakes it). Each
 //! scheduler with nothing left to wait for counts itself *stuck* before it
 //! sleeps; the last one to do so sleeps for `GRACE` only, and if on waking
@@ -20,10 +22,11 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::runtime::dump::Dump;
+use crate::runtime::inner::RuntimeInner;
 
 /// What a runtime does when it finds itself deadlocked (see
 /// [`Builder::on_deadlock`](crate::Builder::on_deadlock)).
@@ -200,6 +203,25 @@ impl Detector {
             }
         }
         Some(message)
+    }
+}
+
+/// Work in flight that outlives the call that started it (a completer of
+/// a user's operation, held by whoever will complete it): counted in its
+/// runtime's detector until dropped. See `context::pending_wake`.
+#[derive(Debug)]
+pub(crate) struct PendingWake(Arc<RuntimeInner>);
+
+impl PendingWake {
+    pub(crate) fn new(runtime: Arc<RuntimeInner>) -> PendingWake {
+        runtime.detector.in_flight.fetch_add(1, Ordering::SeqCst);
+        PendingWake(runtime)
+    }
+}
+
+impl Drop for PendingWake {
+    fn drop(&mut self) {
+        self.0.detector.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
