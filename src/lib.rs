@@ -33,6 +33,7 @@
 //! std::thread::spawn(move || drop(h)); // JoinHandle<Rc<_>> is not Send
 //! ```
 
+mod blocking;
 mod channel;
 mod condition;
 pub mod fiber;
@@ -47,6 +48,7 @@ mod sync;
 mod sync_var;
 mod time;
 
+pub use blocking::blocking;
 pub use channel::{
     bounded, channel, unbounded, IntoIter, IntoRecvOp, Iter, Receiver, RecvError, RecvOp,
     RecvTimeoutError, SendError, SendOp, SendTimeoutError, Sender, TryRecvError, TrySendError,

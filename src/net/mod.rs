@@ -1,4 +1,4 @@
-//! TCP and Unix-domain sockets whose blocking calls suspend only the
+//! TCP, UDP and Unix-domain sockets whose blocking calls suspend only the
 //! calling fiber.
 //!
 //! The types mirror `std::net` and `std::os::unix::net`: `Read` and `Write`
@@ -273,6 +273,7 @@ macro_rules! listener_common {
 }
 
 mod tcp;
+mod udp;
 mod unix;
 
 /// Out of descriptors: say which limit was hit and how to raise it, keeping
@@ -292,7 +293,44 @@ pub(crate) fn explain_fd_limit(e: std::io::Error) -> std::io::Error {
 }
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+
+/// Looks up `host` (`"example.com:443"`, or any form `std`'s
+/// `ToSocketAddrs` takes for a `String`) on the blocking pool, so that
+/// only the calling fiber waits for the resolver: the addresses to pass to
+/// [`TcpStream::connect`] (which, given a name itself, resolves it on the
+/// calling thread).
+///
+/// ```
+/// use selvedge::net::{lookup_host, TcpListener, TcpStream};
+///
+/// selvedge::run(|| {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let port = listener.local_addr().unwrap().port();
+///     let addrs = lookup_host(format!("localhost:{port}")).unwrap();
+///     assert!(!addrs.is_empty());
+///     let v4: Vec<_> = addrs.into_iter().filter(|a| a.is_ipv4()).collect();
+///     let stream = TcpStream::connect(&v4[..]).unwrap();
+///     assert_eq!(stream.peer_addr().unwrap().port(), port);
+/// });
+/// ```
+#[track_caller]
+pub fn lookup_host(host: impl Into<String>) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    crate::Op::perform(lookup_host_op(host))
+}
+
+/// The operation of [`lookup_host`], to race against a deadline or a
+/// channel: if another branch wins, the lookup runs on and its result is
+/// dropped.
+pub fn lookup_host_op(
+    host: impl Into<String>,
+) -> impl crate::Op<Output = std::io::Result<Vec<std::net::SocketAddr>>> {
+    let host = host.into();
+    crate::blocking(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&host).map(|addrs| addrs.collect())
+    })
+}
 
 /// The iterator of [`TcpListener::incoming`] and [`UnixListener::incoming`].
 #[derive(Debug)]

@@ -51,6 +51,12 @@ impl TcpStream {
     /// Connects to `addr`, trying each of its addresses in turn. The
     /// connect is non-blocking underneath: only the calling fiber waits, and
     /// a refused connection fails as soon as the kernel knows.
+    ///
+    /// A host *name* in `addr` is resolved by `std`'s blocking resolver on
+    /// the calling thread, which holds up its scheduler's other fibers
+    /// meanwhile (an arbitrary `ToSocketAddrs` cannot be handed to another
+    /// thread). Resolve names with [`lookup_host`](super::lookup_host),
+    /// which waits on the blocking pool, and connect to its addresses.
     #[track_caller]
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::blocking::{BlockingPool, DEFAULT_BLOCKING_THREADS};
 use crate::runtime::deadlock::{Detector, OnDeadlock};
 use crate::runtime::fiber::overflow;
 use crate::runtime::fiber::stack::Layout;
@@ -42,6 +43,7 @@ pub struct Builder {
     on_deadlock: OnDeadlock,
     stall_warning: Option<Duration>,
     dump_on_signal: Option<i32>,
+    blocking_threads: usize,
     #[cfg(test)]
     layout: Option<Layout>,
 }
@@ -64,9 +66,26 @@ impl Builder {
             on_deadlock: OnDeadlock::default(),
             stall_warning: stall::threshold_from_env(),
             dump_on_signal: None,
+            blocking_threads: DEFAULT_BLOCKING_THREADS,
             #[cfg(test)]
             layout: None,
         }
+    }
+
+    /// How many [`blocking`](crate::blocking) calls of this runtime's fibers
+    /// run at once, each on an OS thread of the runtime's pool: default
+    /// 64, at least 1. Threads start as calls come and exit after 10 s
+    /// without one; calls beyond the limit wait for a thread.
+    ///
+    /// ```
+    /// use selvedge::{blocking, Op, Runtime};
+    /// let rt = Runtime::builder().blocking_threads(4).build().unwrap();
+    /// let len = rt.run(|| blocking(|| std::fs::read("Cargo.toml").map(|b| b.len())).perform());
+    /// assert!(len.unwrap() > 0);
+    /// ```
+    pub fn blocking_threads(mut self, n: usize) -> Self {
+        self.blocking_threads = n;
+        self
     }
 
     /// Number of schedulers, one per OS thread (the calling thread counts
@@ -216,11 +235,16 @@ impl Builder {
 
     /// Creates the runtime: one poller (epoll plus its wake FD) per scheduler.
     pub fn build(self) -> io::Result<Runtime> {
-        if self.threads == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "selvedge: Builder::threads must be at least 1",
-            ));
+        for (what, n) in [
+            ("threads", self.threads),
+            ("blocking_threads", self.blocking_threads),
+        ] {
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("selvedge: Builder::{what} must be at least 1"),
+                ));
+            }
         }
         for (what, bytes) in [
             ("stack_size", self.stack_size),
@@ -266,6 +290,7 @@ impl Builder {
             stopping: AtomicBool::new(false),
             dumps: Default::default(),
             detector: Detector::new(self.on_deadlock),
+            blocking: Arc::new(BlockingPool::new(self.blocking_threads)),
         });
         if let Some(signal) = self.dump_on_signal {
             dump::dump_on_signal(signal, runtime.inner_weak())?;

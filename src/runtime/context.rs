@@ -8,9 +8,11 @@ use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::Location;
 use std::ptr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::op::state::OpState;
+use crate::runtime::blocking::BlockingPool;
 use crate::runtime::current;
 use crate::runtime::fiber::coroutine::FiberSelf;
 use crate::runtime::fiber::packet::{Body, Head, PacketId};
@@ -77,6 +79,12 @@ pub(in crate::runtime) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> 
 /// its fibers are not declared deadlocked meanwhile; `None` outside one.
 pub(crate) fn pending_wake() -> Option<PendingWake> {
     with_scheduler(|s| PendingWake::new(s.runtime.clone()))
+}
+
+/// The pool a `blocking` call goes to: this thread's runtime's, or the
+/// process-wide one outside a runtime.
+pub(crate) fn blocking_pool() -> Arc<BlockingPool> {
+    with_scheduler(|s| s.runtime.blocking.clone()).unwrap_or_else(|| BlockingPool::global().clone())
 }
 
 pub(crate) fn in_runtime() -> bool {

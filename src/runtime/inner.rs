@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::blocking::BlockingPool;
 use crate::runtime::deadlock::Detector;
 use crate::runtime::dump::{Dump, DumpRequest, Requests, PATIENCE};
 use crate::runtime::fiber::packet::RemoteBody;
@@ -31,6 +32,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) dumps: Requests,
     /// Tells a deadlock of the runtime's fibers.
     pub(crate) detector: Detector,
+    /// Threads for `blocking` calls made on the runtime's schedulers.
+    pub(crate) blocking: Arc<BlockingPool>,
 }
 
 impl RuntimeInner {

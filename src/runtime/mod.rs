@@ -10,6 +10,7 @@
 //! `op`'s algebra (the drivers commit performs through `op::state`, and a
 //! join is an `op::oneshot`), and `sync`.
 
+pub(crate) mod blocking;
 mod builder;
 pub(crate) mod context;
 pub(crate) mod current;

@@ -12,6 +12,10 @@ use crate::op::Op;
 /// and handles are `Clone` and share the buffer; `Send + Sync` when `T` is
 /// `Send`.
 ///
+/// There is no read that leaves the value in: a take followed by a put
+/// would let another put in between, and a value many fibers read is an
+/// [`IVar`](crate::IVar)'s job (or a `Condition` beside a lock).
+///
 /// ```
 /// use selvedge::MVar;
 ///

@@ -224,7 +224,12 @@ impl EchoServer {
         // SAFETY: kill has no memory preconditions; the pid is our child's.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().unwrap();
-        let printed: Vec<String> = self.stdout.try_iter().collect();
+        // Everything it printed, up to the end of its output: the reader
+        // thread may not have passed on the last lines yet.
+        let mut printed = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(10)) {
+            printed.push(line);
+        }
         assert!(status.success(), "{status:?}: {printed:?}");
         printed.join("\n")
     }
