@@ -62,7 +62,7 @@ pub use op::{
     Guard, Nack, Never, Op, Or, WithNack, Wrap,
 };
 pub use runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
-pub use runtime::{run, Builder, Handle, OnDeadlock, Runtime};
+pub use runtime::{run, Builder, Cancelled, Handle, OnDeadlock, Runtime};
 pub use sync_var::{IVar, MVar};
 pub use time::{after, at, Timeout};
 

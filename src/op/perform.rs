@@ -10,7 +10,7 @@ use crate::op::leaf::{Deadline, Leaf, LeafDeadline, LeafList, RegisterCx, Regist
 use crate::op::order::{self, Order, PICK_MAX};
 use crate::op::state::OpState;
 use crate::op::tree::{Token, Tree, Visit};
-use crate::runtime::context;
+use crate::runtime::context::{self, CANCELLED};
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 use crate::runtime::Site;
@@ -142,6 +142,8 @@ pub(crate) fn perform_one<L: Leaf + ?Sized>(
     );
     let winner = op.winner();
     guard.committed = winner == idx;
+    drop(guard);
+    unwind_if_cancelled(winner);
     winner
 }
 
@@ -408,6 +410,7 @@ fn register_and_wait(leaves: &mut LeafList<'_>, order: &Order, at: Site) -> usiz
     };
     guard.winner = Some(winner);
     drop(guard);
+    unwind_if_cancelled(winner);
     winner
 }
 
@@ -508,11 +511,15 @@ fn wait<'a>(
             if context::suspend() {
                 // Asked to describe itself: answers and waits on, even if
                 // a partner on another thread committed meanwhile (its
-                // wake is then on its way to the scheduler).
+                // wake is then on its way to the scheduler). Asked to be
+                // cancelled, `answer` commits the perform to `CANCELLED`
+                // (unless a partner committed it first), and the perform
+                // goes on to see its commit.
                 let mut out = String::new();
                 hooks(Hook::Describe(&mut out));
-                context::answer(Some(out), Some(at));
-                continue;
+                if !context::answer(Some(op), Some(out), Some(at)) {
+                    continue;
+                }
             }
             if op.is_synced() {
                 break;
@@ -523,6 +530,14 @@ fn wait<'a>(
                 break;
             }
         }
+    }
+}
+
+/// After a wait, once every leaf is withdrawn: a cancelled fiber unwinds.
+#[inline(always)]
+fn unwind_if_cancelled(winner: usize) {
+    if winner == CANCELLED {
+        context::unwind_cancelled();
     }
 }
 

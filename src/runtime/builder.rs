@@ -14,8 +14,8 @@ use crate::runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
 use crate::runtime::inner::{Config, RuntimeInner, SpawnInbox};
 use crate::runtime::report;
 use crate::runtime::runtime::Runtime;
-use crate::runtime::Shared;
 use crate::runtime::{dump, stall};
+use crate::runtime::{shared, Shared};
 
 /// Smallest stack `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -265,6 +265,7 @@ impl Builder {
         let schedulers = (0..self.threads)
             .map(|i| Shared::new(i).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
+        schedulers.iter().for_each(shared::register);
         let layout = if self.guarded_stacks {
             Layout::guarded()
         } else {

@@ -23,7 +23,7 @@ use crate::runtime::scheduler::Scheduler;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
-pub(crate) use crate::runtime::current::{answer, in_fiber, suspend};
+pub(crate) use crate::runtime::current::{in_fiber, suspend, unwind_cancelled, CANCELLED};
 pub(crate) use crate::runtime::deadlock::{PendingWake, ThreadBlocked};
 
 thread_local! {
@@ -72,6 +72,41 @@ pub(in crate::runtime) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> 
     // its guard, during which the scheduler lives on the stack of `run`
     // below every fiber and every scheduler call.
     (!p.is_null()).then(|| f(unsafe { &*p }))
+}
+
+/// Answers what a fiber waiting in a perform (`op`, or none for a plain
+/// suspension) was asked when `suspend` returned true: to describe itself
+/// (`waiting_on`, at `at`: false, to wait on), or to be cancelled: the
+/// perform commits itself to `CANCELLED` (true, to see the commit; also
+/// true if a partner committed it first), and a plain suspension unwinds.
+#[cold]
+#[inline(never)]
+pub(crate) fn answer(
+    op: Option<&OpState>,
+    waiting_on: Option<String>,
+    at: Option<&'static Location<'static>>,
+) -> bool {
+    match current::asked() {
+        current::Asked::Describe => {
+            current::answer(waiting_on, at);
+            false
+        }
+        current::Asked::Cancel => {
+            let Some(op) = op else {
+                current::cancel_taken();
+                current::unwind_cancelled();
+            };
+            if let Some(claim) = op.claim() {
+                claim.commit_own(CANCELLED);
+                current::cancel_taken();
+            }
+            true
+        }
+        current::Asked::Nothing => {
+            current::cancel_taken(); // nothing more to ask of it
+            false
+        }
+    }
 }
 
 /// Counts a wake that something outside the runtime may still deliver
@@ -190,17 +225,22 @@ pub(crate) fn wait_behind_earlier_deadlines(deadline: Instant) {
     let timer = insert_timer(deadline, TimerTarget { op: &op, idx: 0 });
     // Cancels the timer if the fiber is torn down while it waits; once the
     // timer has fired, its handle is stale and the cancel does nothing.
-    let _cancel = CancelOnDrop(timer);
+    let cancel = CancelOnDrop(timer);
     loop {
         if suspend() {
             let mut out = String::new();
             crate::op::leaf::Deadline::At(deadline).describe(&mut out);
-            answer(Some(out), None);
-            continue;
+            if !answer(Some(&op), Some(out), None) {
+                continue;
+            }
         }
         if op.is_synced() {
             break;
         }
+    }
+    drop(cancel);
+    if op.winner() == CANCELLED {
+        unwind_cancelled();
     }
 }
 

@@ -19,6 +19,7 @@ use std::ptr::{self, NonNull};
 
 use corosensei::Yielder;
 
+use crate::runtime::cancelled::Cancelled;
 use crate::runtime::key::FiberKey;
 use crate::runtime::run_queue::RunQueue;
 use crate::runtime::Shared;
@@ -81,6 +82,9 @@ thread_local! {
     /// themselves (`describe`): a fiber resumed then answers and suspends
     /// again instead of going on.
     static ASKED: Cell<*mut Answer> = const { Cell::new(ptr::null_mut()) };
+    /// Set by a fiber resumed to be cancelled once it takes the
+    /// cancellation (see `cancel`).
+    static CANCEL_TAKEN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What a suspended fiber says of itself when its scheduler asks.
@@ -132,7 +136,7 @@ pub(crate) fn current_key() -> Option<FiberKey> {
 /// A live fiber's key as a non-zero word: live fibers never have
 /// generation 0, the fiber table's mark for a vacant slot.
 #[inline]
-fn pack(key: Option<FiberKey>) -> u64 {
+pub(crate) fn pack(key: Option<FiberKey>) -> u64 {
     key.map_or(0, |k| {
         debug_assert_ne!(k.generation, 0, "a live fiber's generation");
         u64::from(k.generation) << 32 | u64::from(k.index)
@@ -140,7 +144,7 @@ fn pack(key: Option<FiberKey>) -> u64 {
 }
 
 #[inline]
-fn unpack(word: u64) -> Option<FiberKey> {
+pub(crate) fn unpack(word: u64) -> Option<FiberKey> {
     (word != 0).then_some(FiberKey {
         index: word as u32,
         generation: (word >> 32) as u32,
@@ -215,13 +219,84 @@ pub(crate) fn suspend() -> bool {
     !ASKED.with(Cell::get).is_null()
 }
 
+/// `ASKED` while a fiber is resumed to be cancelled: never a real answer
+/// slot (those are on a scheduler's stack, aligned to their type).
+const CANCEL: *mut Answer = NonNull::<Answer>::dangling().as_ptr();
+
+/// What a fiber that `suspend` returned true to was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// To describe itself (`answer`).
+    Describe,
+    /// To unwind with `Cancelled` (see `cancel`): a perform commits itself
+    /// to `CANCELLED` and its caller unwinds once it has withdrawn, or,
+    /// if it was committed already, goes on to its next suspension.
+    Cancel,
+    /// Nothing: it is unwinding already (a panic, waiting in a
+    /// destructor), and goes on (a second unwind would abort the process).
+    Nothing,
+}
+
+/// Called first when `suspend` returns true. Returns without unwinding,
+/// so a perform's wait needs no cleanup path for it.
+#[cold]
+#[inline(never)]
+pub(crate) fn asked() -> Asked {
+    if ASKED.with(Cell::get) != CANCEL {
+        return Asked::Describe;
+    }
+    ASKED.with(|a| a.set(ptr::null_mut()));
+    if std::thread::panicking() {
+        return Asked::Nothing;
+    }
+    Asked::Cancel
+}
+
+/// The leaf index a perform commits itself to when its fiber is
+/// cancelled while it waits.
+pub(crate) const CANCELLED: usize = usize::MAX;
+
+/// The fiber took its cancellation: it unwinds now (or, from a perform,
+/// as soon as the perform has withdrawn), or is unwinding already.
+pub(crate) fn cancel_taken() {
+    CANCEL_TAKEN.with(|t| t.set(true));
+}
+
+/// Unwinds the running fiber with `Cancelled`, not as a panic.
+#[cold]
+#[inline(never)]
+pub(crate) fn unwind_cancelled() -> ! {
+    std::panic::resume_unwind(Box::new(Cancelled))
+}
+
+/// Resumes a suspended fiber (`resume`) so that it unwinds from its
+/// suspension point with `Cancelled` as its panic, as if the operation it
+/// waited in had panicked.
+/// Returns what the run returned, and whether the fiber took the
+/// cancellation (`cancel_taken`); if not (its perform had committed), it
+/// is now suspended at its next suspension point, to be asked again.
+pub(crate) fn cancel<R>(resume: impl FnOnce() -> R) -> (R, bool) {
+    ASKED.with(|a| a.set(CANCEL));
+    CANCEL_TAKEN.with(|t| t.set(false));
+    let r = resume();
+    ASKED.with(|a| a.set(ptr::null_mut()));
+    (r, CANCEL_TAKEN.with(|t| t.replace(false)))
+}
+
 /// Suspends for a yield: until the fiber runs again, answering (with no
 /// operation) whenever its scheduler asks. Inlined, as `suspend` is: a
 /// frame left between the caller and the switch costs every resume.
 #[inline]
 pub(crate) fn suspend_yielding(at: &'static Location<'static>) {
     while suspend() {
-        answer(None, Some(at));
+        match asked() {
+            Asked::Describe => answer(None, Some(at)),
+            Asked::Cancel => {
+                cancel_taken();
+                unwind_cancelled();
+            }
+            Asked::Nothing => cancel_taken(),
+        }
     }
 }
 

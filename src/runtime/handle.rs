@@ -72,6 +72,8 @@ impl Handle {
         let handle = JoinHandle::new(view);
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
         let target = &inner.schedulers[i];
+        // SAFETY: the handle keeps the packet alive.
+        unsafe { handle.head_ref().get() }.set_home(target.id());
         if current::is_local_home(NonNull::from(&**target)) {
             context::with_scheduler(|s| s.spawn(body.into_local()));
         } else if let Err(refused) = inner.spawns[i].push(body, target) {

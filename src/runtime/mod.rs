@@ -12,6 +12,7 @@
 
 pub(crate) mod blocking;
 mod builder;
+pub(crate) mod cancelled;
 pub(crate) mod context;
 pub(crate) mod current;
 pub(crate) mod deadlock;
@@ -27,7 +28,7 @@ pub(crate) mod run_queue;
 #[allow(clippy::module_inception)] // `Runtime` itself, in the runtime layer
 mod runtime;
 pub(crate) mod scheduler;
-mod shared;
+pub(crate) mod shared;
 mod stall;
 pub(crate) mod time;
 pub(crate) mod wake_flags;
@@ -39,6 +40,7 @@ pub(crate) type Site = &'static std::panic::Location<'static>;
 
 pub use builder::Builder;
 pub(crate) use builder::{MAX_STACK_SIZE, MIN_STACK_SIZE};
+pub use cancelled::Cancelled;
 pub use deadlock::OnDeadlock;
 pub use handle::Handle;
 pub use runtime::Runtime;

@@ -21,7 +21,7 @@ use crate::runtime::dump::{FiberInfo, State as DumpState, PATIENCE};
 use crate::runtime::fiber::coroutine::{FiberSelf, Runner};
 use crate::runtime::fiber::overflow::AltStack;
 use crate::runtime::fiber::packet::Start;
-use crate::runtime::fiber::packet::{Body, PacketId, RemoteBody};
+use crate::runtime::fiber::packet::{Body, Head, PacketId, PacketRef, RemoteBody};
 use crate::runtime::fiber::slot::{FiberSlot, FiberState};
 use crate::runtime::fiber::stack_pool::StackPool;
 use crate::runtime::fiber::table::FiberTable;
@@ -105,7 +105,10 @@ impl Scheduler {
     /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
     /// fresh children; otherwise it goes to the back of the ready queue.
     pub(crate) fn spawn(&self, body: Body) -> FiberKey {
+        let head: *const Head = body.head_ref();
         let key = self.fibers.insert(body);
+        // SAFETY: the body, now in the table, keeps its packet alive.
+        unsafe { (*head).place(self.shared.id(), current::pack(Some(key))) };
         let mut queue = self.local.queue.borrow_mut();
         match current::current_key().and_then(|p| self.fibers.get(p)) {
             Some(parent) => {
@@ -237,6 +240,11 @@ impl Scheduler {
             self.spawn(body.into_local());
         }
         drop((inbox, spawns));
+        let mut cancels = Vec::new();
+        self.shared.take_cancels(&mut cancels);
+        for packet in cancels {
+            self.cancel_fiber(packet);
+        }
         for request in self.runtime.dumps.owed_by(self.index) {
             let fibers = self.describe_fibers();
             if request.answer(self.index, fibers) {
@@ -544,6 +552,9 @@ impl Scheduler {
         let FiberState::Unstarted(body) = std::mem::replace(state, FiberState::Starting) else {
             unreachable!("a fiber starts once")
         };
+        if body.head_ref().is_cancelled() {
+            return self.start_cancelled(key, body);
+        }
         let runner = match body.spec() {
             None => self.stacks.borrow_mut().get(),
             Some(_) => self.runner_for(&body),
@@ -569,6 +580,60 @@ impl Scheduler {
         let runner = unsafe { &mut *(runner as *mut Runner) };
         let why = runner.start(body, key);
         self.after_run(key, slot, why)
+    }
+
+    /// A fiber cancelled before it started: it never runs; its joiner
+    /// gets `Cancelled`.
+    #[cold]
+    #[inline(never)]
+    fn start_cancelled(&self, key: FiberKey, body: Body) -> bool {
+        drop(self.fibers.take(key.index));
+        if body.is_reserved() {
+            let mut reserved = self.reserved.borrow_mut();
+            if let Some(i) = reserved.iter().position(|(id, _)| *id == body.id()) {
+                let (_, runner) = reserved.swap_remove(i);
+                // SAFETY: a reserved runner never ran.
+                unsafe { self.stacks.borrow_mut().put(runner) };
+            }
+        }
+        body.enter(Start::Cancelled);
+        false
+    }
+
+    /// Cancels the fiber of `packet` (`JoinHandle::cancel`), if it is
+    /// here and suspended: it is resumed to unwind from where it waits. An
+    /// unstarted one is stopped as it starts (`start_cancelled`); a
+    /// finished one keeps its result.
+    #[cold]
+    #[inline(never)]
+    fn cancel_fiber(&self, packet: PacketRef) {
+        let Some(key) = current::unpack(packet.head().key()) else {
+            return; // not placed here yet: stopped as it starts
+        };
+        let Some(slot) = self.fibers.get(key) else {
+            return; // finished
+        };
+        // SAFETY: as in `run_fiber`: between runs, no coroutine borrows a
+        // slot's state, and the table's slots never move.
+        let runner = match unsafe { &mut *slot.state.get() } {
+            FiberState::Started(runner) => runner as *mut Runner,
+            _ => return,
+        };
+        if !packet.head().begin_cancelling() {
+            return; // unwinding already
+        }
+        loop {
+            let (why, taken) = current::cancel(|| {
+                // SAFETY: as in `run_fiber`: the fiber is suspended, and
+                // this is the only reference to its runner.
+                unsafe { (*runner).resume(key) }
+            });
+            // A fiber whose perform had committed went on to its next
+            // suspension point: it is asked again there.
+            if !self.after_run(key, slot, why) || taken {
+                return;
+            }
+        }
     }
 
     /// The coroutine for a fiber `fiber::Builder` made: the stack taken at

@@ -5,16 +5,19 @@
 //!
 //! Lost-wakeup freedom is the handshake in `wake_flags.rs`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use polling::{Events, Poller};
 
+use crate::runtime::fiber::packet::PacketRef;
 use crate::runtime::key::FiberKey;
 use crate::runtime::wake_flags::WakeFlags;
 use crate::sync::{lock, Mutex};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Shared, thread-safe half of one scheduler.
 pub(crate) struct Shared {
@@ -36,6 +39,41 @@ pub(crate) struct Shared {
     /// How long (in µs) its running fiber has held it, when the stall
     /// watchdog asks its thread to name that fiber; 0 otherwise.
     stall_report: AtomicU64,
+    /// Its process-wide id (see `by_id`), never 0.
+    id: u64,
+    /// Fibers to cancel (`JoinHandle::cancel`), each kept alive by its
+    /// request until the scheduler has handled it; `has_cancels` spares
+    /// every other drain of the inbox the lock.
+    cancels: Mutex<Vec<PacketRef>>,
+    has_cancels: AtomicBool,
+}
+
+/// Every scheduler's shared half by id, for requests that find a fiber's
+/// scheduler from its packet (which records the id, not a reference that
+/// would keep the scheduler alive).
+static REGISTRY: std::sync::Mutex<BTreeMap<u64, Weak<Shared>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+static LAST_ID: AtomicU64 = AtomicU64::new(0);
+
+fn registry() -> std::sync::MutexGuard<'static, BTreeMap<u64, Weak<Shared>>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists a new scheduler's shared half, so `by_id` finds it.
+pub(crate) fn register(shared: &Arc<Shared>) {
+    registry().insert(shared.id, Arc::downgrade(shared));
+}
+
+/// The scheduler with id `id`, if it still exists.
+pub(crate) fn by_id(id: u64) -> Option<Arc<Shared>> {
+    registry().get(&id).and_then(Weak::upgrade)
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        registry().remove(&self.id);
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -58,7 +96,32 @@ impl Shared {
             beat: AtomicU64::new(0),
             thread: AtomicU64::new(0),
             stall_report: AtomicU64::new(0),
+            id: LAST_ID.fetch_add(1, Ordering::Relaxed) + 1,
+            cancels: Mutex::new(Vec::new()),
+            has_cancels: AtomicBool::new(false),
         })
+    }
+
+    /// Its process-wide id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Asks the scheduler to cancel the fiber of `packet`.
+    pub(crate) fn request_cancel(&self, packet: PacketRef) {
+        lock(&self.cancels).push(packet);
+        self.has_cancels.store(true, Ordering::Release);
+        self.announce();
+    }
+
+    /// Moves the cancel requests into `requests` (after the announcement
+    /// was taken, so a request made later announces itself again).
+    #[inline]
+    pub(crate) fn take_cancels(&self, requests: &mut Vec<PacketRef>) {
+        if self.has_cancels.load(Ordering::Acquire) {
+            self.has_cancels.store(false, Ordering::Relaxed);
+            requests.append(&mut lock(&self.cancels));
+        }
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -146,9 +209,10 @@ impl Shared {
         let _ = self.poller.notify();
     }
 
-    /// A run ended: drops the wakes it left in the inbox.
+    /// A run ended: drops the wakes and requests it left in the inbox.
     pub(crate) fn close(&self) {
         lock(&self.inbox).clear();
+        lock(&self.cancels).clear();
         self.flags.take();
     }
 

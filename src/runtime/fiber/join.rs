@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::op::oneshot::OneshotRecv;
 use crate::runtime::fiber::packet::{HeadRef, JoinView, PacketId};
+use crate::runtime::shared;
 
 /// Owns the right to wait for a fiber and take its result.
 pub struct JoinHandle<T> {
@@ -39,6 +40,53 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
+    /// Cancels the fiber: it unwinds from its next suspension point (an
+    /// operation that waits, `yield_now`, `sleep`), and its
+    /// [`join`](JoinHandle::join) then returns `Err(payload)` with
+    /// `payload.downcast_ref::<Cancelled>()` `Some`. Whatever it was
+    /// waiting on is withdrawn: nothing it had not committed happens (a
+    /// send keeps its value, which its destructors then drop), and nothing
+    /// it had committed is undone. The unwind runs its destructors and is
+    /// not reported as a panic. A fiber that has not started never runs;
+    /// one that has finished keeps its result (`cancel` does nothing). May
+    /// be called from any thread, any number of times.
+    ///
+    /// A fiber that catches the unwind (`catch_unwind`) may go on; one
+    /// already unwinding from a panic, and waiting in a destructor, goes
+    /// on unwinding from that panic.
+    ///
+    /// ```
+    /// use selvedge::Cancelled;
+    /// use std::time::Duration;
+    ///
+    /// selvedge::run(|| {
+    ///     let (tx, rx) = selvedge::channel::<String>();
+    ///     let sender = selvedge::spawn(move || tx.send("kept?".to_string()));
+    ///     let sleeper = selvedge::spawn(|| selvedge::sleep(Duration::from_secs(3600)));
+    ///     selvedge::yield_now(); // both wait now
+    ///     sender.cancel();
+    ///     sleeper.cancel();
+    ///     let e = sender.join().unwrap_err();
+    ///     assert!(e.downcast_ref::<Cancelled>().is_some());
+    ///     assert!(sleeper.join().unwrap_err().is::<Cancelled>());
+    ///     assert!(rx.try_recv().is_err()); // the send never happened
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        if self.is_finished() {
+            return;
+        }
+        // SAFETY: the handle keeps the packet alive.
+        let head = unsafe { self.head_ref().get() };
+        head.mark_cancelled();
+        // Placed before the handle was given out (a spawn places at once,
+        // `Handle::spawn` names the scheduler first); a scheduler that is
+        // gone has torn its fibers down.
+        if let Some(shared) = shared::by_id(head.home()) {
+            shared.request_cancel(self.packet.packet_ref());
+        }
+    }
+
     /// True once the fiber has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
         self.packet.join().is_put()

@@ -16,9 +16,10 @@ use std::panic::Location;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 // The runtime is not model-checked: its atomics stay std under loom.
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::op::oneshot::Oneshot;
+use crate::runtime::cancelled::Cancelled;
 use crate::runtime::current;
 use crate::runtime::fiber::block_cache;
 use crate::runtime::Site;
@@ -59,10 +60,17 @@ pub(crate) enum Start {
     Run,
     /// No stack could be had: record this error as the fiber's panic.
     Failed(String),
+    /// Cancelled before it started: record `Cancelled` as its panic.
+    Cancelled,
 }
 
 /// What the joiner waits for and takes: the fiber's result, put once.
 pub(crate) type JoinState<T> = Oneshot<std::thread::Result<T>>;
+
+/// `Head::cancel` states.
+const NOT_CANCELLED: u8 = 0;
+const CANCEL_ASKED: u8 = 1;
+const CANCELLING: u8 = 2;
 
 /// The start of every packet, whatever its closure and result.
 #[repr(C)]
@@ -77,9 +85,64 @@ pub(crate) struct Head {
     spec: Option<Box<Spec>>,
     /// The caller of the spawn.
     spawned_at: Site,
+    /// `NOT_CANCELLED`, `CANCEL_ASKED` (by `JoinHandle::cancel`), or
+    /// `CANCELLING` (its scheduler has made it unwind).
+    cancel: AtomicU8,
+    /// The id of the scheduler the fiber is placed on (`Shared::id`), 0
+    /// until it is placed: written before its handle is given out, or by
+    /// that scheduler.
+    home: AtomicU64,
+    /// Its key in that scheduler's table, packed (`current::pack`), 0
+    /// until it is there; written and read by that scheduler alone.
+    key: AtomicU64,
 }
 
 impl Head {
+    /// The fiber is bound for scheduler `home`.
+    #[inline]
+    pub(crate) fn set_home(&self, home: u64) {
+        self.home.store(home, Ordering::Relaxed);
+    }
+
+    /// The fiber sits in scheduler `home`'s table as `key` (packed).
+    #[inline]
+    pub(crate) fn place(&self, home: u64, key: u64) {
+        self.home.store(home, Ordering::Relaxed);
+        self.key.store(key, Ordering::Relaxed);
+    }
+
+    /// The scheduler the fiber is placed on, 0 if none yet.
+    pub(crate) fn home(&self) -> u64 {
+        self.home.load(Ordering::Acquire)
+    }
+
+    /// Its key in its scheduler's table (packed), 0 if not there yet; for
+    /// that scheduler only.
+    pub(crate) fn key(&self) -> u64 {
+        self.key.load(Ordering::Relaxed)
+    }
+
+    /// Asks for the fiber to be cancelled.
+    pub(crate) fn mark_cancelled(&self) {
+        let _ = self.cancel.compare_exchange(
+            NOT_CANCELLED,
+            CANCEL_ASKED,
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Whether the fiber is to be cancelled (or is being).
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed) != NOT_CANCELLED
+    }
+
+    /// Its scheduler makes it unwind now: true the first time only.
+    pub(crate) fn begin_cancelling(&self) -> bool {
+        self.cancel.swap(CANCELLING, Ordering::Relaxed) != CANCELLING
+    }
+
     /// The fiber's id, given out now if nobody asked before.
     pub(crate) fn id(&self) -> FiberId {
         let mut id = self.id.load(Ordering::Relaxed);
@@ -201,6 +264,10 @@ impl<T, F: FnOnce() -> T> Packet<T, F> {
                     Err(payload) => Err(payload),
                 }
             }
+            (Start::Cancelled, f) => match panic::catch_unwind(AssertUnwindSafe(|| drop(f))) {
+                Ok(()) => Err(Box::new(Cancelled) as Box<dyn std::any::Any + Send>),
+                Err(payload) => Err(payload),
+            },
         };
         finish.complete(result);
     }
@@ -371,6 +438,13 @@ impl Body {
         unsafe { self.head.as_ref() }.spec()
     }
 
+    /// The fiber's head.
+    #[inline]
+    pub(crate) fn head_ref(&self) -> &Head {
+        // SAFETY: the body holds a reference to its live packet.
+        unsafe { self.head.as_ref() }
+    }
+
     /// Whether the scheduler took a stack for this fiber at spawn.
     #[inline]
     pub(crate) fn is_reserved(&self) -> bool {
@@ -421,6 +495,30 @@ impl Drop for Body {
     }
 }
 
+/// A reference that keeps a packet alive (a cancel request on its way to
+/// the fiber's scheduler), reaching its head only.
+pub(crate) struct PacketRef(NonNull<Head>);
+
+// SAFETY: it reaches only the head, which is `Sync` (see `HeadRef`), and
+// gives up its reference with the packet's atomic count.
+unsafe impl Send for PacketRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PacketRef {}
+
+impl PacketRef {
+    pub(crate) fn head(&self) -> &Head {
+        // SAFETY: the reference keeps the packet alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for PacketRef {
+    fn drop(&mut self) {
+        // SAFETY: this reference, given up once.
+        unsafe { release(self.0) };
+    }
+}
+
 /// The handle's reference to a packet: reaches the join state only.
 pub(crate) struct JoinView<T> {
     head: NonNull<Head>,
@@ -437,6 +535,16 @@ impl<T> JoinView<T> {
     #[inline]
     pub(crate) fn head_ref(&self) -> HeadRef {
         HeadRef(self.head)
+    }
+
+    /// One more reference to the packet.
+    pub(crate) fn packet_ref(&self) -> PacketRef {
+        // SAFETY: the view's reference keeps the packet alive meanwhile;
+        // a new reference needs no ordering (as `Arc::clone`).
+        unsafe { self.head.as_ref() }
+            .refs
+            .fetch_add(1, Ordering::Relaxed);
+        PacketRef(self.head)
     }
 
     #[inline]
@@ -521,6 +629,9 @@ where
             id: AtomicU64::new(0),
             spec,
             spawned_at: at,
+            cancel: AtomicU8::new(NOT_CANCELLED),
+            home: AtomicU64::new(0),
+            key: AtomicU64::new(0),
         },
         join: Oneshot::new(),
         closure: UnsafeCell::new(Some(f)),
