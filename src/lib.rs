@@ -54,7 +54,9 @@ pub use channel::{
     RecvTimeoutError, SendError, SendOp, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
 pub use condition::{Condition, WaitOp};
-pub use fiber::{sleep, spawn, yield_now, JoinHandle, JoinOp};
+pub use fiber::{
+    scope, sleep, spawn, yield_now, JoinHandle, JoinOp, JoinSet, Scope, ScopedJoinHandle,
+};
 pub use future::from_future;
 pub use multicast::Multicast;
 pub use op::{

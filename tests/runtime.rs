@@ -428,3 +428,20 @@ fn spawns_racing_the_end_of_run_all_end() {
         }
     }
 }
+
+#[test]
+fn spawn_on_places_on_the_named_scheduler_and_refuses_others() {
+    let rt = selvedge::Runtime::builder().threads(2).build().unwrap();
+    rt.run(|| {
+        let handle = selvedge::Handle::current();
+        assert_eq!(handle.schedulers(), 2);
+        let on_worker = handle.spawn_on(1, || std::thread::current().id());
+        let here = handle.spawn_on(0, || std::thread::current().id());
+        assert_ne!(on_worker.join().unwrap(), std::thread::current().id());
+        assert_eq!(here.join().unwrap(), std::thread::current().id());
+        let out =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.spawn_on(2, || ())));
+        let message = out.unwrap_err().downcast::<String>().unwrap();
+        assert!(message.contains("out of range"), "{message}");
+    });
+}

@@ -111,7 +111,7 @@ impl Builder {
     {
         let at = Location::caller();
         let spec = self.into_spec()?;
-        Ok(handle.spawn_packet(packet_send(f, Some(spec), at)))
+        Ok(handle.spawn_packet(None, packet_send(f, Some(spec), at)))
     }
 
     fn into_spec(self) -> io::Result<Box<Spec>> {

@@ -8,6 +8,8 @@
 mod builder;
 mod dump;
 mod join;
+mod join_set;
+mod scope;
 
 use std::panic::Location;
 use std::time::Duration;
@@ -21,6 +23,8 @@ pub use crate::runtime::fiber::join::JoinHandle;
 pub use builder::Builder;
 pub use dump::dump;
 pub use join::JoinOp;
+pub use join_set::JoinSet;
+pub use scope::{scope, Scope, ScopedJoinHandle};
 
 /// Starts a fiber running `f` on the current fiber's scheduler.
 ///

@@ -44,6 +44,7 @@ pub struct Builder {
     stall_warning: Option<Duration>,
     dump_on_signal: Option<i32>,
     blocking_threads: usize,
+    drain: bool,
     #[cfg(test)]
     layout: Option<Layout>,
 }
@@ -67,9 +68,36 @@ impl Builder {
             stall_warning: stall::threshold_from_env(),
             dump_on_signal: None,
             blocking_threads: DEFAULT_BLOCKING_THREADS,
+            drain: false,
             #[cfg(test)]
             layout: None,
         }
+    }
+
+    /// Whether [`Runtime::run`] waits for every fiber to finish, not only
+    /// `main` (Guile's `run-fibers #:drain? #t`). By default (`false`)
+    /// `run` returns as soon as `main` does, and the fibers still running
+    /// are torn down: unwound where they wait, their destructors run, and
+    /// those that never started never run. With `drain(true)` it returns
+    /// once the last fiber has finished; a fiber that can never finish is
+    /// then a deadlock, reported as such.
+    ///
+    /// ```
+    /// use selvedge::Runtime;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let r = ran.clone();
+    /// Runtime::builder().drain(true).build().unwrap().run(move || {
+    ///     selvedge::spawn(move || r.store(true, Ordering::SeqCst));
+    ///     // main returns before the child runs
+    /// });
+    /// assert!(ran.load(Ordering::SeqCst));
+    /// ```
+    pub fn drain(mut self, wait_for_every_fiber: bool) -> Self {
+        self.drain = wait_for_every_fiber;
+        self
     }
 
     /// How many [`blocking`](crate::blocking) calls of this runtime's fibers
@@ -285,6 +313,7 @@ impl Builder {
                 } else {
                     Duration::ZERO
                 }),
+                drain: self.drain,
             },
             next: AtomicUsize::new(0),
             running: AtomicBool::new(false),
@@ -292,6 +321,7 @@ impl Builder {
             dumps: Default::default(),
             detector: Detector::new(self.on_deadlock),
             blocking: Arc::new(BlockingPool::new(self.blocking_threads)),
+            live: AtomicUsize::new(0),
         });
         if let Some(signal) = self.dump_on_signal {
             dump::dump_on_signal(signal, runtime.inner_weak())?;

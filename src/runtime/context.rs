@@ -23,7 +23,9 @@ use crate::runtime::scheduler::Scheduler;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
 
-pub(crate) use crate::runtime::current::{in_fiber, suspend, unwind_cancelled, CANCELLED};
+pub(crate) use crate::runtime::current::{
+    in_fiber, suspend, tearing_down, unwind_cancelled, CANCELLED,
+};
 pub(crate) use crate::runtime::deadlock::{PendingWake, ThreadBlocked};
 
 thread_local! {
@@ -132,6 +134,17 @@ pub(crate) fn in_runtime() -> bool {
 #[inline]
 pub(crate) fn spawn(body: Body) -> Option<FiberKey> {
     with_scheduler(|s| s.spawn(body))
+}
+
+/// `spawn` for a fiber of a scope, which teardown ends before the fibers
+/// spawned before it; `None` outside a runtime.
+pub(crate) fn spawn_scoped(body: Body) -> Option<FiberKey> {
+    with_scheduler(|s| s.spawn_scoped(body))
+}
+
+/// A scope's fibers have all finished.
+pub(crate) fn forget_scoped(keys: &[FiberKey]) {
+    with_scheduler(|s| s.forget_scoped(keys));
 }
 
 /// `spawn`, taking the fiber's stack now, so that a stack that cannot be

@@ -182,7 +182,9 @@ impl Detector {
         eprintln!(
             "selvedge: deadlock: every fiber is waiting and nothing can wake them\n{dump}\n\
              (A plain thread that holds a channel end but is busy outside selvedge is not \
-             seen by this check; `Builder::on_deadlock` can turn it off.)"
+             seen by this check; `Builder::on_deadlock` can turn it off. `run` returns when \
+             `main` does and tears the other fibers down, unless `Builder::drain` makes it \
+             wait for them.)"
         );
         if self.on_deadlock != OnDeadlock::Panic {
             return None;

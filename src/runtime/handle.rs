@@ -57,12 +57,61 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn_packet(packet_send(f, None, Location::caller()))
+        self.spawn_packet(None, packet_send(f, None, Location::caller()))
     }
 
-    /// Places a fiber's packet (`Handle::spawn`, `fiber::Builder::spawn_on`).
+    /// Starts a fiber on scheduler `scheduler` (0 is the thread that called
+    /// [`Runtime::run`](crate::Runtime::run), the others its worker
+    /// threads, up to [`schedulers`](Handle::schedulers) − 1), to choose
+    /// where work runs: beside the data it uses, away from a busy
+    /// scheduler, one fiber per scheduler. Otherwise as
+    /// [`spawn`](Handle::spawn).
+    ///
+    /// # Panics
+    ///
+    /// When the runtime is not running, or `scheduler` is out of range.
+    ///
+    /// ```
+    /// use selvedge::{Handle, Runtime};
+    /// let rt = Runtime::builder().threads(3).build().unwrap();
+    /// let threads = rt.run(|| {
+    ///     let handle = Handle::current();
+    ///     let fibers: Vec<_> = (0..handle.schedulers())
+    ///         .map(|i| handle.spawn_on(i, || std::thread::current().name().map(str::to_owned)))
+    ///         .collect();
+    ///     fibers.into_iter().map(|f| f.join().unwrap()).collect::<Vec<_>>()
+    /// });
+    /// assert_eq!(threads[1].as_deref(), Some("selvedge-1"));
+    /// assert_eq!(threads[2].as_deref(), Some("selvedge-2"));
+    /// ```
     #[track_caller]
-    pub(crate) fn spawn_packet<T>(&self, (body, view): (RemoteBody, JoinView<T>)) -> JoinHandle<T> {
+    pub fn spawn_on<F, T>(&self, scheduler: usize, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let count = self.schedulers();
+        assert!(
+            scheduler < count,
+            "selvedge::Handle::spawn_on: scheduler {scheduler} out of range (the runtime has \
+             {count})"
+        );
+        self.spawn_packet(Some(scheduler), packet_send(f, None, Location::caller()))
+    }
+
+    /// How many schedulers (threads) the runtime has.
+    pub fn schedulers(&self) -> usize {
+        self.inner.schedulers.len()
+    }
+
+    /// Places a fiber's packet on scheduler `on`, or one picked round-robin
+    /// (`Handle::spawn`, `spawn_on`, `fiber::Builder::spawn_on`).
+    #[track_caller]
+    pub(crate) fn spawn_packet<T>(
+        &self,
+        on: Option<usize>,
+        (body, view): (RemoteBody, JoinView<T>),
+    ) -> JoinHandle<T> {
         let inner = &self.inner;
         let _in_flight = inner.detector.in_flight();
         assert!(
@@ -70,14 +119,20 @@ impl Handle {
             "selvedge::Handle::spawn: the runtime is not running"
         );
         let handle = JoinHandle::new(view);
-        let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len();
+        let i = on
+            .unwrap_or_else(|| inner.next.fetch_add(1, Ordering::Relaxed) % inner.schedulers.len());
         let target = &inner.schedulers[i];
         // SAFETY: the handle keeps the packet alive.
         unsafe { handle.head_ref().get() }.set_home(target.id());
         if current::is_local_home(NonNull::from(&**target)) {
             context::with_scheduler(|s| s.spawn(body.into_local()));
-        } else if let Err(refused) = inner.spawns[i].push(body, target) {
-            drop(refused); // the run is ending: the join returns an error
+        } else {
+            // Counted as sent: `run` waits for it while it is on its way.
+            inner.fiber_spawned();
+            if let Err(refused) = inner.spawns[i].push(body, target) {
+                drop(refused); // the run is ending: the join returns an error
+                inner.fiber_finished();
+            }
         }
         handle
     }

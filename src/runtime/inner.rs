@@ -34,6 +34,34 @@ pub(crate) struct RuntimeInner {
     pub(crate) detector: Detector,
     /// Threads for `blocking` calls made on the runtime's schedulers.
     pub(crate) blocking: Arc<BlockingPool>,
+    /// Fibers spawned and not finished, counted only with
+    /// `Builder::drain` (when `run` waits for them all).
+    pub(crate) live: AtomicUsize,
+}
+
+impl RuntimeInner {
+    /// A fiber was spawned (or is on its way to a scheduler's inbox).
+    #[inline]
+    pub(crate) fn fiber_spawned(&self) {
+        if self.config.drain {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A fiber finished (or was dropped unrun): the last one wakes `run`'s
+    /// scheduler, which waits for it.
+    #[inline]
+    pub(crate) fn fiber_finished(&self) {
+        if self.config.drain && self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.schedulers[0].interrupt();
+        }
+    }
+
+    /// Whether `run` may end once `main` has: with `Builder::drain`, when
+    /// every fiber has finished.
+    pub(crate) fn drained(&self) -> bool {
+        !self.config.drain || self.live.load(Ordering::Acquire) == 0
+    }
 }
 
 impl RuntimeInner {
@@ -68,6 +96,8 @@ pub(crate) struct Config {
     pub(crate) layout: Layout,
     /// How long an idle scheduler polls its inbox before it sleeps.
     pub(crate) spin: Duration,
+    /// Whether `run` waits for every fiber, not only `main`.
+    pub(crate) drain: bool,
 }
 
 impl fmt::Debug for RuntimeInner {

@@ -50,7 +50,9 @@ pub(crate) use shared::Shared;
 /// thread and returns its value as soon as it returns.
 ///
 /// Fibers still alive then are dropped, their stacks unwound so their
-/// destructors run. `main` may borrow from the caller. A panic in `main` is
+/// destructors run, and fibers that never started never run: to wait for
+/// every fiber instead, build a runtime with
+/// [`Builder::drain`](crate::Builder::drain). `main` may borrow from the caller. A panic in `main` is
 /// resumed out of `run` after that teardown. A panic in another fiber is
 /// that fiber's: its `join` returns it, and a detached fiber's panic
 /// (including one raised by dropping its unclaimed result) is only

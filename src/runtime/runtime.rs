@@ -55,8 +55,11 @@ impl Runtime {
     /// Runs `main` as a fiber on the calling thread (scheduler 0) while the
     /// worker threads run the other schedulers; returns `main`'s value as
     /// soon as it returns. Then every scheduler stops, their fibers are
-    /// dropped (stacks unwound) and the workers are joined. A panic in
-    /// `main` is resumed after that. A runtime can be run many times.
+    /// dropped (stacks unwound) and the workers are joined: a fiber still
+    /// running when `main` returns is torn down, and one that never
+    /// started never runs, unless [`Builder::drain`](crate::Builder::drain)
+    /// makes `run` wait for every fiber. A panic in `main` is resumed after
+    /// that. A runtime can be run many times.
     ///
     /// # Panics
     ///
@@ -75,6 +78,7 @@ impl Runtime {
             "selvedge: Runtime::run called while this runtime is already running"
         );
         inner.stopping.store(false, Ordering::SeqCst);
+        inner.live.store(0, Ordering::SeqCst);
         let _stopped = Stopped::open(inner);
         let sched = Scheduler::new(0, inner.clone());
         // Dropped in reverse order, also when unwinding: the workers stop
@@ -95,7 +99,9 @@ impl Runtime {
             unsafe { packet_unbounded(main, Some(Box::new(spec)), Location::caller()) };
         let mut main_handle = JoinHandle::new(main_view);
         sched.spawn(body);
-        let result = sched.run_until(|| main_handle.is_finished() || inner.detector.stopped());
+        let result = sched.run_until(|| {
+            (main_handle.is_finished() && inner.drained()) || inner.detector.stopped()
+        });
         let deadlock = inner.detector.take_stop();
 
         drop(workers);

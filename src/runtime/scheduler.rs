@@ -53,6 +53,10 @@ pub(crate) struct Scheduler {
     /// Stacks taken at spawn (`spawn_with_stack`) for fibers not started
     /// yet, by packet.
     reserved: RefCell<Vec<(PacketId, Runner)>>,
+    /// Fibers spawned by `scope`, in spawn order: teardown ends them
+    /// first, the latest first, so that none outlives the frame of the
+    /// fiber whose scope it borrows from (spawned before it).
+    scoped: RefCell<Vec<FiberKey>>,
     events: RefCell<Events>,
     /// When timers and descriptors are next checked while fibers run.
     pace: PollPace,
@@ -92,6 +96,7 @@ impl Scheduler {
             inbox: RefCell::new(Vec::new()),
             spawns: RefCell::new(Vec::new()),
             reserved: RefCell::new(Vec::new()),
+            scoped: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             pace: PollPace::new(),
             _alt_stack: AltStack::ensure(),
@@ -105,6 +110,12 @@ impl Scheduler {
     /// Adds a fiber. Spawned from a fiber, it joins that fiber's batch of
     /// fresh children; otherwise it goes to the back of the ready queue.
     pub(crate) fn spawn(&self, body: Body) -> FiberKey {
+        self.runtime.fiber_spawned();
+        self.place(body)
+    }
+
+    /// `spawn` of a fiber already counted.
+    fn place(&self, body: Body) -> FiberKey {
         let head: *const Head = body.head_ref();
         let key = self.fibers.insert(body);
         // SAFETY: the body, now in the table, keeps its packet alive.
@@ -119,6 +130,18 @@ impl Scheduler {
             None => queue.push_woken(key),
         }
         key
+    }
+
+    /// `spawn` for a fiber of a scope (see `scoped`).
+    pub(crate) fn spawn_scoped(&self, body: Body) -> FiberKey {
+        let key = self.spawn(body);
+        self.scoped.borrow_mut().push(key);
+        key
+    }
+
+    /// A scope ended: its fibers, finished, need no early teardown.
+    pub(crate) fn forget_scoped(&self, keys: &[FiberKey]) {
+        self.scoped.borrow_mut().retain(|k| !keys.contains(k));
     }
 
     /// `spawn`, taking the fiber's stack now (`fiber::Builder::spawn`): an
@@ -237,7 +260,8 @@ impl Scheduler {
             }
         }
         for body in spawns.drain(..) {
-            self.spawn(body.into_local());
+            // Counted as it was sent (`Handle::spawn`).
+            self.place(body.into_local());
         }
         drop((inbox, spawns));
         let mut cancels = Vec::new();
@@ -567,6 +591,7 @@ impl Scheduler {
                 }
                 drop(self.fibers.take(key.index));
                 body.enter(Start::Failed(message));
+                self.runtime.fiber_finished();
                 return false;
             }
         };
@@ -597,6 +622,7 @@ impl Scheduler {
             }
         }
         body.enter(Start::Cancelled);
+        self.runtime.fiber_finished();
         false
     }
 
@@ -680,6 +706,7 @@ impl Scheduler {
             // SAFETY: the runner's last resume returned `Finished`.
             unsafe { self.stacks.borrow_mut().put(runner) };
         }
+        self.runtime.fiber_finished();
     }
 
     /// Drops every remaining fiber, unwinding the stacks of started ones so
@@ -694,6 +721,16 @@ impl Scheduler {
     pub(crate) fn teardown(&self) {
         self.local.tearing_down.set(true);
         current::set_running(None);
+        // Scoped fibers first, the latest first: each ends before the
+        // fiber whose stack it borrows from unwinds.
+        loop {
+            let Some(key) = self.scoped.borrow_mut().pop() else {
+                break;
+            };
+            if self.fibers.get(key).is_some() {
+                drop(self.fibers.take(key.index));
+            }
+        }
         let mut from = 0;
         loop {
             let Some(key) = self.fibers.next_live(from) else {

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::op::oneshot::OneshotRecv;
-use crate::runtime::fiber::packet::{HeadRef, JoinView, PacketId};
+use crate::runtime::fiber::packet::{HeadRef, JoinView, PacketId, PacketRef};
 use crate::runtime::shared;
 
 /// Owns the right to wait for a fiber and take its result.
@@ -36,6 +36,19 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("finished", &self.is_finished())
             .finish()
+    }
+}
+
+/// Asks for the fiber of `packet` to be cancelled (see
+/// `JoinHandle::cancel`).
+pub(crate) fn request_cancel(packet: PacketRef) {
+    let head = packet.head();
+    head.mark_cancelled();
+    // Placed before its handle was given out (a spawn places at once,
+    // `Handle::spawn` names the scheduler first); a scheduler that is gone
+    // has torn its fibers down.
+    if let Some(shared) = shared::by_id(head.home()) {
+        shared.request_cancel(packet);
     }
 }
 
@@ -73,17 +86,8 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn cancel(&self) {
-        if self.is_finished() {
-            return;
-        }
-        // SAFETY: the handle keeps the packet alive.
-        let head = unsafe { self.head_ref().get() };
-        head.mark_cancelled();
-        // Placed before the handle was given out (a spawn places at once,
-        // `Handle::spawn` names the scheduler first); a scheduler that is
-        // gone has torn its fibers down.
-        if let Some(shared) = shared::by_id(head.home()) {
-            shared.request_cancel(self.packet.packet_ref());
+        if !self.is_finished() {
+            request_cancel(self.packet.packet_ref());
         }
     }
 
