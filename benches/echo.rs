@@ -1,7 +1,9 @@
-//! Echo server throughput and latency: selvedge against tokio's
-//! current-thread runtime, one server thread each, driven by the same load
-//! generator (`examples/echo_bench.rs`'s, on its own thread) in the same
-//! run. Reports requests/s, p99, and the selvedge/tokio ratios.
+//! Echo server throughput and latency: selvedge against tokio, with one
+//! server thread each (tokio's current-thread runtime), then two (a
+//! selvedge listener per scheduler on one port, tokio's multi-thread
+//! runtime), driven by the same load generator (`examples/echo_bench.rs`'s,
+//! on its own thread) in the same run. Reports requests/s, p99, and the
+//! selvedge/tokio ratios.
 //!
 //!     cargo bench --bench echo [-- --quick] [-- --duration 5s]
 
@@ -19,30 +21,54 @@ use std::time::Duration;
 use echo_bench::load::{parse_duration, run_load, Load, Report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn selvedge_server() -> SocketAddr {
+fn selvedge_server(threads: usize) -> SocketAddr {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        selvedge::run(|| {
-            let listener = selvedge::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            for conn in listener.incoming() {
-                let conn = conn.unwrap();
-                selvedge::spawn(move || {
-                    let _ = echo_connection(&conn);
-                });
+        let rt = selvedge::Runtime::builder()
+            .threads(threads)
+            .build()
+            .unwrap();
+        rt.run(|| {
+            // One listener per scheduler on one port, as the example does.
+            let bind = |addr| selvedge::net::TcpListener::bind_reuseport(addr).unwrap();
+            let first = bind("127.0.0.1:0".parse().unwrap());
+            let addr = first.local_addr().unwrap();
+            let handle = selvedge::Handle::current();
+            for i in 1..threads {
+                let listener = bind(addr);
+                handle.spawn_on(i, move || accept(listener));
             }
+            tx.send(addr).unwrap();
+            accept(first);
         })
     });
     rx.recv().unwrap()
 }
 
-fn tokio_server() -> SocketAddr {
+fn accept(listener: selvedge::net::TcpListener) {
+    for conn in listener.incoming() {
+        let conn = conn.unwrap();
+        selvedge::spawn(move || {
+            let _ = echo_connection(&conn);
+        });
+    }
+}
+
+fn tokio_server(workers: usize) -> SocketAddr {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .unwrap();
+        let rt = if workers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_io()
+                .build()
+                .unwrap()
+        };
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -95,32 +121,43 @@ fn main() {
             Duration::from_secs(5)
         });
     let rounds = if quick { 1 } else { 2 };
-    let servers = [("selvedge", selvedge_server()), ("tokio", tokio_server())];
     println!("echo: 50 connections, 64-byte messages, {duration:?} per run, {rounds} round(s)");
-    let mut best: [Option<Report>; 2] = [None, None];
-    for round in 0..rounds {
-        // Alternate the order, so drift on a shared machine hits both.
-        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
-            let (name, addr) = servers[i];
-            let r = measure(addr, duration);
-            println!("  {name:>8}: {}", r.summary());
-            if best[i]
-                .as_ref()
-                .is_none_or(|b| r.per_second() > b.per_second())
-            {
-                best[i] = Some(r);
+    // One server thread each, then two: selvedge with a listener per
+    // scheduler (SO_REUSEPORT), tokio's multi-thread runtime.
+    for (threads, peer) in [(1, "tokio current_thread"), (2, "tokio multi_thread(2)")] {
+        let servers = [
+            (
+                format!("selvedge threads({threads})"),
+                selvedge_server(threads),
+            ),
+            (peer.to_string(), tokio_server(threads)),
+        ];
+        let mut best: [Option<Report>; 2] = [None, None];
+        for round in 0..rounds {
+            // Alternate the order, so drift on a shared machine hits both.
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let (name, addr) = &servers[i];
+                let r = measure(*addr, duration);
+                println!("  {name:>24}: {}", r.summary());
+                if best[i]
+                    .as_ref()
+                    .is_none_or(|b| r.per_second() > b.per_second())
+                {
+                    best[i] = Some(r);
+                }
             }
         }
+        let [Some(s), Some(t)] = best else {
+            unreachable!()
+        };
+        println!(
+            "echo ratio selvedge/tokio, {threads} thread(s): throughput {:.2}x, p99 latency \
+             {:.2}x (best run of each)",
+            s.per_second() / t.per_second(),
+            s.quantile(0.99).as_secs_f64() / t.quantile(0.99).as_secs_f64(),
+        );
     }
-    let [Some(s), Some(t)] = best else {
-        unreachable!()
-    };
-    println!(
-        "echo ratio selvedge/tokio: throughput {:.2}x, p99 latency {:.2}x (best run of each)",
-        s.per_second() / t.per_second(),
-        s.quantile(0.99).as_secs_f64() / t.quantile(0.99).as_secs_f64(),
-    );
 }
 
 /// The echo server's connection loop (as `examples/echo_server.rs`'s).

@@ -3,9 +3,9 @@
 //!     cargo run --release --example echo_server [-- --addr HOST:PORT] [--threads N] [--idle SECS]
 //!
 //! Listens on 127.0.0.1:7000 by default. With `--threads N` there are N
-//! schedulers (one per OS thread); the listener's fiber accepts and hands
-//! each connection to a scheduler with `Handle::spawn` (round-robin), where
-//! its fiber stays. A connection silent for `--idle` seconds (60 by
+//! schedulers (one per OS thread), each with a listener of its own on the
+//! same port (`SO_REUSEPORT`): the kernel spreads connections over them,
+//! and each connection's fiber stays on the scheduler that accepted it. A connection silent for `--idle` seconds (60 by
 //! default; fractions allowed), or that stops reading for as long while
 //! the server writes to it, is closed, so no client can hold a descriptor
 //! for ever. Ctrl-C stops accepting, gives live connections a second
@@ -72,39 +72,30 @@ fn main() -> ExitCode {
 }
 
 fn serve(addr: SocketAddr, threads: usize, idle: Duration) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)?;
+    // One listener per scheduler, on one port.
+    let listener = if threads == 1 {
+        TcpListener::bind(addr)?
+    } else {
+        TcpListener::bind_reuseport(addr)?
+    };
+    let addr = listener.local_addr()?;
     let stop = ctrl_c()?;
     println!(
-        "selvedge echo server listening on {} ({threads} scheduler thread{})",
-        listener.local_addr()?,
+        "selvedge echo server listening on {addr} ({threads} scheduler thread{})",
         if threads == 1 { "" } else { "s" }
     );
     let stats = Arc::new(Stats::default());
-    // Accept errors are reported once per run of them, not on every retry.
-    let mut failing = false;
-    loop {
-        let accepted = select! {
-            r = io::readable(&listener) => r.and_then(|()| listener.accept()),
-            () = stop.wait_op() => break,
-        };
-        match accepted {
-            Ok((conn, _peer)) => {
-                failing = false;
-                stats.connections.fetch_add(1, Ordering::Relaxed);
-                let stats = stats.clone();
-                Handle::current().spawn(move || connection(conn, &stats, idle));
-            }
-            Err(e) => {
-                // Out of descriptors, typically: the error names the limit.
-                // The listener stays readable, so back off instead of spinning.
-                if !std::mem::replace(&mut failing, true) {
-                    eprintln!("echo_server: accept failed: {e} (retrying every 100 ms)");
-                }
-                selvedge::sleep(Duration::from_millis(100));
-            }
-        }
+    let handle = Handle::current();
+    let mut acceptors = Vec::new();
+    for i in 1..threads {
+        let listener = TcpListener::bind_reuseport(addr)?;
+        let (stop, stats) = (stop.clone(), stats.clone());
+        acceptors.push(handle.spawn_on(i, move || accept(listener, &stop, &stats, idle)));
     }
-    drop(listener);
+    accept(listener, &stop, &stats, idle);
+    for acceptor in acceptors {
+        let _ = acceptor.join();
+    }
     let deadline = Instant::now() + GRACE;
     while live(&stats) > 0 && Instant::now() < deadline {
         selvedge::sleep(Duration::from_millis(10));
@@ -124,6 +115,35 @@ fn serve(addr: SocketAddr, threads: usize, idle: Duration) -> std::io::Result<()
         stats.idle_closed.load(Ordering::Relaxed),
     );
     Ok(())
+}
+
+/// Accepts connections on this scheduler until `stop`, each served by a
+/// fiber of its own here.
+fn accept(listener: TcpListener, stop: &Condition, stats: &Arc<Stats>, idle: Duration) {
+    // Accept errors are reported once per run of them, not on every retry.
+    let mut failing = false;
+    loop {
+        let accepted = select! {
+            r = io::readable(&listener) => r.and_then(|()| listener.accept()),
+            () = stop.wait_op() => break,
+        };
+        match accepted {
+            Ok((conn, _peer)) => {
+                failing = false;
+                stats.connections.fetch_add(1, Ordering::Relaxed);
+                let stats = stats.clone();
+                spawn(move || connection(conn, &stats, idle));
+            }
+            Err(e) => {
+                // Out of descriptors, typically: the error names the limit.
+                // The listener stays readable, so back off instead of spinning.
+                if !std::mem::replace(&mut failing, true) {
+                    eprintln!("echo_server: accept failed: {e} (retrying every 100 ms)");
+                }
+                selvedge::sleep(Duration::from_millis(100));
+            }
+        }
+    }
 }
 
 fn live(stats: &Stats) -> usize {

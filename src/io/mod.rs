@@ -19,6 +19,47 @@
 //! });
 //! ```
 //!
+//! A read with a deadline for the whole exchange (where a socket's
+//! `set_read_timeout`, which bounds each wait, is not enough), or raced
+//! against a shutdown channel: wait for readiness in a `select!`, then
+//! read without blocking.
+//!
+//! ```
+//! use selvedge::net::{TcpListener, TcpStream};
+//! use selvedge::{at, io, select};
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::time::{Duration, Instant};
+//!
+//! /// Reads exactly `buf.len()` bytes before `deadline`, or fails.
+//! fn read_exact_by(s: &TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+//!     let mut got = 0;
+//!     while got < buf.len() {
+//!         select! {
+//!             r = io::readable(s) => r?,
+//!             () = at(deadline) => return Err(ErrorKind::TimedOut.into()),
+//!         }
+//!         match (&*s).read(&mut buf[got..]) {
+//!             Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+//!             Ok(n) => got += n,
+//!             Err(e) if e.kind() == ErrorKind::WouldBlock => {} // another reader won
+//!             Err(e) => return Err(e),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//!
+//! selvedge::run(|| {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+//!     let (server, _) = listener.accept().unwrap();
+//!     client.write_all(b"half").unwrap(); // 4 of the 8 bytes
+//!     let mut buf = [0; 8];
+//!     let soon = Instant::now() + Duration::from_millis(20);
+//!     let e = read_exact_by(&server, &mut buf, soon).unwrap_err();
+//!     assert_eq!(e.kind(), ErrorKind::TimedOut);
+//! });
+//! ```
+//!
 //! In a fiber the scheduler's poller watches the descriptor; on a plain
 //! thread a process-wide reactor thread does. Readiness is a hint, as with
 //! `poll(2)`: another reader may drain the descriptor first, so code that

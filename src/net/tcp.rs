@@ -31,6 +31,39 @@ impl TcpListener {
         TcpListener::from_std(l)
     }
 
+    /// Binds to `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`) and
+    /// listens: several listeners, one per scheduler, may then share one
+    /// port, and the kernel spreads new connections over them, so every
+    /// scheduler accepts its own (each bound on its scheduler with
+    /// [`Handle::spawn_on`](crate::Handle::spawn_on)). Bind the first to
+    /// port 0 for a free port, and the others to its
+    /// [`local_addr`](Self::local_addr). Linux 3.9 or later.
+    ///
+    /// ```
+    /// use selvedge::net::{TcpListener, TcpStream};
+    ///
+    /// selvedge::run(|| {
+    ///     let first = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let addr = first.local_addr().unwrap();
+    ///     let second = TcpListener::bind_reuseport(addr).unwrap(); // the same port
+    ///     assert_eq!(second.local_addr().unwrap(), addr);
+    ///     let _client = TcpStream::connect(addr).unwrap();
+    /// });
+    /// ```
+    pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )
+        .map_err(super::explain_fd_limit)?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&SockAddr::from(addr))?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    }
+
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.source.get().local_addr()
