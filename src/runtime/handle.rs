@@ -42,8 +42,8 @@ impl Handle {
     }
 
     /// Starts a fiber on a scheduler the runtime picks (round-robin over all
-    /// schedulers, this one included); it stays on that scheduler's thread
-    /// for life. Callable from any thread while the runtime runs. A spawn
+    /// schedulers, this one included; [`spawn_on`](Handle::spawn_on)
+    /// chooses); it stays on that scheduler's thread for life. Callable from any thread while the runtime runs. A spawn
     /// that races the end of [`Runtime::run`](crate::Runtime::run) either
     /// runs in that run or is dropped by its end, its `join` then returning
     /// an error; none is left waiting for a later run.
