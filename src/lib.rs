@@ -20,10 +20,49 @@
 //! });
 //! ```
 //!
-//! Fibers never migrate between threads, so they may hold `!Send` data.
-//! Operations performed outside any fiber block the calling OS thread, so
-//! plain threads and fibers share channels freely. See `docs/design.md` for
-//! the scheduler turn, the commit protocol and the stack pool.
+//! # The pieces
+//!
+//! - **Fibers** ([`spawn`], [`fiber::Builder`], [`scope`], [`JoinSet`]):
+//!   lightweight threads, each on its own small stack, run by a scheduler
+//!   per OS thread. A fiber never migrates between threads, so it may hold
+//!   `!Send` data (`Rc`, `RefCell`, thread-locals). Its handle joins or
+//!   [cancels](JoinHandle::cancel) it.
+//! - **Operations** ([`Op`]): everything that waits, as a value. Combine
+//!   them ([`Op::or`], [`choice`], [`Op::wrap`], [`guard`], [`with_nack`]),
+//!   then [`perform`](Op::perform) (block until one commits, exactly
+//!   once), [`try_perform`](Op::try_perform) (never block), or race them
+//!   in [`select!`]. Make your own with [`base_op`]; use async code with
+//!   [`from_future`]; run blocking calls with [`blocking`].
+//! - **Channels** ([`channel`], [`bounded`], [`unbounded`]), [`IVar`],
+//!   [`MVar`], [`Multicast`], [`Condition`], timers ([`after`], [`at`],
+//!   [`sleep`]), descriptors ([`io::readable`], [`net`]).
+//! - **The scheduler turn**: run what is runnable (a fiber runs until it
+//!   waits or yields), fire due timers, poll descriptors without blocking
+//!   while work remains, and sleep in `epoll` until a deadline, an event or
+//!   a wake from another thread. [`run`] runs one on this thread;
+//!   [`Runtime::builder`] makes several, one per thread, and
+//!   [`Handle::spawn`] places fibers across them.
+//! - **Threads**: operations performed outside any fiber block the calling
+//!   OS thread, so plain threads and fibers share channels freely.
+//!
+//! # When to use what
+//!
+//! - A hand-off where the sender should know the receiver has it, or a
+//!   request: [`channel`] (a rendezvous). A work queue: [`bounded`]. A
+//!   sender that must never wait: [`unbounded`].
+//! - Waiting for one of several things: [`select!`], or [`choice`] over a
+//!   `Vec` of operations. Never waiting: a `default` arm, or
+//!   [`Op::try_perform`].
+//! - A value computed once and read by many: [`IVar`]. A one-place buffer
+//!   or a lock that suspends: [`MVar`]. Every subscriber gets every
+//!   message: [`Multicast`].
+//! - Fibers that borrow local data: [`scope`]. A dynamic group: [`JoinSet`].
+//! - A file, a name lookup, a C library: [`blocking`], [`net::lookup_host`].
+//!
+//! New here? The guide (`docs/guide.md` in the repository) goes from hello
+//! to a chat server in seven runnable examples; `docs/coming-from.md` maps
+//! Go, Guile Fibers, CML, crossbeam and tokio; `docs/pitfalls.md` lists what
+//! bites; `docs/design.md` explains the insides.
 //!
 //! Fiber handles are `!Send` when their output is: a fiber's result can only
 //! cross threads if it may.
