@@ -79,19 +79,22 @@ fn serve(addr: SocketAddr, threads: usize, idle: Duration) -> std::io::Result<()
         TcpListener::bind_reuseport(addr)?
     };
     let addr = listener.local_addr()?;
+    let others = (1..threads)
+        .map(|_| TcpListener::bind_reuseport(addr))
+        .collect::<std::io::Result<Vec<_>>>()?;
     let stop = ctrl_c()?;
+    let stats = Arc::new(Stats::default());
+    let handle = Handle::current();
+    let mut acceptors = Vec::new();
+    for (i, listener) in (1..).zip(others) {
+        let (stop, stats) = (stop.clone(), stats.clone());
+        acceptors.push(handle.spawn_on(i, move || accept(listener, &stop, &stats, idle)));
+    }
+    // Said once every listener is open: whoever reads it may count them.
     println!(
         "selvedge echo server listening on {addr} ({threads} scheduler thread{})",
         if threads == 1 { "" } else { "s" }
     );
-    let stats = Arc::new(Stats::default());
-    let handle = Handle::current();
-    let mut acceptors = Vec::new();
-    for i in 1..threads {
-        let listener = TcpListener::bind_reuseport(addr)?;
-        let (stop, stats) = (stop.clone(), stats.clone());
-        acceptors.push(handle.spawn_on(i, move || accept(listener, &stop, &stats, idle)));
-    }
     accept(listener, &stop, &stats, idle);
     for acceptor in acceptors {
         let _ = acceptor.join();

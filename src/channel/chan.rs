@@ -27,8 +27,8 @@ use std::ptr;
 use super::waiters::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
 use crate::op::state::{Claim, OpState, TryClaim};
+use crate::runtime::site::Site;
 use crate::runtime::waker::WakeToken;
-use crate::runtime::Site;
 use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering, SpinGuard, SpinLock};
 
 /// Which end of the channel a leaf is.

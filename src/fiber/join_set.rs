@@ -130,7 +130,7 @@ impl<T: 'static> JoinSet<T> {
             id,
             sent: false,
         };
-        let handle = crate::spawn(move || {
+        let handle = super::spawn(move || {
             let result = panic::catch_unwind(AssertUnwindSafe(f));
             deliver.send(result);
         });

@@ -317,7 +317,7 @@ pub use unix::{UnixListener, UnixStream};
 /// ```
 #[track_caller]
 pub fn lookup_host(host: impl Into<String>) -> std::io::Result<Vec<std::net::SocketAddr>> {
-    crate::Op::perform(lookup_host_op(host))
+    crate::op::Op::perform(lookup_host_op(host))
 }
 
 /// The operation of [`lookup_host`], to race against a deadline or a
@@ -325,9 +325,9 @@ pub fn lookup_host(host: impl Into<String>) -> std::io::Result<Vec<std::net::Soc
 /// dropped.
 pub fn lookup_host_op(
     host: impl Into<String>,
-) -> impl crate::Op<Output = std::io::Result<Vec<std::net::SocketAddr>>> {
+) -> impl crate::op::Op<Output = std::io::Result<Vec<std::net::SocketAddr>>> {
     let host = host.into();
-    crate::blocking(move || {
+    crate::blocking::blocking(move || {
         std::net::ToSocketAddrs::to_socket_addrs(&host).map(|addrs| addrs.collect())
     })
 }

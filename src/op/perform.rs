@@ -11,9 +11,9 @@ use crate::op::order::{self, Order, PICK_MAX};
 use crate::op::state::OpState;
 use crate::op::tree::{Token, Tree, Visit};
 use crate::runtime::context::{self, CANCELLED};
+use crate::runtime::site::Site;
 use crate::runtime::time::{PendingTimer, TimerHandle, TimerTarget};
 use crate::runtime::waker::Waker;
-use crate::runtime::Site;
 
 /// Performs `op`, blocking the fiber (or thread) until one leaf commits.
 /// Always inlined, with `commit`: as calls, `op` would be moved in through

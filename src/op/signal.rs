@@ -6,7 +6,7 @@ use std::ops::Deref;
 
 use crate::op::leaf::{commit_own, Leaf, RegisterCx, Registered};
 use crate::op::state::OpState;
-use crate::runtime::Site;
+use crate::runtime::site::Site;
 use crate::sync::{AtomicBool, Ordering, SpinLock};
 
 struct Waiter {

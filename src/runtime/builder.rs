@@ -11,10 +11,10 @@ use crate::runtime::deadlock::{Detector, OnDeadlock};
 use crate::runtime::fiber::overflow;
 use crate::runtime::fiber::stack::Layout;
 use crate::runtime::fiber::stack_pool::DEFAULT_STACK_SIZE;
-use crate::runtime::inner::{Config, RuntimeInner, SpawnInbox};
+use crate::runtime::inner::{self, Config, RuntimeInner, SpawnInbox};
 use crate::runtime::report;
 use crate::runtime::runtime::Runtime;
-use crate::runtime::{dump, stall};
+use crate::runtime::stall;
 use crate::runtime::{shared, Shared};
 
 /// Smallest stack `Builder::stack_size` accepts.
@@ -324,7 +324,7 @@ impl Builder {
             live: AtomicUsize::new(0),
         });
         if let Some(signal) = self.dump_on_signal {
-            dump::dump_on_signal(signal, runtime.inner_weak())?;
+            inner::dump_on_signal(signal, runtime.inner_weak())?;
         }
         if let Some(threshold) = self.stall_warning {
             stall::watch(runtime.inner_weak(), threshold);

@@ -26,7 +26,8 @@ use crate::runtime::waker::Waker;
 pub(crate) use crate::runtime::current::{
     in_fiber, suspend, tearing_down, unwind_cancelled, CANCELLED,
 };
-pub(crate) use crate::runtime::deadlock::{PendingWake, ThreadBlocked};
+pub(crate) use crate::runtime::deadlock::ThreadBlocked;
+pub(crate) use crate::runtime::inner::PendingWake;
 
 thread_local! {
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };

@@ -22,11 +22,10 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::runtime::dump::Dump;
-use crate::runtime::inner::RuntimeInner;
 
 /// What a runtime does when it finds itself deadlocked (see
 /// [`Builder::on_deadlock`](crate::Builder::on_deadlock)).
@@ -79,7 +78,7 @@ pub(crate) struct Detector {
     activity: AtomicU64,
     /// Work started outside the runtime that will add or wake a fiber
     /// when done (a `Handle::spawn` on its way).
-    in_flight: AtomicUsize,
+    pub(crate) in_flight: AtomicUsize,
     /// The activity reading a deadlock was last reported at.
     reported: AtomicU64,
     /// Set when a deadlock made the runtime stop (`OnDeadlock::Panic`):
@@ -205,25 +204,6 @@ impl Detector {
             }
         }
         Some(message)
-    }
-}
-
-/// Work in flight that outlives the call that started it (a completer of
-/// a user's operation, held by whoever will complete it): counted in its
-/// runtime's detector until dropped. See `context::pending_wake`.
-#[derive(Debug)]
-pub(crate) struct PendingWake(Arc<RuntimeInner>);
-
-impl PendingWake {
-    pub(crate) fn new(runtime: Arc<RuntimeInner>) -> PendingWake {
-        runtime.detector.in_flight.fetch_add(1, Ordering::SeqCst);
-        PendingWake(runtime)
-    }
-}
-
-impl Drop for PendingWake {
-    fn drop(&mut self) {
-        self.0.detector.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

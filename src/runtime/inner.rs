@@ -165,3 +165,63 @@ impl SpawnInbox {
         std::mem::swap(&mut lock(&self.0).queued, into);
     }
 }
+
+/// Work in flight that outlives the call that started it (a completer of
+/// a user's operation, held by whoever will complete it): counted in its
+/// runtime's detector until dropped. See `context::pending_wake`.
+#[derive(Debug)]
+pub(crate) struct PendingWake(Arc<RuntimeInner>);
+
+impl PendingWake {
+    pub(crate) fn new(runtime: Arc<RuntimeInner>) -> PendingWake {
+        runtime.detector.in_flight.fetch_add(1, Ordering::SeqCst);
+        PendingWake(runtime)
+    }
+}
+
+impl Drop for PendingWake {
+    fn drop(&mut self) {
+        self.0.detector.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runtimes that print a dump on a signal, by signal.
+static ON_SIGNAL: std::sync::Mutex<Vec<(i32, std::sync::Weak<RuntimeInner>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Prints `runtime`'s dump on stderr whenever the process receives
+/// `signal`, for as long as the runtime lives (`Builder::dump_on_signal`).
+/// One thread per signal waits for it (signal-hook's self-pipe).
+pub(crate) fn dump_on_signal(
+    signal: i32,
+    runtime: std::sync::Weak<RuntimeInner>,
+) -> std::io::Result<()> {
+    let mut list = ON_SIGNAL.lock().unwrap_or_else(|e| e.into_inner());
+    let first = !list.iter().any(|(s, _)| *s == signal);
+    list.retain(|(_, rt)| rt.strong_count() > 0);
+    list.push((signal, runtime));
+    drop(list);
+    if first {
+        let mut signals = signal_hook::iterator::Signals::new([signal])?;
+        std::thread::Builder::new()
+            .name(format!("selvedge-dump-on-{signal}"))
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let runtimes: Vec<_> = ON_SIGNAL
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .filter(|(s, _)| *s == signal)
+                        .filter_map(|(_, rt)| rt.upgrade())
+                        .collect();
+                    for runtime in runtimes {
+                        if runtime.running.load(std::sync::atomic::Ordering::SeqCst) {
+                            let dump = runtime.dump_from_thread();
+                            eprintln!("selvedge: dump on signal {signal}\n{dump}");
+                        }
+                    }
+                }
+            })?;
+    }
+    Ok(())
+}

@@ -29,14 +29,11 @@ pub(crate) mod run_queue;
 mod runtime;
 pub(crate) mod scheduler;
 pub(crate) mod shared;
+pub(crate) mod site;
 mod stall;
 pub(crate) mod time;
 pub(crate) mod wake_flags;
 pub(crate) mod waker;
-
-/// Where a public function was called from (`#[track_caller]`): a spawn,
-/// a perform, for messages, dumps and reports.
-pub(crate) type Site = &'static std::panic::Location<'static>;
 
 pub use builder::Builder;
 pub(crate) use builder::{MAX_STACK_SIZE, MIN_STACK_SIZE};

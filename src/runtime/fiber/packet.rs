@@ -22,7 +22,7 @@ use crate::op::oneshot::Oneshot;
 use crate::runtime::cancelled::Cancelled;
 use crate::runtime::current;
 use crate::runtime::fiber::block_cache;
-use crate::runtime::Site;
+use crate::runtime::site::Site;
 
 /// A fiber's number: unique in the process, never reused, for messages and
 /// dumps (`fiber 12`). Given out the first time something asks for it
