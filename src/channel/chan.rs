@@ -20,6 +20,8 @@
 //! touched only under the channel lock, and a perform unlinks its nodes
 //! under that lock before its frame ends.
 
+mod buffer;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::ptr;
@@ -30,6 +32,7 @@ use crate::op::state::{Claim, OpState, TryClaim};
 use crate::runtime::site::Site;
 use crate::runtime::waker::WakeToken;
 use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering, SpinGuard, SpinLock};
+use buffer::{take_offered, RECV_READY, SEND_READY};
 
 /// Which end of the channel a leaf is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +54,6 @@ impl Side {
 
 /// The capacity of an unbounded channel.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
-
-/// `Chan::serves` bits.
-const RECV_READY: u8 = 1;
-const SEND_READY: u8 = 2;
 
 /// Buffers start with room for at most this many values, and grow (up to
 /// their capacity) when they must.
@@ -139,17 +138,6 @@ unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) 
     };
     // SAFETY: guaranteed by the caller.
     unsafe { *to = (*from).take() };
-}
-
-/// Takes the offered value out of a sender's slot.
-///
-/// # Safety
-///
-/// As for `transfer`: `from` is the live slot of a sender registered on
-/// (or running against) this channel, and the caller holds its lock.
-unsafe fn take_offered<T>(from: *mut Option<T>) -> T {
-    // SAFETY: guaranteed by the caller.
-    unsafe { (*from).take() }.expect("a sender offers its value until it commits")
 }
 
 /// The perform behind a queued entry, to claim.
@@ -295,88 +283,6 @@ impl<T> Chan<T> {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Completes a leaf on `side` that no partner matched, if it can
-    /// complete alone: the other side is gone (leaving the slots as they
-    /// are), or it is a send and the buffer has room (the value goes in).
-    /// `B`: the channel has a buffer (the paths of a rendezvous channel are
-    /// instantiated without the buffer's checks).
-    #[inline(always)]
-    fn settle_alone<const B: bool>(
-        &self,
-        q: &mut Locked<'_, T>,
-        side: Side,
-        mine: *mut Option<T>,
-    ) -> bool {
-        if q.partners_gone(side) {
-            return true;
-        }
-        B && side == Side::Send && q.guard.buffer.len() < self.cap && self.push_offered(q, mine)
-    }
-
-    /// Moves the value offered in `mine` into the buffer, which has room.
-    /// Out of line: a rendezvous never comes here. Returns true.
-    #[inline(never)]
-    fn push_offered(&self, q: &mut Locked<'_, T>, mine: *mut Option<T>) -> bool {
-        // SAFETY: `mine` is the caller's live slot; we hold the lock.
-        let value = unsafe { take_offered(mine) };
-        self.push(q, value);
-        true
-    }
-
-    /// Whether a leaf on `side` can complete from the buffer: a receive,
-    /// with a value buffered.
-    #[inline(always)]
-    fn buffered_for<const B: bool>(q: &Locked<'_, T>, side: Side) -> bool {
-        B && side == Side::Recv && !q.guard.buffer.is_empty()
-    }
-
-    /// Appends `value` to the buffer, which has room.
-    #[inline]
-    fn push(&self, q: &mut Locked<'_, T>, value: T) {
-        q.guard.buffer.push_back(value);
-        self.mirror(q);
-    }
-
-    /// Mirrors the buffer's length and what it can serve outside the lock.
-    #[inline]
-    fn mirror(&self, q: &Locked<'_, T>) {
-        let len = q.guard.buffer.len();
-        self.len.store(len, Ordering::Relaxed);
-        let serves = u8::from(len > 0) * RECV_READY + u8::from(len < self.cap) * SEND_READY;
-        self.serves.store(serves, Ordering::Relaxed);
-    }
-
-    /// Moves the first buffered value into the receiver's slot `mine`,
-    /// then refills the buffer from the first waiting sender, if any (one
-    /// waits only while the buffer is full), committing it: its wake, if it
-    /// needs one.
-    fn pop(&self, q: &mut Locked<'_, T>, mine: *mut Option<T>) -> Taken {
-        let value = q.guard.buffer.pop_front();
-        // SAFETY: `mine` is the caller's live slot; we hold the lock.
-        unsafe { *mine = value };
-        self.refill(q)
-    }
-
-    /// Refills the buffer, which has just lost a value, from the first
-    /// waiting sender, if any, committing it: its wake, if it needs one.
-    fn refill(&self, q: &mut Locked<'_, T>) -> Taken {
-        let mut taken = None;
-        while let Some(e) = q.partners(Side::Recv).pop_front() {
-            // SAFETY: popped under the lock, which we hold until we return.
-            let theirs = unsafe { Partner::of(&e) };
-            if let Some(claim) = theirs.claim() {
-                // SAFETY: the sender's slot is live (its perform is still
-                // registered: we hold the lock and have not committed it).
-                let value = unsafe { take_offered(e.slot) };
-                q.guard.buffer.push_back(value);
-                taken = claim.commit(e.idx);
-                break;
-            }
-        }
-        self.mirror(q);
-        taken
-    }
-
     /// Locks the channel.
     #[inline]
     fn lock(&self) -> Locked<'_, T> {
@@ -454,18 +360,6 @@ impl<T> Chan<T> {
             return self.settle_alone::<B>(&mut q, side, mine);
         }
         self.take_now::<B>(q, side, mine)
-    }
-
-    /// A receive served by the buffer, under the lock `q`: takes the
-    /// value, refills, unlocks and wakes the refilling sender.
-    #[inline(never)]
-    fn pop_now(&self, mut q: Locked<'_, T>, mine: *mut Option<T>) -> bool {
-        let taken = self.pop(&mut q, mine);
-        drop(q);
-        if let Some(token) = taken {
-            token.wake();
-        }
-        true
     }
 
     /// `try_now` when partners are queued. Out of line, so that a choice's

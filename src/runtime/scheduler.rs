@@ -132,18 +132,6 @@ impl Scheduler {
         key
     }
 
-    /// `spawn` for a fiber of a scope (see `scoped`).
-    pub(crate) fn spawn_scoped(&self, body: Body) -> FiberKey {
-        let key = self.spawn(body);
-        self.scoped.borrow_mut().push(key);
-        key
-    }
-
-    /// A scope ended: its fibers, finished, need no early teardown.
-    pub(crate) fn forget_scoped(&self, keys: &[FiberKey]) {
-        self.scoped.borrow_mut().retain(|k| !keys.contains(k));
-    }
-
     /// `spawn`, taking the fiber's stack now (`fiber::Builder::spawn`): an
     /// error, naming the limit, if none can be had.
     pub(crate) fn spawn_with_stack(&self, body: Body) -> io::Result<FiberKey> {
@@ -275,64 +263,6 @@ impl Scheduler {
                 self.runtime.dumps.remove(&request);
             }
         }
-    }
-
-    /// Every fiber of this scheduler, for a dump: between fiber runs, each
-    /// suspended fiber is asked to describe itself (see `dump`).
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn describe_fibers(&self) -> Vec<FiberInfo> {
-        let queued: std::collections::HashSet<FiberKey> =
-            self.local.queue.borrow().queued().collect();
-        let mut fibers = Vec::new();
-        let mut from = 0;
-        while let Some(key) = self.fibers.next_live(from) {
-            from = key.index + 1;
-            let Some(slot) = self.fibers.get(key) else {
-                continue;
-            };
-            // SAFETY: as in `run_fiber`: between runs, no coroutine borrows
-            // a slot's state, and the table's slots never move.
-            let state = unsafe { &mut *slot.state.get() };
-            let info = match state {
-                FiberState::Unstarted(body) => {
-                    // SAFETY: an unstarted body keeps its packet alive.
-                    let head = unsafe { body.head().get() };
-                    Some(FiberInfo::new(head, self.index, DumpState::NotStarted))
-                }
-                FiberState::Started(runner) => {
-                    let runner = runner as *mut Runner;
-                    let answer = current::describe(|| {
-                        // SAFETY: as in `run_fiber`; the fiber answers and
-                        // suspends again at once (see `current::suspend`).
-                        let why = unsafe { (*runner).resume(key) };
-                        debug_assert_eq!(why, FiberYield::Suspended);
-                    });
-                    answer.and_then(|answer| {
-                        // SAFETY: the fiber is suspended in its body, whose
-                        // packet it keeps alive, and stays so meanwhile.
-                        let me = unsafe { FiberSelf::from_answer(answer.fiber) }?;
-                        // SAFETY: as just above.
-                        let head = unsafe { me.packet()?.get() };
-                        let queued = queued.contains(&key);
-                        let state = if queued {
-                            DumpState::Runnable
-                        } else {
-                            DumpState::Waiting
-                        };
-                        let mut info = FiberInfo::new(head, self.index, state);
-                        if !queued {
-                            info.waiting_on = answer.waiting_on;
-                        }
-                        info.location = answer.location;
-                        Some(info)
-                    })
-                }
-                _ => None,
-            };
-            fibers.extend(info);
-        }
-        fibers
     }
 
     /// Commits the performs whose deadline has come (see
@@ -607,61 +537,6 @@ impl Scheduler {
         self.after_run(key, slot, why)
     }
 
-    /// A fiber cancelled before it started: it never runs; its joiner
-    /// gets `Cancelled`.
-    #[cold]
-    #[inline(never)]
-    fn start_cancelled(&self, key: FiberKey, body: Body) -> bool {
-        drop(self.fibers.take(key.index));
-        if body.is_reserved() {
-            let mut reserved = self.reserved.borrow_mut();
-            if let Some(i) = reserved.iter().position(|(id, _)| *id == body.id()) {
-                let (_, runner) = reserved.swap_remove(i);
-                // SAFETY: a reserved runner never ran.
-                unsafe { self.stacks.borrow_mut().put(runner) };
-            }
-        }
-        body.enter(Start::Cancelled);
-        self.runtime.fiber_finished();
-        false
-    }
-
-    /// Cancels the fiber of `packet` (`JoinHandle::cancel`), if it is
-    /// here and suspended: it is resumed to unwind from where it waits. An
-    /// unstarted one is stopped as it starts (`start_cancelled`); a
-    /// finished one keeps its result.
-    #[cold]
-    #[inline(never)]
-    fn cancel_fiber(&self, packet: PacketRef) {
-        let Some(key) = current::unpack(packet.head().key()) else {
-            return; // not placed here yet: stopped as it starts
-        };
-        let Some(slot) = self.fibers.get(key) else {
-            return; // finished
-        };
-        // SAFETY: as in `run_fiber`: between runs, no coroutine borrows a
-        // slot's state, and the table's slots never move.
-        let runner = match unsafe { &mut *slot.state.get() } {
-            FiberState::Started(runner) => runner as *mut Runner,
-            _ => return,
-        };
-        if !packet.head().begin_cancelling() {
-            return; // unwinding already
-        }
-        loop {
-            let (why, taken) = current::cancel(|| {
-                // SAFETY: as in `run_fiber`: the fiber is suspended, and
-                // this is the only reference to its runner.
-                unsafe { (*runner).resume(key) }
-            });
-            // A fiber whose perform had committed went on to its next
-            // suspension point: it is asked again there.
-            if !self.after_run(key, slot, why) || taken {
-                return;
-            }
-        }
-    }
-
     /// The coroutine for a fiber `fiber::Builder` made: the stack taken at
     /// its spawn, or one of the size it asked for.
     #[cold]
@@ -708,47 +583,6 @@ impl Scheduler {
         }
         self.runtime.fiber_finished();
     }
-
-    /// Drops every remaining fiber, unwinding the stacks of started ones so
-    /// their destructors run (and their performs withdraw from queues).
-    /// Fibers those destructors spawn are dropped too.
-    ///
-    /// The destructors run outside any fiber, whether on the scheduler's
-    /// stack (an unstarted fiber's closure) or on the unwinding fiber's
-    /// own: no fiber of this scheduler runs again, so nothing may switch
-    /// to one. An operation they perform therefore blocks the OS thread,
-    /// as on a plain thread, and `yield_now` yields the thread.
-    pub(crate) fn teardown(&self) {
-        self.local.tearing_down.set(true);
-        current::set_running(None);
-        // Scoped fibers first, the latest first: each ends before the
-        // fiber whose stack it borrows from unwinds.
-        loop {
-            let Some(key) = self.scoped.borrow_mut().pop() else {
-                break;
-            };
-            if self.fibers.get(key).is_some() {
-                drop(self.fibers.take(key.index));
-            }
-        }
-        let mut from = 0;
-        loop {
-            let Some(key) = self.fibers.next_live(from) else {
-                if from == 0 {
-                    break;
-                }
-                from = 0; // a destructor may have spawned into a lower slot
-                continue;
-            };
-            from = key.index + 1;
-            drop(self.fibers.take(key.index));
-        }
-        // The stacks taken for fibers that never started (none is left).
-        for (_, runner) in self.reserved.borrow_mut().drain(..) {
-            // SAFETY: never resumed.
-            unsafe { self.stacks.borrow_mut().put(runner) };
-        }
-    }
 }
 
 impl Drop for Scheduler {
@@ -759,5 +593,7 @@ impl Drop for Scheduler {
     }
 }
 
+mod describe;
+mod ends;
 #[cfg(test)]
 mod tests;
