@@ -23,7 +23,24 @@ fn start(idle_secs: &str) -> Server {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let path = dir.join("examples").join("chat");
-    let mut child = Command::new(&path)
+    assert!(
+        path.exists(),
+        "{} is missing: a plain `cargo test` builds it (`cargo test --test chat` does not; \
+         run `cargo build --examples`)",
+        path.display()
+    );
+    // A runner for another target's binaries (qemu for aarch64: `.ci/aarch64`).
+    let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(&path);
+            c
+        }
+        None => Command::new(&path),
+    };
+    let mut child = command
         .args(["--addr", "127.0.0.1:0", "--idle", idle_secs])
         .stdout(Stdio::piped())
         .spawn()
@@ -93,7 +110,8 @@ impl Client {
 
 #[test]
 fn three_clients_share_lines_and_a_silent_one_is_dropped() {
-    let server = start("1.5");
+    // Long enough for a slow machine (qemu) to join all three first.
+    let server = start("3");
     let mut a = Client::join(server.addr, "ann");
     let mut b = Client::join(server.addr, "bob");
     a.expect("* bob joined");
