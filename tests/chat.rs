@@ -3,8 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
+
+mod support;
 
 /// The chat server, killed when dropped.
 struct Server {
@@ -20,31 +22,12 @@ impl Drop for Server {
 }
 
 fn start(idle_secs: &str) -> Server {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = dir.join("examples").join("chat");
-    assert!(
-        path.exists(),
-        "{} is missing: a plain `cargo test` builds it (`cargo test --test chat` does not; \
-         run `cargo build --examples`)",
-        path.display()
-    );
-    // A runner for another target's binaries (qemu for aarch64: `.ci/aarch64`).
-    let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
-            c.args(words).arg(&path);
-            c
-        }
-        None => Command::new(&path),
-    };
+    let mut command = support::example("chat");
     let mut child = command
         .args(["--addr", "127.0.0.1:0", "--idle", idle_secs])
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{} ({e}): `cargo test` builds it", path.display()));
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -18,22 +18,16 @@ mod support;
 
 /// Runs the ignored test `name` of this binary in a child process.
 fn child(name: &str) -> Output {
-    support::this_binary_again()
-        .args(["--ignored", "--exact", name, "--nocapture"])
-        .env("SELVEDGE_DEADLOCK_CHILD", "1")
+    support::child_test(name)
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap()
 }
 
-fn in_child() -> bool {
-    std::env::var_os("SELVEDGE_DEADLOCK_CHILD").is_some()
-}
-
 #[test]
 #[ignore = "run by a_fiber_cycle_is_reported_and_run_panics"]
 fn child_deadlocks_in_a_cycle() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     run(|| {
@@ -92,7 +86,7 @@ fn a_fiber_cycle_is_reported_and_run_panics() {
 #[test]
 #[ignore = "run by a_deadlock_across_schedulers_is_reported"]
 fn child_deadlocks_across_schedulers() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder().threads(3).build().unwrap();
@@ -147,7 +141,7 @@ fn the_panic_can_be_caught_and_the_runtime_runs_again() {
 #[test]
 #[ignore = "run by report_mode_reports_once_and_keeps_waiting"]
 fn child_reports_and_waits() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder()

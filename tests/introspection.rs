@@ -248,9 +248,7 @@ fn a_scheduler_held_by_one_fiber_is_named_in_the_dump() {
 
 /// Runs the ignored test `name` of this binary in a child process.
 fn child(name: &str) -> Output {
-    support::this_binary_again()
-        .args(["--ignored", "--exact", name, "--nocapture"])
-        .env("SELVEDGE_INTROSPECTION_CHILD", "1")
+    support::child_test(name)
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap()
@@ -259,7 +257,7 @@ fn child(name: &str) -> Output {
 #[test]
 #[ignore = "run by panics_are_reported_once_by_fiber_name"]
 fn child_panics_in_named_fibers() {
-    if std::env::var_os("SELVEDGE_INTROSPECTION_CHILD").is_none() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder().threads(2).build().unwrap();

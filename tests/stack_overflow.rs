@@ -21,21 +21,13 @@ fn dig(depth: u64) -> u64 {
 
 /// Runs the ignored test `name` of this binary in a child process.
 fn child(name: &str) -> Output {
-    support::this_binary_again()
-        .args(["--ignored", "--exact", name, "--nocapture"])
-        .env("SELVEDGE_OVERFLOW_CHILD", "1")
-        .output()
-        .unwrap()
-}
-
-fn in_child() -> bool {
-    std::env::var_os("SELVEDGE_OVERFLOW_CHILD").is_some()
+    support::child_test(name).output().unwrap()
 }
 
 #[test]
 #[ignore = "run by a_fiber_overflowing_its_stack_aborts_naming_the_fiber"]
 fn child_overflows_a_named_fiber_stack() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     selvedge::run(|| {
@@ -80,7 +72,7 @@ fn a_fiber_overflowing_its_stack_aborts_naming_the_fiber() {
 #[test]
 #[ignore = "run by the main fiber's overflow test"]
 fn child_overflows_the_main_fiber_stack() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = selvedge::Runtime::builder()
@@ -110,7 +102,7 @@ fn the_main_fiber_overflowing_its_stack_aborts_naming_it_and_its_size() {
 #[test]
 #[ignore = "run by the test of other faults"]
 fn child_faults_elsewhere_in_a_fiber() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     selvedge::run(|| {

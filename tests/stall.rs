@@ -13,14 +13,8 @@ use selvedge::{channel, spawn, yield_now, Runtime};
 
 mod support;
 
-fn in_child() -> bool {
-    std::env::var_os("SELVEDGE_STALL_CHILD").is_some()
-}
-
 fn child(name: &str) -> Child {
-    support::this_binary_again()
-        .args(["--ignored", "--exact", name, "--nocapture"])
-        .env("SELVEDGE_STALL_CHILD", "1")
+    support::child_test(name)
         .env_remove("SELVEDGE_STALL_WARNING_MS")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -35,7 +29,7 @@ fn finish(child: Child) -> Output {
 #[test]
 #[ignore = "run by a_blocking_call_in_a_fiber_is_named"]
 fn child_blocks_in_a_fiber() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder()
@@ -75,7 +69,7 @@ fn a_blocking_call_in_a_fiber_is_named() {
 #[test]
 #[ignore = "run by a_fiber_that_yields_often_is_not_a_stall"]
 fn child_computes_and_yields() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder()
@@ -108,7 +102,7 @@ fn a_fiber_that_yields_often_is_not_a_stall() {
 #[test]
 #[ignore = "run by a_std_lock_held_across_a_wait_is_named"]
 fn child_holds_a_std_lock_across_a_sleep() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder()
@@ -166,7 +160,7 @@ fn a_std_lock_held_across_a_wait_is_named() {
 #[test]
 #[ignore = "run by a_signal_prints_a_dump_of_a_live_process"]
 fn child_dumps_on_a_signal() {
-    if !in_child() {
+    if !support::in_child() {
         return;
     }
     let rt = Runtime::builder()

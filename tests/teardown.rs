@@ -393,13 +393,7 @@ mod destructors_that_block {
 
     /// Runs `name` in a child process: its exit status and stdout.
     fn in_child(name: &str) -> (std::process::ExitStatus, String) {
-        let out = support::this_binary_again()
-            .args([
-                "--ignored",
-                "--exact",
-                "destructors_that_block::child_runs_a_teardown_scenario",
-                "--nocapture",
-            ])
+        let out = support::child_test("destructors_that_block::child_runs_a_teardown_scenario")
             .env("SELVEDGE_TEARDOWN_SCENARIO", name)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

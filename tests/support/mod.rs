@@ -3,6 +3,7 @@
 // Each test crate uses some of these.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,21 +26,79 @@ pub(crate) fn spin_until(t: Instant) {
     }
 }
 
-/// This test binary, to run again as a child: through the command in
-/// `SELVEDGE_TEST_RUNNER` if one is set (`.ci/aarch64` sets qemu, as the
-/// host kernel cannot start an emulated binary by itself).
-pub(crate) fn this_binary_again() -> Command {
-    let exe = std::env::current_exe().unwrap();
+/// Runs `program` through the command in `SELVEDGE_TEST_RUNNER` if one
+/// is set (`.ci/aarch64` sets qemu, as the host kernel cannot start an
+/// emulated binary by itself).
+pub(crate) fn through_runner(program: &Path) -> Command {
     let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
     let mut words = runner.split_whitespace();
     match words.next() {
-        Some(program) => {
-            let mut command = Command::new(program);
-            command.args(words).arg(exe);
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.args(words).arg(program);
             command
         }
-        None => Command::new(exe),
+        None => Command::new(program),
     }
+}
+
+/// This test binary, to run again as a child.
+pub(crate) fn this_binary_again() -> Command {
+    through_runner(&std::env::current_exe().unwrap())
+}
+
+/// Set in a child that `child_test` started.
+const CHILD: &str = "SELVEDGE_TEST_CHILD";
+
+/// The ignored test `name` of this binary, run in a child process; the
+/// test returns at once unless `in_child()` (so a plain `--ignored` run
+/// passes over it).
+pub(crate) fn child_test(name: &str) -> Command {
+    let mut command = this_binary_again();
+    command
+        .args(["--ignored", "--exact", name, "--nocapture"])
+        .env(CHILD, "1");
+    command
+}
+
+/// Whether this process is a child that `child_test` started.
+pub(crate) fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// The example `name` as `cargo test` builds it beside the tests, to start
+/// through the runner; fails if it is missing or older than the library
+/// (`cargo test --test NAME` builds no examples).
+pub(crate) fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    let built = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
+    let example_built = built(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}): `cargo test` builds it (or `cargo build --examples`)",
+            path.display()
+        )
+    });
+    // The newest build of the library it links: an example older than
+    // that was built from older code.
+    let library_built = std::fs::read_dir(profile_dir.join("deps"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libselvedge-") && name.ends_with(".rlib")
+        })
+        .filter_map(|e| built(&e.path()).ok())
+        .max();
+    assert!(
+        library_built.is_none_or(|lib| example_built >= lib),
+        "{} was built before the library it runs: a plain `cargo test` rebuilds \
+         it (`cargo test --test NAME` does not; run `cargo build --examples`)",
+        path.display()
+    );
+    through_runner(&path)
 }
 
 /// Raises this process's soft limit on open descriptors towards `wanted`,
@@ -79,45 +138,7 @@ impl EchoServer {
     /// descriptors (`RLIMIT_NOFILE`), if given.
     pub(crate) fn start_limited(args: &[&str], max_descriptors: Option<u64>) -> EchoServer {
         use std::io::BufRead;
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-        let server = profile_dir.join("examples").join("echo_server");
-        let built = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
-        let server_built = built(&server).unwrap_or_else(|e| {
-            panic!(
-                "{} is missing ({e}): `cargo test` builds it (or `cargo build --examples`)",
-                server.display()
-            )
-        });
-        // The newest build of the library it links: a server older than
-        // that was built from older code (`cargo test --test NAME` builds
-        // no examples).
-        let library_built = std::fs::read_dir(profile_dir.join("deps"))
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.starts_with("libselvedge-") && name.ends_with(".rlib")
-            })
-            .filter_map(|e| built(&e.path()).ok())
-            .max();
-        assert!(
-            library_built.is_none_or(|lib| server_built >= lib),
-            "{} was built before the library it runs: a plain `cargo test` rebuilds \
-             it (`cargo test --test NAME` does not; run `cargo build --examples`)",
-            server.display()
-        );
-        let runner = std::env::var("SELVEDGE_TEST_RUNNER").unwrap_or_default();
-        let mut words = runner.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut c = Command::new(program);
-                c.args(words).arg(&server);
-                c
-            }
-            None => Command::new(&server),
-        };
+        let mut command = example("echo_server");
         command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
