@@ -29,6 +29,7 @@ pub(crate) mod run_queue;
 mod runtime;
 pub(crate) mod scheduler;
 pub(crate) mod shared;
+pub(crate) mod signal;
 pub(crate) mod site;
 mod stall;
 pub(crate) mod time;

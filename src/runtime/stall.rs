@@ -16,9 +16,7 @@
 //! runs themselves: the beat is a store at each check.
 
 use std::fmt::Write as _;
-use std::mem::MaybeUninit;
-use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,6 +24,7 @@ use crate::runtime::current;
 use crate::runtime::fiber::coroutine::FiberSelf;
 use crate::runtime::fiber::overflow::{write_fiber, SignalBuf};
 use crate::runtime::inner::RuntimeInner;
+use crate::runtime::signal::Previous;
 
 /// The signal that asks a scheduler's thread to name its running fiber.
 const SIGNAL: libc::c_int = libc::SIGURG;
@@ -136,32 +135,12 @@ fn look(runtime: &RuntimeInner, threshold: Duration, seen: &mut Vec<Seen>) {
 }
 
 /// The handler that was installed before ours.
-struct Previous(std::cell::UnsafeCell<MaybeUninit<libc::sigaction>>);
-
-// SAFETY: written once, in `INSTALL`'s `call_once`, before `SAVED` is set
-// and before our handler is installed; only read afterwards.
-unsafe impl Sync for Previous {}
-
-static PREVIOUS: Previous = Previous(std::cell::UnsafeCell::new(MaybeUninit::uninit()));
-static SAVED: AtomicBool = AtomicBool::new(false);
+static PREVIOUS: Previous = Previous::new();
 
 fn install_handler() {
     static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // SAFETY: `sigaction` with valid pointers; the previous action is
-        // saved before `SAVED` publishes it and before our handler runs.
-        unsafe {
-            libc::sigaction(SIGNAL, ptr::null(), (*PREVIOUS.0.get()).as_mut_ptr());
-            SAVED.store(true, Ordering::Release);
-            let mut action: libc::sigaction = std::mem::zeroed();
-            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                handler;
-            action.sa_sigaction = handler as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(SIGNAL, &action, ptr::null_mut());
-        }
-    });
+    // SAFETY: once, inside `INSTALL`'s `call_once`.
+    INSTALL.call_once(|| unsafe { PREVIOUS.install(SIGNAL, handler, libc::SA_RESTART) });
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
@@ -176,7 +155,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mu
     .flatten();
     match asked {
         Some((held, index)) => report_stall(held, index),
-        None => chain(sig, info, context),
+        // SIGURG's default action is to ignore it: with no handler
+        // before ours, there is nothing to pass on.
+        None => {
+            PREVIOUS.pass_on(sig, info, context);
+        }
     }
 }
 
@@ -202,27 +185,4 @@ fn report_stall(held: Duration, index: usize) {
         }
     }
     out.flush();
-}
-
-/// Passes a SIGURG that was not ours on to the handler installed before.
-fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    if !SAVED.load(Ordering::Acquire) {
-        return;
-    }
-    // SAFETY: written before `SAVED` was set, never again.
-    let previous = unsafe { (*PREVIOUS.0.get()).assume_init_ref() };
-    let f = previous.sa_sigaction;
-    if f == libc::SIG_DFL || f == libc::SIG_IGN {
-        return; // SIGURG's default action is to ignore it
-    }
-    if previous.sa_flags & libc::SA_SIGINFO != 0 {
-        // SAFETY: an SA_SIGINFO handler takes these three arguments.
-        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-            unsafe { std::mem::transmute(f) };
-        f(sig, info, context);
-    } else {
-        // SAFETY: a plain handler takes the signal number.
-        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(f) };
-        f(sig);
-    }
 }

@@ -17,25 +17,18 @@
 //! allocates nothing, and writes with `write(2)`.
 
 use std::fmt::Write as _;
-use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 use crate::runtime::fiber::coroutine::FiberSelf;
 use crate::runtime::fiber::guard::page_size;
+use crate::runtime::signal::Previous;
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 
 /// The handlers that were installed before ours, by position in `SIGNALS`.
-struct Previous(std::cell::UnsafeCell<[MaybeUninit<libc::sigaction>; 2]>);
-
-// SAFETY: written once, inside `INSTALL`'s `call_once`, before `SAVED` is
-// set and before our handler is installed; only read afterwards.
-unsafe impl Sync for Previous {}
-
-static PREVIOUS: Previous = Previous(std::cell::UnsafeCell::new([MaybeUninit::uninit(); 2]));
-static SAVED: AtomicBool = AtomicBool::new(false);
+static PREVIOUS: [Previous; 2] = [Previous::new(), Previous::new()];
 static PAGE: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 
@@ -43,24 +36,9 @@ static INSTALL: Once = Once::new();
 pub(crate) fn install() {
     INSTALL.call_once(|| {
         PAGE.store(page_size(), Ordering::Relaxed);
-        // SAFETY: `sigaction` with valid pointers; the saved actions are
-        // written before `SAVED` publishes them and before the handler
-        // that reads them is installed.
-        unsafe {
-            let previous = &mut *PREVIOUS.0.get();
-            for (i, &sig) in SIGNALS.iter().enumerate() {
-                libc::sigaction(sig, ptr::null(), previous[i].as_mut_ptr());
-            }
-            SAVED.store(true, Ordering::Release);
-            let mut action: libc::sigaction = std::mem::zeroed();
-            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                handler;
-            action.sa_sigaction = handler as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut action.sa_mask);
-            for &sig in &SIGNALS {
-                libc::sigaction(sig, &action, ptr::null_mut());
-            }
+        for (previous, &sig) in PREVIOUS.iter().zip(&SIGNALS) {
+            // SAFETY: once per signal, inside `INSTALL`'s `call_once`.
+            unsafe { previous.install(sig, handler, libc::SA_ONSTACK) };
         }
     });
 }
@@ -89,23 +67,8 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_voi
     let Some(i) = SIGNALS.iter().position(|&s| s == sig) else {
         return;
     };
-    if SAVED.load(Ordering::Acquire) {
-        // SAFETY: written before `SAVED` was set, never again.
-        let previous = unsafe { (*PREVIOUS.0.get())[i].assume_init_ref() };
-        let f = previous.sa_sigaction;
-        if f != libc::SIG_DFL && f != libc::SIG_IGN {
-            if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: an SA_SIGINFO handler takes these three arguments.
-                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { std::mem::transmute(f) };
-                f(sig, info, context);
-            } else {
-                // SAFETY: a plain handler takes the signal number.
-                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(f) };
-                f(sig);
-            }
-            return;
-        }
+    if PREVIOUS[i].pass_on(sig, info, context) {
+        return;
     }
     // SAFETY: resets `sig` to its default action; the faulting access
     // runs again when the handler returns and ends the process.
