@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::DropCount;
+
 #[test]
 fn a_blocking_call_leaves_the_other_fibers_running() {
     run(|| {
@@ -52,12 +55,6 @@ fn try_perform_does_not_start_the_call() {
 
 #[test]
 fn a_call_that_loses_a_choice_runs_to_completion_and_its_result_is_dropped() {
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -65,7 +62,7 @@ fn a_call_that_loses_a_choice_runs_to_completion_and_its_result_is_dropped() {
         blocking(move || {
             std::thread::sleep(Duration::from_millis(30));
             done_tx.send(()).unwrap();
-            Counted(d)
+            DropCount(d)
         })
         .wrap(|_| "call")
         .or(after(Duration::from_millis(1)).wrap(|()| "timer"))

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::DropCount;
+
 #[test]
 fn a_bounded_channel_takes_sends_until_full_then_waits() {
     run(|| {
@@ -84,21 +87,12 @@ fn receivers_drain_the_buffer_before_they_see_disconnection() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
-/// Counts its drops.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn values_buffered_when_the_last_receiver_drops_are_dropped_then() {
     let drops = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = unbounded();
     for _ in 0..3 {
-        tx.send(Counted(drops.clone())).unwrap();
+        tx.send(DropCount(drops.clone())).unwrap();
     }
     let rx2 = rx.clone();
     drop(rx);
@@ -107,7 +101,7 @@ fn values_buffered_when_the_last_receiver_drops_are_dropped_then() {
     assert_eq!(drops.load(Ordering::SeqCst), 3);
     assert!(tx.is_empty());
     // A send now hands its value back (and it is not dropped meanwhile).
-    let Err(SendError(back)) = tx.send(Counted(drops.clone())) else {
+    let Err(SendError(back)) = tx.send(DropCount(drops.clone())) else {
         panic!("a send with no receivers succeeded");
     };
     assert_eq!(drops.load(Ordering::SeqCst), 3);

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+mod support;
+use support::DropCount;
+
 /// Ready after waking itself `n` times (a future that yields).
 struct YieldTimes(u32);
 
@@ -88,21 +91,12 @@ fn a_plain_thread_performs_a_future_woken_by_another() {
     t.join().unwrap();
 }
 
-/// Counts drops, so a test can see a losing future dropped.
-struct Dropped(Arc<AtomicUsize>);
-
-impl Drop for Dropped {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn a_losing_future_is_dropped_and_its_late_wake_is_harmless() {
     run(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
-        let guard = Dropped(drops.clone());
+        let guard = DropCount(drops.clone());
         let got = from_future(async move {
             let _guard = guard;
             rx.await

@@ -7,13 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod support;
-
-struct Count(Arc<AtomicUsize>);
-impl Drop for Count {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use support::DropCount;
 
 #[test]
 fn leftover_fibers_are_unwound_with_destructors_run() {
@@ -23,7 +17,7 @@ fn leftover_fibers_are_unwound_with_destructors_run() {
         let (_tx, rx) = channel::<()>();
         let c = Condition::new();
         for i in 0..30 {
-            let guard = Count(d.clone());
+            let guard = DropCount(d.clone());
             let rx = rx.clone();
             let c = c.clone();
             spawn(move || {
@@ -39,7 +33,7 @@ fn leftover_fibers_are_unwound_with_destructors_run() {
         }
         // And some that never started.
         for _ in 0..10 {
-            let guard = Count(d.clone());
+            let guard = DropCount(d.clone());
             spawn(move || drop(guard));
         }
         yield_now();
@@ -64,7 +58,7 @@ fn fibers_parked_on_reused_coroutines_are_unwound_with_destructors_run() {
         }
         let (_tx, rx) = channel::<()>();
         for _ in 0..10 {
-            let guard = Count(d.clone());
+            let guard = DropCount(d.clone());
             let rx = rx.clone();
             spawn(move || {
                 let _g = guard;
@@ -136,7 +130,7 @@ fn torn_down_behind_an_earlier_deadline(margin: Duration) -> Option<(usize, usiz
         yield_now(); // it arms its timer
         support::spin_until(due);
         spawn(move || {
-            let _count = Count(d);
+            let _count = DropCount(d);
             selvedge::at(due).perform(); // behind the first, still in the heap
             p.fetch_add(1, Ordering::SeqCst);
         });
@@ -223,7 +217,7 @@ fn captures_drop_on_the_fiber_thread_even_when_the_handle_goes_elsewhere() {
 #[test]
 fn fibers_started_by_their_joiners_and_left_blocked_are_unwound() {
     fn chain(depth: u32, drops: Arc<AtomicUsize>, rx: selvedge::Receiver<()>) {
-        let _g = Count(drops.clone());
+        let _g = DropCount(drops.clone());
         if depth == 0 {
             let _ = rx.recv();
             return;

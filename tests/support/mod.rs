@@ -5,7 +5,19 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Adds one to its counter when dropped: for tests that check a value was
+/// dropped, and when.
+pub(crate) struct DropCount(pub(crate) Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// Runs a timing scenario with its time unit at 1 ms, then at 10 and
 /// 100 ms while it returns `None`. A scenario returns `None` when one of
