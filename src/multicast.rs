@@ -1,5 +1,8 @@
 //! `Multicast`: a channel every subscriber gets every message of (CML's
 //! `Multicast`), built on bounded channels, one per subscriber.
+//!
+//! A user-facing layer over `channel` and `sync_var`: it imports nothing
+//! of `op`'s protocol or of the runtime.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

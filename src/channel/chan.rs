@@ -21,36 +21,20 @@
 //! under that lock before its frame ends.
 
 mod buffer;
+mod queues;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::ptr;
 
-use super::waiters::{Entry, QueueHead, QueueTail, Waiter, WaiterQueue};
+use super::waiters::{Entry, QueueHead, QueueTail, Waiter};
 use crate::op::leaf::{commit_own, RegisterCx, Registered};
-use crate::op::state::{Claim, OpState, TryClaim};
+use crate::op::state::{OpState, TryClaim};
 use crate::runtime::site::Site;
-use crate::runtime::waker::WakeToken;
-use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering, SpinGuard, SpinLock};
+use crate::sync::{spin_loop, AtomicU8, AtomicUsize, Ordering, SpinLock};
 use buffer::{take_offered, RECV_READY, SEND_READY};
-
-/// Which end of the channel a leaf is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    Send,
-    Recv,
-}
-
-impl Side {
-    /// The end whose parties match a leaf on this one.
-    #[inline]
-    fn partner(self) -> Side {
-        match self {
-            Side::Send => Side::Recv,
-            Side::Recv => Side::Send,
-        }
-    }
-}
+pub(crate) use queues::Side;
+use queues::{take_partner, transfer, Heads, Locked, Partner, Queues};
 
 /// The capacity of an unbounded channel.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
@@ -58,160 +42,6 @@ pub(crate) const UNBOUNDED: usize = usize::MAX;
 /// Buffers start with room for at most this many values, and grow (up to
 /// their capacity) when they must.
 const INITIAL_ROOM: usize = 1024;
-
-/// What the channel lock guards: the tails of the two queues, the buffer,
-/// and whether each side is gone. The heads sit outside it (see
-/// `QueueHead`).
-struct Queues<T> {
-    senders: QueueTail<T>,
-    receivers: QueueTail<T>,
-    buffer: VecDeque<T>,
-    senders_gone: bool,
-    receivers_gone: bool,
-}
-
-/// The heads of the two queues.
-struct Heads<T> {
-    senders: QueueHead<T>,
-    receivers: QueueHead<T>,
-}
-
-impl<T> Heads<T> {
-    /// The head of `side`'s queue.
-    #[inline]
-    fn of(&self, side: Side) -> &QueueHead<T> {
-        match side {
-            Side::Send => &self.senders,
-            Side::Recv => &self.receivers,
-        }
-    }
-}
-
-/// A channel's queues while its lock is held; unlocks on drop.
-struct Locked<'a, T> {
-    heads: &'a Heads<T>,
-    guard: SpinGuard<'a, Queues<T>>,
-}
-
-impl<T> Locked<'_, T> {
-    /// `side`'s queue.
-    #[inline]
-    fn own(&mut self, side: Side) -> WaiterQueue<'_, T> {
-        let tail = match side {
-            Side::Send => &mut self.guard.senders,
-            Side::Recv => &mut self.guard.receivers,
-        };
-        WaiterQueue::new(self.heads.of(side), tail)
-    }
-
-    /// The queue of parties that can match a leaf on `side`.
-    #[inline]
-    fn partners(&mut self, side: Side) -> WaiterQueue<'_, T> {
-        self.own(side.partner())
-    }
-
-    /// Whether any party waits to match a leaf on `side`.
-    #[inline]
-    fn has_partners(&self, side: Side) -> bool {
-        !self.heads.of(side.partner()).looks_empty()
-    }
-
-    /// No partner can ever come: a disconnected channel is ready (with an error).
-    fn partners_gone(&self, side: Side) -> bool {
-        match side.partner() {
-            Side::Send => self.guard.senders_gone,
-            Side::Recv => self.guard.receivers_gone,
-        }
-    }
-}
-
-/// Moves the offered value from the sender's slot into the receiver's.
-///
-/// # Safety
-///
-/// Both pointers are live slots of performs that are registered on (or are
-/// running against) this channel, and the caller holds the channel lock.
-unsafe fn transfer<T>(side: Side, mine: *mut Option<T>, theirs: *mut Option<T>) {
-    let (from, to) = match side {
-        Side::Send => (mine, theirs),
-        Side::Recv => (theirs, mine),
-    };
-    // SAFETY: guaranteed by the caller.
-    unsafe { *to = (*from).take() };
-}
-
-/// The perform behind a queued entry, to claim.
-struct Partner<'a> {
-    op: &'a OpState,
-    sole: bool,
-}
-
-impl<'a> Partner<'a> {
-    /// The perform of `e`.
-    ///
-    /// # Safety
-    ///
-    /// `e` was read from one of this channel's queues under its lock, the
-    /// caller holds the lock still while it uses the `Partner` (so the
-    /// perform, which must take the lock to withdraw, is alive), and uses
-    /// it no more once a claim of it commits (the owner may then return
-    /// and free its state at once, lock or no lock).
-    #[inline(always)]
-    unsafe fn of<T>(e: &Entry<T>) -> Self {
-        Partner {
-            // SAFETY: alive, by the caller's promise.
-            op: unsafe { &*e.op },
-            sole: e.sole,
-        }
-    }
-
-    /// One claim attempt, for a party that holds a claim of its own.
-    #[inline(always)]
-    fn try_claim(&self) -> TryClaim<'a> {
-        if self.sole {
-            // SAFETY: a sole perform is queued only here, and every party
-            // that commits it does so under this lock, which we hold
-            // (`Partner::of`'s contract).
-            TryClaim::Claimed(unsafe { self.op.claim_sole() })
-        } else {
-            self.op.try_claim()
-        }
-    }
-
-    /// A claim for a party that holds none of its own; `None`: committed
-    /// already.
-    #[inline(always)]
-    fn claim(&self) -> Option<Claim<'a>> {
-        if self.sole {
-            // SAFETY: as in `try_claim`.
-            Some(unsafe { self.op.claim_sole() })
-        } else {
-            self.op.claim()
-        }
-    }
-}
-
-/// A partner that `take_partner` committed: its wake, unless it was a
-/// fiber of this thread, woken already.
-type Taken = Option<WakeToken>;
-
-/// Pops waiting partners until one can be claimed (dropping stale nodes of
-/// performs committed elsewhere), moves the value between `mine` and its
-/// slot, and commits it. `None` if no partner waits.
-#[inline(always)]
-fn take_partner<T>(q: &mut Locked<'_, T>, side: Side, mine: *mut Option<T>) -> Option<Taken> {
-    while let Some(e) = q.partners(side).pop_front() {
-        // SAFETY: popped under the lock, which we hold until we return.
-        let theirs = unsafe { Partner::of(&e) };
-        if let Some(claim) = theirs.claim() {
-            // SAFETY: `mine` is the caller's live slot; `e.slot` belongs to
-            // that same live perform; we hold the lock.
-            unsafe { transfer(side, mine, e.slot) };
-            return Some(claim.commit(e.idx));
-        }
-    }
-    None
-}
 
 /// The shared state of one channel.
 pub(crate) struct Chan<T> {

@@ -5,8 +5,9 @@ use std::io;
 use std::panic::Location;
 
 use crate::runtime::context;
+use crate::runtime::fiber::head::Spec;
 use crate::runtime::fiber::join::JoinHandle;
-use crate::runtime::fiber::packet::{packet, packet_send, Spec};
+use crate::runtime::fiber::packet::{packet, packet_send};
 use crate::runtime::{Handle, MAX_STACK_SIZE, MIN_STACK_SIZE};
 
 /// Configures a fiber before it is spawned: its name, which every message

@@ -10,8 +10,8 @@ use crate::op::state::OpState;
 use crate::op::tree::{one_leaf, Token, Tree};
 use crate::op::Op;
 use crate::runtime::context;
+use crate::runtime::fiber::head::HeadRef;
 use crate::runtime::fiber::join::JoinHandle;
-use crate::runtime::fiber::packet::HeadRef;
 
 impl<T> JoinHandle<T> {
     /// Waits for the fiber to finish; `Err(payload)` if it panicked.

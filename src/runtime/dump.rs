@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::op::signal::Signal;
-use crate::runtime::fiber::packet::Head;
+use crate::runtime::fiber::head::Head;
 
 /// What a fiber is doing when the dump is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,9 +4,11 @@
 //! It owns the per-thread scheduler (`scheduler`: the loop; `run_queue`:
 //! its policy; `poll_pace`: when it checks timers and descriptors), its
 //! drivers (`time`, `io`, and `fiber`: packets, coroutines, stacks), the
-//! state of the running thread (`current`), wakes (`waker`, and `shared`
-//! with `wake_flags` for other threads), and `context`, the one seam the
-//! layers above call. It imports only the operation protocol beneath
+//! pool of threads for blocking calls (`blocking`), the state of the
+//! running thread (`current`), wakes (`waker`, and `shared` with
+//! `wake_flags` for other threads), what explains a failure (`dump`,
+//! `deadlock`, `stall`, `report`, `signal`), and `context`, the one seam
+//! the layers above call. It imports only the operation protocol beneath
 //! `op`'s algebra (the drivers commit performs through `op::state`, and a
 //! join is an `op::oneshot`), and `sync`.
 

@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::runtime::context;
+use crate::runtime::fiber::head::Spec;
 use crate::runtime::fiber::join::JoinHandle;
-use crate::runtime::fiber::packet::{packet_unbounded, Spec};
+use crate::runtime::fiber::packet::packet_unbounded;
 use crate::runtime::handle::Handle;
 use crate::runtime::inner::RuntimeInner;
 use crate::runtime::scheduler::Scheduler;

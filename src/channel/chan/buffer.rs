@@ -2,7 +2,8 @@
 //! no receiver waits, what a receive takes before it looks for a sender,
 //! and the refill from the first sender waiting on a full buffer.
 
-use super::{Chan, Locked, Partner, Side, Taken};
+use super::queues::{Locked, Partner, Side, Taken};
+use super::Chan;
 use crate::sync::Ordering;
 
 /// `Chan::serves` bits.

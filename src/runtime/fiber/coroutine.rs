@@ -23,8 +23,9 @@ use std::ptr::NonNull;
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::runtime::current::{self, FiberYield, FiberYielder};
-use crate::runtime::fiber::packet::Start;
-use crate::runtime::fiber::packet::{Body, HeadRef};
+use crate::runtime::fiber::head::HeadRef;
+use crate::runtime::fiber::head::Start;
+use crate::runtime::fiber::packet::Body;
 use crate::runtime::fiber::stack::{FiberStack, TOP_RESERVE};
 use crate::runtime::key::FiberKey;
 

@@ -5,7 +5,8 @@
 use std::fmt;
 
 use crate::op::oneshot::OneshotRecv;
-use crate::runtime::fiber::packet::{HeadRef, JoinView, PacketId, PacketRef};
+use crate::runtime::fiber::head::HeadRef;
+use crate::runtime::fiber::packet::{JoinView, PacketId, PacketRef};
 use crate::runtime::shared;
 
 /// Owns the right to wait for a fiber and take its result.
@@ -122,8 +123,8 @@ impl<T> JoinHandle<T> {
 #[cfg(test)]
 mod tests {
     use super::JoinHandle;
+    use crate::runtime::fiber::head::Start;
     use crate::runtime::fiber::packet::packet_send;
-    use crate::runtime::fiber::packet::Start;
 
     #[test]
     fn a_panic_is_delivered_and_a_handle_may_free_the_packet_on_another_thread() {

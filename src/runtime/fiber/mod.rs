@@ -9,6 +9,7 @@
 pub(crate) mod block_cache;
 pub(crate) mod coroutine;
 pub(crate) mod guard;
+pub(crate) mod head;
 pub(crate) mod join;
 pub(crate) mod overflow;
 pub(crate) mod packet;
