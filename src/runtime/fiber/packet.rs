@@ -4,7 +4,8 @@
 //! spawn, and the block comes from this thread's cache of finished fibers'
 //! blocks (`block_cache`), which is why the packet counts its own
 //! references instead of being an `Arc` (an `Arc` frees through the global
-//! allocator).
+//! allocator). The block starts with its `Head` (`head.rs`), which is all
+//! that code without the packet's types reads.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
