@@ -8,21 +8,12 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::Output;
 use std::time::Duration;
 
 use selvedge::fiber::Builder;
 use selvedge::{after, channel, run, spawn, Handle, OnDeadlock, Op, Runtime};
 
 mod support;
-
-/// Runs the ignored test `name` of this binary in a child process.
-fn child(name: &str) -> Output {
-    support::child_test(name)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
-}
 
 #[test]
 #[ignore = "run by a_fiber_cycle_is_reported_and_run_panics"]
@@ -54,7 +45,7 @@ fn child_deadlocks_in_a_cycle() {
 
 #[test]
 fn a_fiber_cycle_is_reported_and_run_panics() {
-    let out = child("child_deadlocks_in_a_cycle");
+    let out = support::child_output("child_deadlocks_in_a_cycle");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
     assert!(
@@ -109,7 +100,7 @@ fn child_deadlocks_across_schedulers() {
 
 #[test]
 fn a_deadlock_across_schedulers_is_reported() {
-    let out = child("child_deadlocks_across_schedulers");
+    let out = support::child_output("child_deadlocks_across_schedulers");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
     assert!(stderr.contains("5 fibers"), "{stderr}");
@@ -161,7 +152,7 @@ fn child_reports_and_waits() {
 
 #[test]
 fn report_mode_reports_once_and_keeps_waiting() {
-    let out = child("child_reports_and_waits");
+    let out = support::child_output("child_reports_and_waits");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");

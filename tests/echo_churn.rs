@@ -47,11 +47,7 @@ fn half_closing_clients_get_their_echo_and_their_descriptors_back() {
     let baseline = server.descriptors();
     let failed = half_closing_clients(server.addr, 8, 150);
     assert_eq!(failed, 0, "clients without their echo and end-of-file");
-    let settled = server.descriptors_settle_to(baseline, Duration::from_secs(10));
-    assert!(
-        settled <= baseline,
-        "{settled} descriptors open after the churn, {baseline} before"
-    );
+    server.assert_descriptors_return_to(baseline, Duration::from_secs(10));
     let summary = server.stop();
     assert!(summary.contains("served 1200 connections"), "{summary}");
 }

@@ -95,11 +95,7 @@ fn churn(server_args: &[&str]) {
         }
         (connections, bytes)
     });
-    let fds_after = server.descriptors_settle_to(fds_before, Duration::from_secs(10));
-    assert!(
-        fds_after <= fds_before,
-        "{fds_after} descriptors open after, {fds_before} before"
-    );
+    server.assert_descriptors_return_to(fds_before, Duration::from_secs(10));
     let rss_after = server.rss_kib();
     eprintln!(
         "churn {server_args:?}: {connections} connections, {bytes} bytes; server RSS \
@@ -164,11 +160,7 @@ fn resets_half_closes_and_vanishing_clients_leave_the_others_served() {
         let message = vec![round; 1 + usize::from(round) * 100];
         assert_eq!(echo_once(addr, &message), message);
     }
-    let fds_after = server.descriptors_settle_to(fds_before, Duration::from_secs(10));
-    assert!(
-        fds_after <= fds_before,
-        "{fds_after} descriptors open after, {fds_before} before"
-    );
+    server.assert_descriptors_return_to(fds_before, Duration::from_secs(10));
     server.stop();
 }
 
@@ -207,11 +199,7 @@ fn a_client_that_never_reads_holds_bounded_memory() {
     // Everyone else is still served meanwhile.
     assert_eq!(echo_once(server.addr, b"others"), b"others");
     drop(conn);
-    let fds_after = server.descriptors_settle_to(fds_before, Duration::from_secs(10));
-    assert!(
-        fds_after <= fds_before,
-        "{fds_after} descriptors open after, {fds_before} before"
-    );
+    server.assert_descriptors_return_to(fds_before, Duration::from_secs(10));
     server.stop();
 }
 
@@ -245,11 +233,7 @@ fn five_thousand_connections_at_once() {
         "all open at once"
     );
     drop(conns);
-    let fds_after = server.descriptors_settle_to(fds_before, Duration::from_secs(30));
-    assert!(
-        fds_after <= fds_before,
-        "{fds_after} descriptors open after, {fds_before} before"
-    );
+    server.assert_descriptors_return_to(fds_before, Duration::from_secs(30));
     let summary = server.stop();
     assert!(
         summary.contains(&format!("served {count} connections")),
@@ -331,8 +315,7 @@ fn silent_clients_are_closed_after_the_idle_time() {
     assert_eq!(silent.read_to_end(&mut rest).unwrap(), 0);
     assert!(started.elapsed() >= Duration::from_millis(300));
     drop(talker);
-    let fds_after = server.descriptors_settle_to(fds_before, Duration::from_secs(10));
-    assert!(fds_after <= fds_before);
+    server.assert_descriptors_return_to(fds_before, Duration::from_secs(10));
     let summary = server.stop();
     assert!(summary.contains("1 for staying idle"), "{summary}");
 }

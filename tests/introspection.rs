@@ -3,7 +3,6 @@
 //! panic reports that name the fiber.
 
 use std::os::unix::net::UnixStream;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use selvedge::fiber::{self, Builder, State};
@@ -46,22 +45,12 @@ fn named_fibers_on_other_schedulers_know_their_names() {
     assert_eq!(names, ["w0", "w1", "w2", "w3", "w4", "w5"]);
 }
 
-/// ~1 KiB of stack per level the optimizer cannot drop.
-fn depth(n: u32) -> u32 {
-    let pad = std::hint::black_box([n as u8; 1024]);
-    if n == 0 {
-        u32::from(pad[0])
-    } else {
-        1 + depth(n - 1)
-    }
-}
-
 #[test]
 fn a_fiber_with_a_bigger_stack_recurses_deeper() {
     let got = run(|| {
         Builder::new()
             .stack_size(8 << 20)
-            .spawn(|| depth(2000)) // ~2 MiB, eight times the default stack
+            .spawn(|| support::deep(2000)) // ~2 MiB, eight times the default stack
             .unwrap()
             .join()
             .unwrap()
@@ -246,14 +235,6 @@ fn a_scheduler_held_by_one_fiber_is_named_in_the_dump() {
     });
 }
 
-/// Runs the ignored test `name` of this binary in a child process.
-fn child(name: &str) -> Output {
-    support::child_test(name)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
-}
-
 #[test]
 #[ignore = "run by panics_are_reported_once_by_fiber_name"]
 fn child_panics_in_named_fibers() {
@@ -293,7 +274,7 @@ fn child_panics_in_named_fibers() {
 
 #[test]
 fn panics_are_reported_once_by_fiber_name() {
-    let out = child("child_panics_in_named_fibers");
+    let out = support::child_output("child_panics_in_named_fibers");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");

@@ -5,7 +5,6 @@
 //! re-run).
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Output;
 
 mod support;
 
@@ -17,11 +16,6 @@ const SIGABRT: i32 = 6;
 fn dig(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth as u8; 1024]);
     dig(depth + 1) + u64::from(frame[depth as usize % 1024])
-}
-
-/// Runs the ignored test `name` of this binary in a child process.
-fn child(name: &str) -> Output {
-    support::child_test(name).output().unwrap()
 }
 
 #[test]
@@ -45,7 +39,7 @@ fn child_overflows_a_named_fiber_stack() {
 
 #[test]
 fn a_fiber_overflowing_its_stack_aborts_naming_the_fiber() {
-    let out = child("child_overflows_a_named_fiber_stack");
+    let out = support::child_output("child_overflows_a_named_fiber_stack");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),
@@ -85,7 +79,7 @@ fn child_overflows_the_main_fiber_stack() {
 
 #[test]
 fn the_main_fiber_overflowing_its_stack_aborts_naming_it_and_its_size() {
-    let out = child("child_overflows_the_main_fiber_stack");
+    let out = support::child_output("child_overflows_the_main_fiber_stack");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),
@@ -115,7 +109,7 @@ fn child_faults_elsewhere_in_a_fiber() {
 
 #[test]
 fn another_fault_in_a_fiber_keeps_its_default_course() {
-    let out = child("child_faults_elsewhere_in_a_fiber");
+    let out = support::child_output("child_faults_elsewhere_in_a_fiber");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),
@@ -131,13 +125,5 @@ fn another_fault_in_a_fiber_keeps_its_default_course() {
 /// fiber's (about 1 MiB here, four times the default fiber stack).
 #[test]
 fn the_main_fiber_recurses_as_deep_as_a_main_thread() {
-    fn depth(n: u32) -> u32 {
-        let pad = std::hint::black_box([n as u8; 1024]);
-        if n == 0 {
-            u32::from(pad[0])
-        } else {
-            1 + depth(n - 1)
-        }
-    }
-    assert_eq!(selvedge::run(|| depth(1000)), 1000);
+    assert_eq!(selvedge::run(|| support::deep(1000)), 1000);
 }

@@ -22,6 +22,14 @@ fn child(name: &str) -> Child {
         .unwrap()
 }
 
+/// A runtime that warns of a fiber holding its scheduler for 100 ms.
+fn warning_after_100ms() -> Runtime {
+    Runtime::builder()
+        .stall_warning(Duration::from_millis(100))
+        .build()
+        .unwrap()
+}
+
 fn finish(child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
@@ -32,10 +40,7 @@ fn child_blocks_in_a_fiber() {
     if !support::in_child() {
         return;
     }
-    let rt = Runtime::builder()
-        .stall_warning(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let rt = warning_after_100ms();
     rt.run(|| {
         Builder::new()
             .name("sleeper")
@@ -72,10 +77,7 @@ fn child_computes_and_yields() {
     if !support::in_child() {
         return;
     }
-    let rt = Runtime::builder()
-        .stall_warning(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let rt = warning_after_100ms();
     rt.run(|| {
         let worker = spawn(|| {
             let until = Instant::now() + Duration::from_millis(700);
@@ -105,10 +107,7 @@ fn child_holds_a_std_lock_across_a_sleep() {
     if !support::in_child() {
         return;
     }
-    let rt = Runtime::builder()
-        .stall_warning(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let rt = warning_after_100ms();
     rt.run(|| {
         let lock = Arc::new(Mutex::new(0));
         let l = lock.clone();

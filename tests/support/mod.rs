@@ -73,6 +73,26 @@ pub(crate) fn child_test(name: &str) -> Command {
     command
 }
 
+/// Runs the ignored test `name` of this binary in a child process, without
+/// backtraces (the parent reads its stderr), and waits for its output.
+pub(crate) fn child_output(name: &str) -> std::process::Output {
+    child_test(name)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+/// Recurses `n` levels of about 1 KiB of stack each (a frame the optimizer
+/// cannot drop) and returns `n`.
+pub(crate) fn deep(n: u32) -> u32 {
+    let pad = std::hint::black_box([n as u8; 1024]);
+    if n == 0 {
+        u32::from(pad[0])
+    } else {
+        1 + deep(n - 1)
+    }
+}
+
 /// Whether this process is a child that `child_test` started.
 pub(crate) fn in_child() -> bool {
     std::env::var_os(CHILD).is_some()
@@ -208,8 +228,18 @@ impl EchoServer {
     }
 
     /// Waits up to `within` for the server's descriptors to come down to
+    /// `baseline`, and fails the test if they do not.
+    pub(crate) fn assert_descriptors_return_to(&self, baseline: usize, within: Duration) {
+        let after = self.descriptors_settle_to(baseline, within);
+        assert!(
+            after <= baseline,
+            "{after} descriptors open after, {baseline} before"
+        );
+    }
+
+    /// Waits up to `within` for the server's descriptors to come down to
     /// `baseline`; the count it reached.
-    pub(crate) fn descriptors_settle_to(&self, baseline: usize, within: Duration) -> usize {
+    fn descriptors_settle_to(&self, baseline: usize, within: Duration) -> usize {
         let deadline = Instant::now() + within;
         loop {
             let now = self.descriptors();
